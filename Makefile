@@ -1,0 +1,25 @@
+# stategen's tasks. `make test` is what CI runs (.ci/run).
+GO ?= go
+
+.PHONY: demo test bench lint golden
+
+# demo: run the ADW example on the embedded SQLite default.
+demo:
+	$(GO) run ./examples/adw
+
+# test: vet, then every test with the race detector. Redis tests start their
+# own redis-server; set STATEGEN_REQUIRE_REDIS=1 to fail instead of skipping
+# when it is missing.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+# bench: the runtime's benchmarks, each beside the raw driver call it wraps.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./runtime/...
+
+# lint: formatting, vet and staticcheck (pinned in go.mod as a tool).
+lint:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: the files above need formatting" && exit 1)
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...

@@ -1,0 +1,200 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Backend is the contract a storage backend fulfils. The Store validates
+// names and values, retries, caches and logs; a backend only stores.
+//
+// Every method works on one namespace at a time except Namespaces. A
+// namespace has a revision that every successful Apply increases; each key
+// carries the namespace revision of the Apply that last wrote it. Backends
+// wrap their errors with ErrNotFound, ErrConflict and ErrCorrupt where they
+// apply, and mark retryable failures with Transient. The conformance suite in
+// runtime/backends/backendtest proves each backend keeps the contract.
+type Backend interface {
+	// Get returns one key. An absent key is ErrNotFound.
+	Get(ctx context.Context, ns, key string) (Value, error)
+	// Snapshot returns the whole namespace as of one revision. A namespace
+	// that holds no key and no schema is ErrNotFound.
+	Snapshot(ctx context.Context, ns string) (*Snapshot, error)
+	// Apply performs a batch atomically (all or nothing, also across a
+	// crash of the writer) and returns the namespace's new revision. A failed
+	// condition is ErrConflict and changes nothing.
+	Apply(ctx context.Context, ns string, b *Batch) (int64, error)
+	// Namespaces lists the namespaces that hold keys or checkpoints, sorted.
+	Namespaces(ctx context.Context) ([]string, error)
+
+	// PutCheckpoint stores snap under name, replacing a checkpoint of that
+	// name, in one atomic write.
+	PutCheckpoint(ctx context.Context, ns string, cp *Checkpoint) error
+	// GetCheckpoint reads a checkpoint; a missing one is ErrNotFound.
+	GetCheckpoint(ctx context.Context, ns, name string) (*Checkpoint, error)
+	// Checkpoints lists a namespace's checkpoints, in any order.
+	Checkpoints(ctx context.Context, ns string) ([]CheckpointInfo, error)
+	// DeleteCheckpoint removes one; a missing one is ErrNotFound.
+	DeleteCheckpoint(ctx context.Context, ns, name string) error
+
+	// Close releases connections and files.
+	Close() error
+}
+
+// Stamper is implemented by backends that can tell cheaply whether a
+// namespace may have changed since an earlier call. The strict cache uses it:
+// an entry is valid while the stamp taken before it was read still matches.
+// A backend without it gets no strict caching (every read goes through).
+type Stamper interface {
+	// Stamp returns a value that differs whenever ns may have changed
+	// (it may also differ when it has not).
+	Stamp(ctx context.Context, ns string) (Stamp, error)
+}
+
+// Stamp is a backend's cheap change marker (a data version, a revision, a
+// file's identity, size and modification time). Comparable, no allocation.
+type Stamp [4]int64
+
+// Value is one stored key.
+type Value struct {
+	// Data is the stored JSON value.
+	Data json.RawMessage
+	// Revision is the namespace revision of the write that stored it.
+	Revision int64
+	// Updated is when it was stored (zero where the backend does not know).
+	Updated time.Time
+}
+
+// SchemaRef names the schema and version stored state was written under.
+// The zero value means none recorded.
+type SchemaRef struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+}
+
+// IsZero reports whether no schema is recorded.
+func (s SchemaRef) IsZero() bool { return s.Name == "" && s.Version == 0 }
+
+func (s SchemaRef) String() string {
+	if s.IsZero() {
+		return "no schema"
+	}
+	return fmt.Sprintf("%s v%d", s.Name, s.Version)
+}
+
+// Snapshot is a namespace's content as of one revision.
+type Snapshot struct {
+	Namespace string
+	Revision  int64
+	Schema    SchemaRef
+	Values    map[string]Value
+}
+
+// Keys returns the snapshot's keys, sorted.
+func (s *Snapshot) Keys() []string {
+	keys := make([]string, 0, len(s.Values))
+	for k := range s.Values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// KV is one key and the JSON value to store under it.
+type KV struct {
+	Key   string
+	Value json.RawMessage
+}
+
+// Cond is a precondition of a Batch: the revision a key (or, with an empty
+// Key, the whole namespace) must have for the batch to apply. Revision 0
+// means the key (or namespace) must not exist.
+type Cond struct {
+	Key      string
+	Revision int64
+}
+
+// Batch is a set of writes to one namespace, applied atomically.
+type Batch struct {
+	// Puts are stored; a key that appears twice keeps the last value.
+	Puts []KV
+	// Deletes are removed; deleting an absent key is no error.
+	Deletes []string
+	// Replace makes the namespace hold exactly Puts: every other key is removed.
+	Replace bool
+	// Conds must all hold or nothing is written (ErrConflict).
+	Conds []Cond
+	// Schema, if set, is recorded as the namespace's schema.
+	Schema *SchemaRef
+}
+
+// Checkpoint is a named copy of a namespace's state.
+type Checkpoint struct {
+	CheckpointInfo
+	Values map[string]Value
+}
+
+// CheckpointInfo describes a checkpoint.
+type CheckpointInfo struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	// Revision is the namespace revision the checkpoint copies.
+	Revision int64     `json:"revision"`
+	Schema   SchemaRef `json:"schema"`
+	// Keys is the number of keys it holds.
+	Keys int `json:"keys"`
+}
+
+// Config is what a backend receives from Open besides its URL.
+type Config struct {
+	// TTL, when positive, makes a namespace expire that long after its last
+	// write. A backend that cannot expire data returns ErrUnsupported.
+	TTL time.Duration
+	// Logger receives the backend's diagnostics. Never nil.
+	Logger *slog.Logger
+}
+
+// Opener opens a backend for a URL of its scheme.
+type Opener func(ctx context.Context, u *url.URL, cfg Config) (Backend, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Opener{}
+)
+
+// Register makes a backend available under a URL scheme. Backend packages
+// call it from init, as database/sql drivers do; registering a scheme twice
+// panics.
+func Register(scheme string, open Opener) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[scheme]; dup {
+		panic("stategen: backend scheme registered twice: " + scheme)
+	}
+	registry[scheme] = open
+}
+
+// Schemes lists the registered URL schemes, sorted.
+func Schemes() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	s := make([]string, 0, len(registry))
+	for k := range registry {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+func lookupScheme(scheme string) (Opener, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	o, ok := registry[scheme]
+	return o, ok
+}

@@ -1,0 +1,9 @@
+// Package all links every stategen backend: import it for its side effect
+// when the store URL is chosen at run time.
+//
+//	import _ "github.com/stategen/stategen/runtime/backends/all"
+package all
+
+import (
+	_ "github.com/stategen/stategen/runtime/backends/sqlite"
+)

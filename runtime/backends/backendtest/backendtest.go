@@ -1,0 +1,125 @@
+// Package backendtest is the conformance suite every stategen backend passes:
+// one set of tests, over the public runtime.Store, for every promise of the
+// design (round trips, revisions, atomic batches, compare-and-set, no lost
+// update across goroutines and processes, exact checkpoint and restore,
+// pruning, listing, refused names, corrupt data left alone, cache coherence,
+// which errors are retried).
+//
+// A backend's tests call it with a Harness:
+//
+//	func TestMain(m *testing.M) { backendtest.Main(m) }
+//
+//	func TestConformance(t *testing.T) {
+//		backendtest.Run(t, backendtest.Harness{NewURL: ..., Corrupt: ...})
+//	}
+//
+// Main lets the suite re-execute the test binary as a worker process, so
+// that the package's own backend is registered in the child too.
+package backendtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+// Harness describes the backend under test.
+type Harness struct {
+	// NewURL returns the URL of a new, empty store that no other test sees.
+	NewURL func(t testing.TB) string
+	// Corrupt damages what is stored for ns/key (a value that is not JSON, a
+	// truncated file) and returns a function that reads the raw bytes of
+	// what it damaged, so the suite can check that nothing rewrites them.
+	Corrupt func(t testing.TB, url, ns, key string) (raw func() []byte)
+	// Dir, for backends that keep files, returns the directory a store URL
+	// names; the suite checks that refused names create nothing beside it.
+	Dir func(url string) string
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, h Harness) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"NotFound", testNotFound},
+		{"Revisions", testRevisions},
+		{"BatchAllOrNothing", testBatchAllOrNothing},
+		{"CompareAndSet", testCompareAndSet},
+		{"Replace", testReplace},
+		{"Listing", testListing},
+		{"Schema", testSchema},
+		{"CheckpointRestoreExact", testCheckpointRestore},
+		{"CheckpointList", testCheckpointList},
+		{"Prune", testPrune},
+		{"InvalidNames", testInvalidNames},
+		{"Corrupt", testCorrupt},
+		{"NoLostUpdateGoroutines", testNoLostUpdateGoroutines},
+		{"NoLostUpdateProcesses", testNoLostUpdateProcesses},
+		{"CacheCoherence", testCacheCoherence},
+		{"CacheNoAliasing", testCacheNoAliasing},
+		{"FinalErrorsNotRetried", testFinalErrorsNotRetried},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
+	}
+}
+
+// open opens a store at url and closes it when the test ends.
+func open(t testing.TB, url string, opts ...runtime.Option) *runtime.Store {
+	t.Helper()
+	st, err := runtime.Open(context.Background(), url, opts...)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func put(t testing.TB, st *runtime.Store, ns, key, value string) int64 {
+	t.Helper()
+	rev, err := st.Put(context.Background(), ns, key, json.RawMessage(value))
+	if err != nil {
+		t.Fatalf("put %s/%s: %v", ns, key, err)
+	}
+	return rev
+}
+
+// values returns a namespace's keys and JSON values, decoded so that
+// formatting does not matter (a file backend may re-indent).
+func values(t testing.TB, st *runtime.Store, ns string) map[string]any {
+	t.Helper()
+	snap, err := st.Snapshot(context.Background(), ns)
+	if err != nil {
+		t.Fatalf("snapshot %s: %v", ns, err)
+	}
+	out := map[string]any{}
+	for k, v := range snap.Values {
+		out[k] = decodeJSON(t, v.Data)
+	}
+	return out
+}
+
+// decodeJSON decodes with UseNumber, so that 1 and 1.0 and large integers
+// compare as written.
+func decodeJSON(t testing.TB, data []byte) any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("stored value %q is not JSON: %v", data, err)
+	}
+	return v
+}
+
+func diffJSON(t testing.TB, want string, got []byte) string {
+	t.Helper()
+	return cmp.Diff(decodeJSON(t, []byte(want)), decodeJSON(t, got))
+}

@@ -1,0 +1,490 @@
+// Package sqlite is stategen's embedded default backend: every namespace in
+// one SQLite database file, through modernc.org/sqlite (pure Go, no cgo).
+//
+// URL: sqlite:PATH (relative) or sqlite:///ABS/PATH, with optional query
+// parameters synchronous=full|normal (default full: durable across power
+// loss; normal is durable across a crash of the process) and busy_timeout
+// (a Go duration, default 5s). The file is created 0600 and its directory
+// 0700. The database runs in WAL mode; writes take the write lock at the
+// start of their transaction (BEGIN IMMEDIATE) so that two writers never
+// deadlock upgrading a read lock.
+//
+// Tables: namespaces (revision, schema), entries (one row per key, the JSON
+// value as text), checkpoints and checkpoint_entries.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+func init() { runtime.Register("sqlite", open) }
+
+const schemaSQL = `
+CREATE TABLE IF NOT EXISTS namespaces (
+	ns             TEXT PRIMARY KEY,
+	revision       INTEGER NOT NULL,
+	schema_name    TEXT NOT NULL DEFAULT '',
+	schema_version INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+	ns       TEXT NOT NULL,
+	key      TEXT NOT NULL,
+	value    TEXT NOT NULL,
+	revision INTEGER NOT NULL,
+	updated  INTEGER NOT NULL,
+	PRIMARY KEY (ns, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+	ns             TEXT NOT NULL,
+	name           TEXT NOT NULL,
+	created        INTEGER NOT NULL,
+	revision       INTEGER NOT NULL,
+	schema_name    TEXT NOT NULL,
+	schema_version INTEGER NOT NULL,
+	keys           INTEGER NOT NULL,
+	PRIMARY KEY (ns, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoint_entries (
+	ns       TEXT NOT NULL,
+	name     TEXT NOT NULL,
+	key      TEXT NOT NULL,
+	value    TEXT NOT NULL,
+	revision INTEGER NOT NULL,
+	updated  INTEGER NOT NULL,
+	PRIMARY KEY (ns, name, key)
+) WITHOUT ROWID;
+`
+
+// The statements of the hot paths, prepared once per pool.
+const (
+	sqlGet       = `SELECT value, revision, updated FROM entries WHERE ns = ? AND key = ?`
+	sqlBump      = `INSERT INTO namespaces (ns, revision) VALUES (?, 1) ON CONFLICT (ns) DO UPDATE SET revision = revision + 1 RETURNING revision`
+	sqlUpsert    = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated`
+	sqlNSRev     = `SELECT revision FROM namespaces WHERE ns = ?`
+	sqlKeyRev    = `SELECT revision FROM entries WHERE ns = ? AND key = ?`
+	sqlDeleteKey = `DELETE FROM entries WHERE ns = ? AND key = ?`
+)
+
+// Backend is the SQLite backend. Writes go through a pool of one connection,
+// so a process's writers queue in Go rather than spin on the file lock;
+// reads use their own pool, which WAL lets run beside a writer.
+type Backend struct {
+	path  string
+	write *sql.DB
+	read  *sql.DB
+
+	get, bump, upsert, nsRev, keyRev, deleteKey *sql.Stmt
+
+	stampMu   sync.Mutex
+	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign
+}
+
+func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
+	if cfg.TTL > 0 {
+		return nil, fmt.Errorf("sqlite: expiring data (TTL): %w", runtime.ErrUnsupported)
+	}
+	if u.Host != "" {
+		return nil, fmt.Errorf("sqlite: URL names a host %q: use sqlite:relative/path or sqlite:///absolute/path", u.Host)
+	}
+	path := u.Opaque
+	if path == "" {
+		path = u.Path
+	}
+	if path == "" {
+		return nil, errors.New("sqlite: URL has no file path (sqlite:PATH)")
+	}
+	q := u.Query()
+	syncMode := "FULL"
+	busy := 5 * time.Second
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "synchronous":
+			switch strings.ToUpper(v) {
+			case "FULL", "NORMAL":
+				syncMode = strings.ToUpper(v)
+			default:
+				return nil, fmt.Errorf("sqlite: synchronous=%q: want full or normal", v)
+			}
+		case "busy_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return nil, fmt.Errorf("sqlite: busy_timeout=%q: want a duration such as 5s", v)
+			}
+			busy = d
+		default:
+			return nil, fmt.Errorf("sqlite: unknown URL parameter %q (known: synchronous, busy_timeout)", k)
+		}
+	}
+	return Open(ctx, path, syncMode, busy)
+}
+
+// Open opens (creating if needed) the database at path. synchronous is FULL
+// or NORMAL.
+func Open(ctx context.Context, path, synchronous string, busyTimeout time.Duration) (*Backend, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: path %q: '?' and '#' are not allowed in the file name", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	// Create the file ourselves so that it is 0600; SQLite gives its -wal
+	// and -shm files the database file's permissions.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	f.Close()
+
+	// The pragmas go in the DSN so that every pooled connection gets them.
+	dsn := "file:" + path + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(%s)",
+		busyTimeout.Milliseconds(), synchronous)
+	b := &Backend{path: path}
+	if b.write, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	b.write.SetMaxOpenConns(1)
+	b.write.SetMaxIdleConns(1)
+	b.write.SetConnMaxIdleTime(0)
+	if b.read, err = sql.Open("sqlite", dsn); err != nil {
+		b.write.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	b.read.SetMaxIdleConns(4)
+	if err := b.init(ctx); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, classify(err))
+	}
+	return b, nil
+}
+
+func (b *Backend) init(ctx context.Context) error {
+	if _, err := b.write.ExecContext(ctx, schemaSQL); err != nil {
+		return err
+	}
+	var err error
+	prep := func(db *sql.DB, q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = db.PrepareContext(ctx, q)
+		return s
+	}
+	b.get = prep(b.read, sqlGet)
+	b.bump = prep(b.write, sqlBump)
+	b.upsert = prep(b.write, sqlUpsert)
+	b.nsRev = prep(b.write, sqlNSRev)
+	b.keyRev = prep(b.write, sqlKeyRev)
+	b.deleteKey = prep(b.write, sqlDeleteKey)
+	if err != nil {
+		return err
+	}
+	b.stampConn, err = b.read.Conn(ctx)
+	return err
+}
+
+// Close closes both pools.
+func (b *Backend) Close() error {
+	if b.stampConn != nil {
+		b.stampConn.Close()
+	}
+	var errs []error
+	for _, db := range []*sql.DB{b.read, b.write} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// classify marks SQLITE_BUSY and SQLITE_LOCKED (another process holds the
+// lock past the busy timeout) as transient.
+func classify(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return runtime.Transient(err)
+		}
+	}
+	return err
+}
+
+func checkJSON(where string, data []byte) error {
+	if !json.Valid(data) {
+		return runtime.Corrupt(where, errors.New("stored value is not valid JSON"))
+	}
+	return nil
+}
+
+// Get reads one key.
+func (b *Backend) Get(ctx context.Context, ns, key string) (runtime.Value, error) {
+	var v runtime.Value
+	var data []byte
+	var updated int64
+	err := b.get.QueryRowContext(ctx, ns, key).Scan(&data, &v.Revision, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, runtime.ErrNotFound
+	}
+	if err != nil {
+		return v, classify(err)
+	}
+	if err := checkJSON("key "+key, data); err != nil {
+		return v, err
+	}
+	v.Data, v.Updated = data, time.Unix(0, updated)
+	return v, nil
+}
+
+// Stamp returns the database's data_version, which changes on every commit
+// by any connection other than the one asking.
+func (b *Backend) Stamp(ctx context.Context, ns string) (runtime.Stamp, error) {
+	b.stampMu.Lock()
+	defer b.stampMu.Unlock()
+	var v int64
+	if err := b.stampConn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return runtime.Stamp{}, classify(err)
+	}
+	return runtime.Stamp{v}, nil
+}
+
+// Snapshot reads a namespace in one read transaction.
+func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, error) {
+	tx, err := b.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer tx.Rollback()
+	snap := &runtime.Snapshot{Namespace: ns}
+	err = tx.QueryRowContext(ctx, `SELECT revision, schema_name, schema_version FROM namespaces WHERE ns = ?`, ns).
+		Scan(&snap.Revision, &snap.Schema.Name, &snap.Schema.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, runtime.ErrNotFound
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	snap.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM entries WHERE ns = ?`, ns)
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map[string]runtime.Value, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	values := map[string]runtime.Value{}
+	for rows.Next() {
+		var key string
+		var data []byte
+		var v runtime.Value
+		var updated int64
+		if err := rows.Scan(&key, &data, &v.Revision, &updated); err != nil {
+			return nil, classify(err)
+		}
+		if err := checkJSON("key "+key, data); err != nil {
+			return nil, err
+		}
+		v.Data, v.Updated = data, time.Unix(0, updated)
+		values[key] = v
+	}
+	return values, classify(rows.Err())
+}
+
+// Apply writes a batch in one immediate transaction.
+func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
+	tx, err := b.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, classify(err)
+	}
+	defer tx.Rollback()
+	for _, c := range batch.Conds {
+		if err := checkCond(ctx, tx, b, ns, c); err != nil {
+			return 0, err
+		}
+	}
+	var rev int64
+	if err := tx.StmtContext(ctx, b.bump).QueryRowContext(ctx, ns).Scan(&rev); err != nil {
+		return 0, classify(err)
+	}
+	if batch.Replace {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE ns = ?`, ns); err != nil {
+			return 0, classify(err)
+		}
+	}
+	if len(batch.Deletes) > 0 {
+		del := tx.StmtContext(ctx, b.deleteKey)
+		for _, k := range batch.Deletes {
+			if _, err := del.ExecContext(ctx, ns, k); err != nil {
+				return 0, classify(err)
+			}
+		}
+	}
+	if len(batch.Puts) > 0 {
+		now := time.Now().UnixNano()
+		up := tx.StmtContext(ctx, b.upsert)
+		for _, kv := range batch.Puts {
+			if _, err := up.ExecContext(ctx, ns, kv.Key, []byte(kv.Value), rev, now); err != nil {
+				return 0, classify(err)
+			}
+		}
+	}
+	if s := batch.Schema; s != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE namespaces SET schema_name = ?, schema_version = ? WHERE ns = ?`, s.Name, s.Version, ns); err != nil {
+			return 0, classify(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, classify(err)
+	}
+	return rev, nil
+}
+
+func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime.Cond) error {
+	var row *sql.Row
+	what := "namespace"
+	if c.Key == "" {
+		row = tx.StmtContext(ctx, b.nsRev).QueryRowContext(ctx, ns)
+	} else {
+		what = "key " + c.Key
+		row = tx.StmtContext(ctx, b.keyRev).QueryRowContext(ctx, ns, c.Key)
+	}
+	var have int64
+	if err := row.Scan(&have); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return classify(err)
+	}
+	if have != c.Revision {
+		return fmt.Errorf("%s: %w: expected revision %d, found %d", what, runtime.ErrConflict, c.Revision, have)
+	}
+	return nil
+}
+
+// Namespaces lists namespaces that hold state or checkpoints.
+func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
+	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM namespaces UNION SELECT ns FROM checkpoints ORDER BY 1`)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ns string
+		if err := rows.Scan(&ns); err != nil {
+			return nil, classify(err)
+		}
+		out = append(out, ns)
+	}
+	return out, classify(rows.Err())
+}
+
+// PutCheckpoint stores a checkpoint, replacing one of the same name.
+func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Checkpoint) error {
+	tx, err := b.write.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, cp.Name); err != nil {
+		return classify(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (ns, name, created, revision, schema_name, schema_version, keys) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		ns, cp.Name, cp.Created.UnixNano(), cp.Revision, cp.Schema.Name, cp.Schema.Version, len(cp.Values)); err != nil {
+		return classify(err)
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO checkpoint_entries (ns, name, key, value, revision, updated) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return classify(err)
+	}
+	defer ins.Close()
+	for k, v := range cp.Values {
+		if _, err := ins.ExecContext(ctx, ns, cp.Name, k, []byte(v.Data), v.Revision, v.Updated.UnixNano()); err != nil {
+			return classify(err)
+		}
+	}
+	return classify(tx.Commit())
+}
+
+// GetCheckpoint reads one checkpoint in one read transaction.
+func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.Checkpoint, error) {
+	tx, err := b.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer tx.Rollback()
+	cp := &runtime.Checkpoint{}
+	var created int64
+	err = tx.QueryRowContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys FROM checkpoints WHERE ns = ? AND name = ?`, ns, name).
+		Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, runtime.ErrNotFound
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	cp.Created = time.Unix(0, created)
+	cp.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// Checkpoints lists a namespace's checkpoints.
+func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.CheckpointInfo, error) {
+	rows, err := b.read.QueryContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys FROM checkpoints WHERE ns = ?`, ns)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []runtime.CheckpointInfo
+	for rows.Next() {
+		var cp runtime.CheckpointInfo
+		var created int64
+		if err := rows.Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys); err != nil {
+			return nil, classify(err)
+		}
+		cp.Created = time.Unix(0, created)
+		out = append(out, cp)
+	}
+	return out, classify(rows.Err())
+}
+
+// DeleteCheckpoint removes one checkpoint.
+func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
+	tx, err := b.write.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE ns = ? AND name = ?`, ns, name)
+	if err != nil {
+		return classify(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return runtime.ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, name); err != nil {
+		return classify(err)
+	}
+	return classify(tx.Commit())
+}

@@ -1,0 +1,140 @@
+package runtime
+
+import (
+	"context"
+	"sort"
+	"time"
+)
+
+// Retention says which checkpoints Prune keeps: the KeepLast newest, and
+// those younger than MaxAge. A zero field keeps nothing by itself; a
+// checkpoint goes only when no set rule keeps it, so Retention{} removes
+// nothing.
+type Retention struct {
+	KeepLast int
+	MaxAge   time.Duration
+}
+
+// checkpointName makes a name that sorts by creation time.
+func checkpointName(t time.Time) string {
+	return t.UTC().Format("20060102T150405.000000000Z")
+}
+
+// Checkpoint copies the namespace's current state under name, replacing a
+// checkpoint of that name. An empty name gets a generated one that sorts by
+// time.
+func (s *Store) Checkpoint(ctx context.Context, ns, name string) (CheckpointInfo, error) {
+	now := time.Now()
+	if name == "" {
+		name = checkpointName(now)
+	}
+	if err := validateCheckpoint(ns, name); err != nil {
+		return CheckpointInfo{}, s.wrap("checkpoint", ns, name, err)
+	}
+	snap, err := s.Snapshot(ctx, ns)
+	if err != nil {
+		return CheckpointInfo{}, err
+	}
+	cp := &Checkpoint{
+		CheckpointInfo: CheckpointInfo{Name: name, Created: now, Revision: snap.Revision, Schema: snap.Schema, Keys: len(snap.Values)},
+		Values:         snap.Values,
+	}
+	err = s.do(ctx, "checkpoint", ns, name, func() error { return s.be.PutCheckpoint(ctx, ns, cp) })
+	return cp.CheckpointInfo, err
+}
+
+// GetCheckpoint reads a checkpoint; a missing one is ErrNotFound.
+func (s *Store) GetCheckpoint(ctx context.Context, ns, name string) (*Checkpoint, error) {
+	if err := validateCheckpoint(ns, name); err != nil {
+		return nil, s.wrap("read checkpoint", ns, name, err)
+	}
+	var cp *Checkpoint
+	err := s.do(ctx, "read checkpoint", ns, name, func() (err error) {
+		cp, err = s.be.GetCheckpoint(ctx, ns, name)
+		return err
+	})
+	return cp, err
+}
+
+// Restore makes the namespace exactly the checkpoint: its keys with their
+// values, its schema, and no other key. It returns the new revision.
+func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
+	cp, err := s.GetCheckpoint(ctx, ns, name)
+	if err != nil {
+		return 0, err
+	}
+	b := &Batch{Replace: true, Schema: &cp.Schema, Puts: make([]KV, 0, len(cp.Values))}
+	for k, v := range cp.Values {
+		b.Puts = append(b.Puts, KV{Key: k, Value: v.Data})
+	}
+	return s.apply(ctx, "restore", ns, name, b)
+}
+
+// Checkpoints lists a namespace's checkpoints, oldest first.
+func (s *Store) Checkpoints(ctx context.Context, ns string) ([]CheckpointInfo, error) {
+	if err := validate(ns); err != nil {
+		return nil, s.wrap("list checkpoints", ns, "", err)
+	}
+	var list []CheckpointInfo
+	err := s.do(ctx, "list checkpoints", ns, "", func() (err error) {
+		list, err = s.be.Checkpoints(ctx, ns)
+		return err
+	})
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].Created.Equal(list[j].Created) {
+			return list[i].Created.Before(list[j].Created)
+		}
+		return list[i].Name < list[j].Name
+	})
+	return list, err
+}
+
+// DeleteCheckpoint removes a checkpoint; a missing one is ErrNotFound.
+func (s *Store) DeleteCheckpoint(ctx context.Context, ns, name string) error {
+	if err := validateCheckpoint(ns, name); err != nil {
+		return s.wrap("delete checkpoint", ns, name, err)
+	}
+	return s.do(ctx, "delete checkpoint", ns, name, func() error { return s.be.DeleteCheckpoint(ctx, ns, name) })
+}
+
+// Prune removes the checkpoints r does not keep and returns them, oldest
+// first. With dryRun it only returns them.
+func (s *Store) Prune(ctx context.Context, ns string, r Retention, dryRun bool) ([]CheckpointInfo, error) {
+	list, err := s.Checkpoints(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	doomed := r.doomed(list, time.Now())
+	if dryRun {
+		return doomed, nil
+	}
+	for i, cp := range doomed {
+		if err := s.DeleteCheckpoint(ctx, ns, cp.Name); err != nil {
+			return doomed[:i], err
+		}
+	}
+	return doomed, nil
+}
+
+// doomed picks, from a list sorted oldest first, the checkpoints r does not keep.
+func (r Retention) doomed(list []CheckpointInfo, now time.Time) []CheckpointInfo {
+	if r.KeepLast <= 0 && r.MaxAge <= 0 {
+		return nil
+	}
+	var out []CheckpointInfo
+	for i, cp := range list {
+		kept := r.KeepLast > 0 && i >= len(list)-r.KeepLast ||
+			r.MaxAge > 0 && now.Sub(cp.Created) < r.MaxAge
+		if !kept {
+			out = append(out, cp)
+		}
+	}
+	return out
+}
+
+func validateCheckpoint(ns, name string) error {
+	if err := ValidateName("namespace", ns); err != nil {
+		return err
+	}
+	return ValidateName("checkpoint", name)
+}

@@ -1,0 +1,16 @@
+// Package runtime is what stategen's generated code calls: a Store over one
+// of several storage backends, chosen by URL.
+//
+// A Store holds namespaces (one per workflow run); a namespace holds keys,
+// each a JSON value. Every write to a namespace raises its revision, and
+// conditional writes compare revisions (optimistic concurrency). Checkpoints
+// copy a namespace under a name; Restore makes it exactly that copy again.
+//
+// Backends register a URL scheme on import, as database/sql drivers do:
+//
+//	import _ "github.com/stategen/stategen/runtime/backends/all"
+//
+//	st, err := runtime.Open(ctx, "sqlite:.stategen/state.db")
+//
+// An empty URL means $STATEGEN_STORE, or else DefaultURL.
+package runtime

@@ -1,0 +1,91 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error the runtime returns wraps one of these where it
+// applies, together with the store, namespace and key it concerns, so callers
+// test for them with errors.Is.
+var (
+	// ErrNotFound: the namespace, key or checkpoint does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrMissing: a required key is absent from stored state.
+	ErrMissing = errors.New("required key missing")
+	// ErrConflict: a conditional write found a revision other than the expected one.
+	ErrConflict = errors.New("revision conflict")
+	// ErrInvalidName: a namespace, key or checkpoint name was refused.
+	ErrInvalidName = errors.New("invalid name")
+	// ErrInvalidValue: a value to store is not valid JSON.
+	ErrInvalidValue = errors.New("invalid value")
+	// ErrCorrupt: stored data could not be decoded; it is left as it was.
+	ErrCorrupt = errors.New("corrupt stored data")
+	// ErrSchemaTooNew: stored state was written by a newer schema version.
+	ErrSchemaTooNew = errors.New("stored schema version is newer than this program's")
+	// ErrSchemaMismatch: stored state belongs to another schema.
+	ErrSchemaMismatch = errors.New("stored state belongs to another schema")
+	// ErrUnknownScheme: no backend is registered for the URL's scheme.
+	ErrUnknownScheme = errors.New("unknown store scheme")
+	// ErrUnsupported: the backend cannot do what an option asked for.
+	ErrUnsupported = errors.New("not supported by this backend")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// transientError marks an error as worth retrying.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// Transient marks err as transient (a dropped connection, a busy database):
+// the Store retries operations that fail with it. Backends call it; a nil err
+// stays nil.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &transientError{err: err}
+}
+
+// IsTransient reports whether err, or an error it wraps, was marked Transient
+// and is none of the final errors (not found, conflict, corrupt data, bad
+// names), which are never retried whatever wraps them.
+func IsTransient(err error) bool {
+	var t *transientError
+	if !errors.As(err, &t) {
+		return false
+	}
+	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrSchemaTooNew, ErrSchemaMismatch} {
+		if errors.Is(err, final) {
+			return false
+		}
+	}
+	return true
+}
+
+// Corrupt wraps a decoding failure of stored data as ErrCorrupt, naming where.
+func Corrupt(where string, err error) error {
+	return fmt.Errorf("%w: %s: %v", ErrCorrupt, where, err)
+}
+
+// opError is the error a Store returns: the operation, store, namespace and
+// key it concerns, around the backend's error.
+type opError struct {
+	op, store, ns, key string
+	err                error
+}
+
+func (e *opError) Error() string {
+	msg := "stategen: " + e.op
+	if e.ns != "" {
+		msg += " " + e.ns
+		if e.key != "" {
+			msg += "/" + e.key
+		}
+	}
+	return msg + " (" + e.store + "): " + e.err.Error()
+}
+
+func (e *opError) Unwrap() error { return e.err }

@@ -1,0 +1,54 @@
+package runtime
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Option configures a Store.
+type Option func(*options)
+
+type options struct {
+	cache  cacheMode
+	ttl    time.Duration // relaxed cache trust period
+	retry  RetryPolicy
+	logger *slog.Logger
+	keyTTL time.Duration // expiry of stored data
+}
+
+func defaultOptions() options {
+	return options{cache: cacheStrict, retry: DefaultRetry, logger: slog.New(slog.DiscardHandler)}
+}
+
+// WithStrictCache caches decoded values and checks, before each use, that no
+// writer (this process or another) changed the namespace since. It is the
+// default. On a backend that cannot check cheaply every read goes through.
+func WithStrictCache() Option { return func(o *options) { o.cache = cacheStrict } }
+
+// WithRelaxedCache trusts a cached value for ttl without checking: for a
+// process that owns its namespaces. Writes through this Store still
+// invalidate at once; writes by others are seen after ttl at the latest.
+func WithRelaxedCache(ttl time.Duration) Option {
+	return func(o *options) { o.cache, o.ttl = cacheRelaxed, ttl }
+}
+
+// WithoutCache sends every read to the backend.
+func WithoutCache() Option { return func(o *options) { o.cache = cacheOff } }
+
+// WithRetry sets the policy for transient errors (DefaultRetry otherwise).
+func WithRetry(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
+
+// WithLogger sends the Store's diagnostics (retries, migrations) to l.
+// The default discards them.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithTTL makes stored namespaces expire d after their last write. Without
+// it nothing ever expires. Backends that cannot expire data refuse it with
+// ErrUnsupported at Open.
+func WithTTL(d time.Duration) Option { return func(o *options) { o.keyTTL = d } }

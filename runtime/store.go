@@ -1,0 +1,317 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// DefaultURL is the store used when neither the caller nor $STATEGEN_STORE
+// names one: an embedded SQLite database in the working directory.
+const DefaultURL = "sqlite:.stategen/state.db"
+
+// EnvStore names the environment variable that supplies the store URL when
+// Open is given an empty one.
+const EnvStore = "STATEGEN_STORE"
+
+// Store is a handle on one state store. It is safe for concurrent use.
+type Store struct {
+	be      Backend
+	stamper Stamper // nil when the backend has no cheap change marker
+	name    string  // for errors and logs; never holds a password
+	opts    options
+	cache   *cache // nil when off
+}
+
+// Open opens the store at rawURL with the backend registered for its scheme.
+// An empty rawURL means $STATEGEN_STORE, or else DefaultURL.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
+	if rawURL == "" {
+		rawURL = os.Getenv(EnvStore)
+	}
+	if rawURL == "" {
+		rawURL = DefaultURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error repeats the URL, password included: name only the problem.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("stategen: store URL %q: %w", redactRaw(rawURL), err)
+	}
+	name := u.Redacted()
+	open, ok := lookupScheme(u.Scheme)
+	if !ok {
+		return nil, fmt.Errorf("stategen: store %s: %w %q (known: %s; a backend is linked by importing its package, or all of them with runtime/backends/all)",
+			name, ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	be, err := open(ctx, u, Config{TTL: o.keyTTL, Logger: o.logger})
+	if err != nil {
+		return nil, fmt.Errorf("stategen: open %s: %w", name, err)
+	}
+	return newStore(be, name, o), nil
+}
+
+// New wraps an already opened backend in a Store; name identifies it in
+// errors and logs.
+func New(be Backend, name string, opts ...Option) *Store {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return newStore(be, name, o)
+}
+
+func newStore(be Backend, name string, o options) *Store {
+	s := &Store{be: be, name: name, opts: o, cache: newCache(o.cache, o.ttl)}
+	if st, ok := be.(Stamper); ok {
+		s.stamper = st
+	}
+	if o.cache == cacheStrict && s.stamper == nil {
+		s.cache = nil
+	}
+	return s
+}
+
+// redactRaw hides the password of a URL that did not parse.
+func redactRaw(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	scheme := strings.Index(raw, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return raw
+	}
+	userinfo := raw[scheme+3 : at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return raw[:scheme+3] + user + ":xxxxx" + raw[at:]
+	}
+	return raw
+}
+
+// Name is the store's URL with any password redacted.
+func (s *Store) Name() string { return s.name }
+
+// Logger is the logger the Store reports to.
+func (s *Store) Logger() *slog.Logger { return s.opts.logger }
+
+// Close releases the backend's connections and files.
+func (s *Store) Close() error { return s.be.Close() }
+
+// do runs one backend operation with the retry policy and wraps its error.
+func (s *Store) do(ctx context.Context, op, ns, key string, f func() error) error {
+	err := s.opts.retry.run(ctx, f, func(attempt int, err error) {
+		s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "stategen: retrying after a transient error",
+			slog.String("op", op), slog.String("store", s.name), slog.String("namespace", ns),
+			slog.Int("attempt", attempt), slog.String("error", err.Error()))
+	})
+	return s.wrap(op, ns, key, err)
+}
+
+func (s *Store) wrap(op, ns, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &opError{op: op, store: s.name, ns: ns, key: key, err: err}
+}
+
+// Get returns one key's stored value. An absent key is ErrNotFound.
+func (s *Store) Get(ctx context.Context, ns, key string) (Value, error) {
+	if err := validateKey(ns, key); err != nil {
+		return Value{}, s.wrap("get", ns, key, err)
+	}
+	var v Value
+	err := s.do(ctx, "get", ns, key, func() (err error) {
+		v, err = s.be.Get(ctx, ns, key)
+		return err
+	})
+	return v, err
+}
+
+// Put stores one key and returns the namespace's new revision.
+func (s *Store) Put(ctx context.Context, ns, key string, value json.RawMessage) (int64, error) {
+	return s.apply(ctx, "put", ns, key, &Batch{Puts: []KV{{Key: key, Value: value}}})
+}
+
+// Delete removes keys (absent ones are no error) and returns the new revision.
+func (s *Store) Delete(ctx context.Context, ns string, keys ...string) (int64, error) {
+	return s.apply(ctx, "delete", ns, strings.Join(keys, ","), &Batch{Deletes: keys})
+}
+
+// Apply writes a batch atomically and returns the namespace's new revision.
+// If a condition fails nothing is written and the error is ErrConflict.
+func (s *Store) Apply(ctx context.Context, ns string, b *Batch) (int64, error) {
+	return s.apply(ctx, "apply", ns, "", b)
+}
+
+func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64, error) {
+	if err := validateBatch(ns, b); err != nil {
+		return 0, s.wrap(op, ns, key, err)
+	}
+	var rev int64
+	err := s.do(ctx, op, ns, key, func() (err error) {
+		rev, err = s.be.Apply(ctx, ns, b)
+		return err
+	})
+	if s.cache != nil {
+		// Also on error: a write that failed after reaching the backend may
+		// have landed.
+		s.cache.invalidate(ns)
+	}
+	return rev, err
+}
+
+func validate(ns string) error { return ValidateName("namespace", ns) }
+
+func validateKey(ns, key string) error {
+	if err := ValidateName("namespace", ns); err != nil {
+		return err
+	}
+	return ValidateName("key", key)
+}
+
+func validateBatch(ns string, b *Batch) error {
+	if err := ValidateName("namespace", ns); err != nil {
+		return err
+	}
+	for _, kv := range b.Puts {
+		if err := ValidateName("key", kv.Key); err != nil {
+			return err
+		}
+		if !json.Valid(kv.Value) {
+			return fmt.Errorf("%w: value of key %q is not valid JSON", ErrInvalidValue, kv.Key)
+		}
+	}
+	for _, k := range b.Deletes {
+		if err := ValidateName("key", k); err != nil {
+			return err
+		}
+	}
+	for _, c := range b.Conds {
+		if c.Key == "" {
+			continue
+		}
+		if err := ValidateName("key", c.Key); err != nil {
+			return err
+		}
+	}
+	if b.Schema != nil && b.Schema.Name != "" {
+		return ValidateName("schema", b.Schema.Name)
+	}
+	return nil
+}
+
+// Snapshot returns a namespace's keys and values as of one revision. A
+// namespace never written is ErrNotFound.
+func (s *Store) Snapshot(ctx context.Context, ns string) (*Snapshot, error) {
+	if err := validate(ns); err != nil {
+		return nil, s.wrap("snapshot", ns, "", err)
+	}
+	var snap *Snapshot
+	err := s.do(ctx, "snapshot", ns, "", func() (err error) {
+		snap, err = s.be.Snapshot(ctx, ns)
+		return err
+	})
+	return snap, err
+}
+
+// Keys lists a namespace's keys, sorted.
+func (s *Store) Keys(ctx context.Context, ns string) ([]string, error) {
+	snap, err := s.Snapshot(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Keys(), nil
+}
+
+// Schema returns the schema a namespace's state was last written under.
+func (s *Store) Schema(ctx context.Context, ns string) (SchemaRef, error) {
+	snap, err := s.Snapshot(ctx, ns)
+	if err != nil {
+		return SchemaRef{}, err
+	}
+	return snap.Schema, nil
+}
+
+// Namespaces lists the store's namespaces, sorted.
+func (s *Store) Namespaces(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.do(ctx, "namespaces", "", "", func() (err error) {
+		names, err = s.be.Namespaces(ctx)
+		return err
+	})
+	return names, err
+}
+
+// conflictRetry paces read-modify-write loops that lost a race: short sleeps,
+// jittered so that competing writers spread out.
+var conflictRetry = RetryPolicy{Initial: 500 * time.Microsecond, Max: 20 * time.Millisecond}
+
+// UpdateKey reads a key, calls fn with its value (found is false when absent)
+// and writes fn's result on condition that nobody wrote the key meanwhile,
+// starting over on conflict until it succeeds or ctx ends. It returns the
+// stored value.
+func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value, found bool) (json.RawMessage, error)) (Value, error) {
+	for n := 1; ; n++ {
+		cur, err := s.Get(ctx, ns, key)
+		found := err == nil
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Value{}, err
+		}
+		next, err := fn(cur, found)
+		if err != nil {
+			return Value{}, err
+		}
+		rev, err := s.apply(ctx, "update", ns, key, &Batch{
+			Puts:  []KV{{Key: key, Value: next}},
+			Conds: []Cond{{Key: key, Revision: cur.Revision}},
+		})
+		if err == nil {
+			return Value{Data: next, Revision: rev}, nil
+		}
+		if !errors.Is(err, ErrConflict) || !sleep(ctx, conflictRetry.backoff(n)) {
+			return Value{}, err
+		}
+	}
+}
+
+// UpdateNamespace reads a snapshot (nil when the namespace does not exist),
+// asks fn for the batch to write, and applies it on condition that the
+// namespace did not change meanwhile, starting over on conflict until it
+// succeeds or ctx ends. It returns the new revision.
+func (s *Store) UpdateNamespace(ctx context.Context, ns string, fn func(*Snapshot) (*Batch, error)) (int64, error) {
+	for n := 1; ; n++ {
+		snap, err := s.Snapshot(ctx, ns)
+		var rev int64
+		switch {
+		case err == nil:
+			rev = snap.Revision
+		case errors.Is(err, ErrNotFound):
+			snap = nil
+		default:
+			return 0, err
+		}
+		b, err := fn(snap)
+		if err != nil {
+			return 0, err
+		}
+		b.Conds = append(b.Conds, Cond{Revision: rev})
+		newRev, err := s.apply(ctx, "update", ns, "", b)
+		if err == nil {
+			return newRev, nil
+		}
+		if !errors.Is(err, ErrConflict) || !sleep(ctx, conflictRetry.backoff(n)) {
+			return 0, err
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+)
+
+// Codec turns one field's values into stored JSON and back. Generated code
+// declares one per field, specialised to the field's type, so loads and
+// saves do no reflection-driven dispatch.
+type Codec[T any] struct {
+	Encode func(T) ([]byte, error)
+	Decode func([]byte) (T, error)
+	// Clone deep-copies a value so that what a caller gets never shares
+	// memory with the cache. Nil for types that hold no references.
+	Clone func(T) T
+}
+
+func (c *Codec[T]) clone(v T) T {
+	if c.Clone == nil {
+		return v
+	}
+	return c.Clone(v)
+}
+
+// JSONCodec is a Codec through encoding/json, for types the generator has no
+// specialised code for. Its Clone (for types that hold references) is a
+// JSON round trip.
+func JSONCodec[T any]() *Codec[T] {
+	c := &Codec[T]{
+		Encode: func(v T) ([]byte, error) { return json.Marshal(v) },
+		Decode: func(b []byte) (T, error) {
+			var v T
+			err := json.Unmarshal(b, &v)
+			return v, err
+		},
+	}
+	if hasReferences(reflect.TypeFor[T]()) {
+		c.Clone = func(v T) T {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return v
+			}
+			var out T
+			if json.Unmarshal(b, &out) != nil {
+				return v
+			}
+			return out
+		}
+	}
+	return c
+}
+
+func hasReferences(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return false
+	case reflect.Array:
+		return hasReferences(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasReferences(t.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Load reads one key and decodes it with c, through the Store's cache.
+// An absent key is ErrNotFound; undecodable data is ErrCorrupt.
+func Load[T any](ctx context.Context, s *Store, ns, key string, c *Codec[T]) (T, error) {
+	var zero T
+	if s.cache == nil {
+		v, err := s.Get(ctx, ns, key)
+		if err != nil {
+			return zero, err
+		}
+		return decode(s, ns, key, c, v.Data)
+	}
+	e, ok := s.cache.get(ns, key)
+	var stamp Stamp
+	if s.cache.mode == cacheStrict {
+		var err error
+		if stamp, err = s.stamp(ctx, ns); err != nil {
+			return zero, err
+		}
+		ok = ok && e.stamp == stamp
+	}
+	if ok {
+		if v, isT := e.val.(T); isT {
+			return c.clone(v), nil
+		}
+	}
+	gen := s.cache.generation(ns)
+	raw, err := s.Get(ctx, ns, key)
+	if err != nil {
+		return zero, err
+	}
+	v, err := decode(s, ns, key, c, raw.Data)
+	if err != nil {
+		return zero, err
+	}
+	s.cache.put(ns, key, gen, cacheEntry{val: c.clone(v), rev: raw.Revision, stamp: stamp})
+	return v, nil
+}
+
+func (s *Store) stamp(ctx context.Context, ns string) (Stamp, error) {
+	var st Stamp
+	err := s.do(ctx, "stamp", ns, "", func() (err error) {
+		st, err = s.stamper.Stamp(ctx, ns)
+		return err
+	})
+	return st, err
+}
+
+func decode[T any](s *Store, ns, key string, c *Codec[T], data []byte) (T, error) {
+	v, err := c.Decode(data)
+	if err != nil {
+		return v, s.wrap("decode", ns, key, Corrupt("value of key "+key, err))
+	}
+	return v, nil
+}
+
+// Save encodes v with c and stores it under key.
+func Save[T any](ctx context.Context, s *Store, ns, key string, v T, c *Codec[T]) error {
+	data, err := c.Encode(v)
+	if err != nil {
+		return s.wrap("encode", ns, key, fmt.Errorf("%w: %v", ErrInvalidValue, err))
+	}
+	rev, err := s.Put(ctx, ns, key, data)
+	if err == nil && s.cache != nil && s.cache.mode == cacheRelaxed {
+		// A relaxed cache may keep what it just wrote: this process owns it.
+		s.cache.put(ns, key, s.cache.generation(ns), cacheEntry{val: c.clone(v), rev: rev})
+	}
+	return err
+}
+
+// Update reads key (found is false when absent, with v the zero value),
+// applies fn and stores the result on condition that nobody wrote the key
+// meanwhile, starting over on conflict until ctx ends. It returns the value
+// stored.
+func Update[T any](ctx context.Context, s *Store, ns, key string, c *Codec[T], fn func(v T, found bool) (T, error)) (T, error) {
+	var out T
+	_, err := s.UpdateKey(ctx, ns, key, func(cur Value, found bool) (json.RawMessage, error) {
+		var v T
+		if found {
+			var err error
+			if v, err = decode(s, ns, key, c, cur.Data); err != nil {
+				return nil, err
+			}
+		}
+		next, err := fn(v, found)
+		if err != nil {
+			return nil, err
+		}
+		out = next
+		data, err := c.Encode(next)
+		if err != nil {
+			return nil, s.wrap("encode", ns, key, fmt.Errorf("%w: %v", ErrInvalidValue, err))
+		}
+		return data, nil
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}

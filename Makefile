@@ -1,5 +1,7 @@
 # stategen's tasks. `make test` is what CI runs (.ci/run).
 GO ?= go
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: demo test bench lint golden
 
@@ -16,7 +18,7 @@ test:
 
 # bench: the runtime's benchmarks, each beside the raw driver call it wraps.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./runtime/...
+	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./runtime/... | $(GO) run ./internal/benchratio
 
 # lint: formatting, vet and staticcheck (pinned in go.mod as a tool).
 lint:

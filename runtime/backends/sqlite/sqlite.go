@@ -9,8 +9,8 @@
 // start of their transaction (BEGIN IMMEDIATE) so that two writers never
 // deadlock upgrading a read lock.
 //
-// Tables: namespaces (revision, schema), entries (one row per key, the JSON
-// value as text), checkpoints and checkpoint_entries.
+// Tables: entries (one row per key, the JSON value as text), schemas,
+// checkpoints and checkpoint_entries.
 package sqlite
 
 import (
@@ -34,20 +34,24 @@ import (
 
 func init() { runtime.Register("sqlite", open) }
 
+// entries holds every key ever written to a namespace. A deleted key stays
+// as a tombstone (value NULL) so that the namespace revision, the largest
+// revision among its rows, never goes down; the row with the empty key (no
+// user key is empty) records writes that changed no key. That makes a
+// one-key write a single statement.
 const schemaSQL = `
-CREATE TABLE IF NOT EXISTS namespaces (
-	ns             TEXT PRIMARY KEY,
-	revision       INTEGER NOT NULL,
-	schema_name    TEXT NOT NULL DEFAULT '',
-	schema_version INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS entries (
 	ns       TEXT NOT NULL,
 	key      TEXT NOT NULL,
-	value    TEXT NOT NULL,
+	value    TEXT,
 	revision INTEGER NOT NULL,
 	updated  INTEGER NOT NULL,
 	PRIMARY KEY (ns, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schemas (
+	ns      TEXT PRIMARY KEY,
+	name    TEXT NOT NULL,
+	version INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
 	ns             TEXT NOT NULL,
@@ -70,14 +74,30 @@ CREATE TABLE IF NOT EXISTS checkpoint_entries (
 ) WITHOUT ROWID;
 `
 
-// The statements of the hot paths, prepared once per pool.
+// The statements of the hot paths, prepared once per pool. nextRev is the
+// namespace's next revision, computed inside the writing statement.
 const (
-	sqlGet       = `SELECT value, revision, updated FROM entries WHERE ns = ? AND key = ?`
-	sqlBump      = `INSERT INTO namespaces (ns, revision) VALUES (?, 1) ON CONFLICT (ns) DO UPDATE SET revision = revision + 1 RETURNING revision`
-	sqlUpsert    = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated`
-	sqlNSRev     = `SELECT revision FROM namespaces WHERE ns = ?`
-	sqlKeyRev    = `SELECT revision FROM entries WHERE ns = ? AND key = ?`
-	sqlDeleteKey = `DELETE FROM entries WHERE ns = ? AND key = ?`
+	nextRev = `(SELECT COALESCE(MAX(revision), 0) + 1 FROM entries WHERE ns = ?1)`
+
+	sqlGet = `SELECT value, revision, updated FROM entries WHERE ns = ? AND key = ? AND value IS NOT NULL`
+	// sqlPut stores one key unconditionally.
+	sqlPut = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?1, ?2, ?3, ` + nextRev + `, ?4)
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+		RETURNING revision`
+	// sqlCreate stores one key only if it is absent (or a tombstone).
+	sqlCreate = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?1, ?2, ?3, ` + nextRev + `, ?4)
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+		WHERE entries.value IS NULL
+		RETURNING revision`
+	// sqlSwap stores one key only if it has revision ?5.
+	sqlSwap = `UPDATE entries SET value = ?3, revision = ` + nextRev + `, updated = ?4
+		WHERE ns = ?1 AND key = ?2 AND revision = ?5 AND value IS NOT NULL
+		RETURNING revision`
+	sqlNSRev  = `SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?`
+	sqlKeyRev = `SELECT revision FROM entries WHERE ns = ? AND key = ? AND value IS NOT NULL`
+	sqlUpsert = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated`
+	sqlDeleteKey = `UPDATE entries SET value = NULL, revision = ?3, updated = ?4 WHERE ns = ?1 AND key = ?2 AND value IS NOT NULL`
 )
 
 // Backend is the SQLite backend. Writes go through a pool of one connection,
@@ -88,7 +108,7 @@ type Backend struct {
 	write *sql.DB
 	read  *sql.DB
 
-	get, bump, upsert, nsRev, keyRev, deleteKey *sql.Stmt
+	get, put, create, swap, nsRev, keyRev, upsert, deleteKey *sql.Stmt
 
 	stampMu   sync.Mutex
 	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign
@@ -187,7 +207,9 @@ func (b *Backend) init(ctx context.Context) error {
 		return s
 	}
 	b.get = prep(b.read, sqlGet)
-	b.bump = prep(b.write, sqlBump)
+	b.put = prep(b.write, sqlPut)
+	b.create = prep(b.write, sqlCreate)
+	b.swap = prep(b.write, sqlSwap)
 	b.upsert = prep(b.write, sqlUpsert)
 	b.nsRev = prep(b.write, sqlNSRev)
 	b.keyRev = prep(b.write, sqlKeyRev)
@@ -272,15 +294,17 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 	}
 	defer tx.Rollback()
 	snap := &runtime.Snapshot{Namespace: ns}
-	err = tx.QueryRowContext(ctx, `SELECT revision, schema_name, schema_version FROM namespaces WHERE ns = ?`, ns).
-		Scan(&snap.Revision, &snap.Schema.Name, &snap.Schema.Version)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, runtime.ErrNotFound
-	}
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, sqlNSRev, ns).Scan(&snap.Revision); err != nil {
 		return nil, classify(err)
 	}
-	snap.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM entries WHERE ns = ?`, ns)
+	err = tx.QueryRowContext(ctx, `SELECT name, version FROM schemas WHERE ns = ?`, ns).Scan(&snap.Schema.Name, &snap.Schema.Version)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, classify(err)
+	}
+	if snap.Revision == 0 && snap.Schema.IsZero() {
+		return nil, runtime.ErrNotFound
+	}
+	snap.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM entries WHERE ns = ? AND value IS NOT NULL AND key != ''`, ns)
 	if err != nil {
 		return nil, err
 	}
@@ -311,8 +335,14 @@ func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map
 	return values, classify(rows.Err())
 }
 
-// Apply writes a batch in one immediate transaction.
+// Apply writes a batch. A batch of one key with at most a condition on that
+// key, the common case, is a single statement; anything else is one
+// immediate transaction.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
+	if len(batch.Puts) == 1 && len(batch.Deletes) == 0 && !batch.Replace && batch.Schema == nil &&
+		(len(batch.Conds) == 0 || len(batch.Conds) == 1 && batch.Conds[0].Key == batch.Puts[0].Key) {
+		return b.putOne(ctx, ns, batch.Puts[0], batch.Conds)
+	}
 	tx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, classify(err)
@@ -324,33 +354,36 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		}
 	}
 	var rev int64
-	if err := tx.StmtContext(ctx, b.bump).QueryRowContext(ctx, ns).Scan(&rev); err != nil {
+	if err := tx.StmtContext(ctx, b.nsRev).QueryRowContext(ctx, ns).Scan(&rev); err != nil {
 		return 0, classify(err)
 	}
+	rev++
+	now := time.Now().UnixNano()
 	if batch.Replace {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE ns = ?`, ns); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE entries SET value = NULL, revision = ?, updated = ? WHERE ns = ? AND key != '' AND value IS NOT NULL`, rev, now, ns); err != nil {
 			return 0, classify(err)
 		}
 	}
 	if len(batch.Deletes) > 0 {
 		del := tx.StmtContext(ctx, b.deleteKey)
 		for _, k := range batch.Deletes {
-			if _, err := del.ExecContext(ctx, ns, k); err != nil {
+			if _, err := del.ExecContext(ctx, ns, k, rev, now); err != nil {
 				return 0, classify(err)
 			}
 		}
 	}
-	if len(batch.Puts) > 0 {
-		now := time.Now().UnixNano()
-		up := tx.StmtContext(ctx, b.upsert)
-		for _, kv := range batch.Puts {
-			if _, err := up.ExecContext(ctx, ns, kv.Key, []byte(kv.Value), rev, now); err != nil {
-				return 0, classify(err)
-			}
+	up := tx.StmtContext(ctx, b.upsert)
+	for _, kv := range batch.Puts {
+		if _, err := up.ExecContext(ctx, ns, kv.Key, []byte(kv.Value), rev, now); err != nil {
+			return 0, classify(err)
 		}
+	}
+	// The marker row carries the revision even when no key changed.
+	if _, err := up.ExecContext(ctx, ns, "", nil, rev, now); err != nil {
+		return 0, classify(err)
 	}
 	if s := batch.Schema; s != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE namespaces SET schema_name = ?, schema_version = ? WHERE ns = ?`, s.Name, s.Version, ns); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO schemas (ns, name, version) VALUES (?, ?, ?)`, ns, s.Name, s.Version); err != nil {
 			return 0, classify(err)
 		}
 	}
@@ -358,6 +391,27 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		return 0, classify(err)
 	}
 	return rev, nil
+}
+
+// putOne writes one key in one statement, which SQLite runs as its own
+// transaction.
+func (b *Backend) putOne(ctx context.Context, ns string, kv runtime.KV, conds []runtime.Cond) (int64, error) {
+	now := time.Now().UnixNano()
+	var row *sql.Row
+	switch {
+	case len(conds) == 0:
+		row = b.put.QueryRowContext(ctx, ns, kv.Key, []byte(kv.Value), now)
+	case conds[0].Revision == 0:
+		row = b.create.QueryRowContext(ctx, ns, kv.Key, []byte(kv.Value), now)
+	default:
+		row = b.swap.QueryRowContext(ctx, ns, kv.Key, []byte(kv.Value), now, conds[0].Revision)
+	}
+	var rev int64
+	err := row.Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("key %s: %w: expected revision %d", kv.Key, runtime.ErrConflict, conds[0].Revision)
+	}
+	return rev, classify(err)
 }
 
 func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime.Cond) error {
@@ -381,7 +435,7 @@ func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime
 
 // Namespaces lists namespaces that hold state or checkpoints.
 func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
-	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM namespaces UNION SELECT ns FROM checkpoints ORDER BY 1`)
+	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM entries UNION SELECT ns FROM schemas UNION SELECT ns FROM checkpoints ORDER BY 1`)
 	if err != nil {
 		return nil, classify(err)
 	}

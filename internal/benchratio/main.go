@@ -1,0 +1,75 @@
+// Command benchratio reads `go test -bench` output on stdin, passes it
+// through, and then prints, for each benchmark with sub-benchmarks, every
+// sub-benchmark's time as a ratio of the first one (the raw driver call, by
+// the convention of stategen's benchmarks), so comparisons come from one run.
+// With -count above 1 it uses each benchmark's median.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// line matches "BenchmarkSave/full/raw-2   9393   122348 ns/op ...".
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op`)
+
+func main() {
+	var order []string
+	times := map[string][]float64{}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		fmt.Println(sc.Text())
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		ns, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			continue
+		}
+		if _, seen := times[m[1]]; !seen {
+			order = append(order, m[1])
+		}
+		times[m[1]] = append(times[m[1]], ns)
+	}
+	groups := map[string][]string{}
+	var parents []string
+	for _, name := range order {
+		i := strings.LastIndex(name, "/")
+		if i < 0 {
+			continue
+		}
+		parent := name[:i]
+		if _, seen := groups[parent]; !seen {
+			parents = append(parents, parent)
+		}
+		groups[parent] = append(groups[parent], name)
+	}
+	if len(parents) == 0 {
+		return
+	}
+	fmt.Println("\nratios to the first sub-benchmark of each group (median ns/op):")
+	for _, p := range parents {
+		subs := groups[p]
+		if len(subs) < 2 {
+			continue
+		}
+		base := median(times[subs[0]])
+		fmt.Printf("%s\n", p)
+		for _, s := range subs {
+			t := median(times[s])
+			fmt.Printf("    %-24s %12.1f ns/op %8.2fx\n", s[len(p)+1:], t, t/base)
+		}
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

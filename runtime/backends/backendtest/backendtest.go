@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		{"Corrupt", testCorrupt},
 		{"NoLostUpdateGoroutines", testNoLostUpdateGoroutines},
 		{"NoLostUpdateProcesses", testNoLostUpdateProcesses},
+		{"AtomicAcrossKill", testAtomicAcrossKill},
 		{"CacheCoherence", testCacheCoherence},
 		{"CacheNoAliasing", testCacheNoAliasing},
 		{"FinalErrorsNotRetried", testFinalErrorsNotRetried},

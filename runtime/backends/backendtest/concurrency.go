@@ -2,11 +2,14 @@ package backendtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +56,21 @@ func work(job string) error {
 	case "put":
 		_, err := st.Put(ctx, ns, key, []byte(arg))
 		return err
+	case "batches":
+		// Write batches forever, each setting every key to the same number;
+		// the parent kills the process mid-way.
+		for i := 1; ; i++ {
+			b := &runtime.Batch{}
+			for k := range crashKeys {
+				b.Puts = append(b.Puts, runtime.KV{Key: fmt.Sprintf("k%02d", k), Value: []byte(strconv.Itoa(i))})
+			}
+			if _, err := st.Apply(ctx, ns, b); err != nil {
+				return err
+			}
+			if i == 1 {
+				fmt.Println("started")
+			}
+		}
 	}
 	return fmt.Errorf("unknown job %q", job)
 }
@@ -136,5 +154,63 @@ func testNoLostUpdateProcesses(t *testing.T, h Harness) {
 	}
 	if got := counter(t, st, "ns", "counter"); got != procs*each {
 		t.Fatalf("counter is %d after %d increments in %d processes: updates were lost", got, procs*each, procs)
+	}
+}
+
+// crashKeys is the size of the batches the crash test writes.
+const crashKeys = 40
+
+func testAtomicAcrossKill(t *testing.T, h Harness) {
+	ctx := context.Background()
+	url := h.NewURL(t)
+	st := open(t, url)
+	for round := range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envWorker+"=batches", envURL+"="+url, envNS+"=crash", envKey+"=", envArg+"=")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait for the first batch, then let it run a little (longer each
+		// round) and kill it without warning.
+		buf := make([]byte, len("started\n"))
+		if _, err := io.ReadFull(out, buf); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("worker did not start: %v", err)
+		}
+		time.Sleep(time.Duration(5+20*round) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+
+		snap, err := st.Snapshot(ctx, "crash")
+		if err != nil {
+			t.Fatalf("round %d: state after kill -9: %v", round, err)
+		}
+		if len(snap.Values) != crashKeys {
+			t.Fatalf("round %d: %d keys after kill -9, want %d: a batch was cut", round, len(snap.Values), crashKeys)
+		}
+		first := string(snap.Values["k00"].Data)
+		for k, v := range snap.Values {
+			if string(v.Data) != first {
+				t.Fatalf("round %d: after kill -9 key %s = %s but k00 = %s: a batch was cut", round, k, v.Data, first)
+			}
+		}
+		// The store still takes writes (no lock left behind).
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err = st.Put(wctx, "crash", "after", json.RawMessage(`true`))
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: write after kill -9: %v", round, err)
+		}
+		if _, err := st.Delete(ctx, "crash", "after"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -114,7 +114,8 @@ type KV struct {
 
 // Cond is a precondition of a Batch: the revision a key (or, with an empty
 // Key, the whole namespace) must have for the batch to apply. Revision 0
-// means the key (or namespace) must not exist.
+// means the key must be absent, or the namespace must not exist (hold no
+// key and no schema, as for Snapshot).
 type Cond struct {
 	Key      string
 	Revision int64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -213,6 +214,27 @@ func testCompareAndSet(t *testing.T, h Harness) {
 	}
 	if _, err := st.Apply(ctx, "fresh", &runtime.Batch{Puts: []runtime.KV{{Key: "a", Value: json.RawMessage(`2`)}}, Conds: []runtime.Cond{{}}}); !errors.Is(err, runtime.ErrConflict) {
 		t.Fatalf("namespace condition revision 0 on an existing namespace: got %v, want ErrConflict", err)
+	}
+	// A namespace whose last key was deleted does not exist any more, but
+	// its revisions go on growing.
+	last, err := st.Delete(ctx, "fresh", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Snapshot(ctx, "fresh"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("snapshot of an emptied namespace: got %v, want ErrNotFound", err)
+	}
+	rev, err := st.UpdateNamespace(ctx, "fresh", func(snap *runtime.Snapshot) (*runtime.Batch, error) {
+		if snap != nil {
+			return nil, fmt.Errorf("update of an emptied namespace got a snapshot: %+v", snap)
+		}
+		return &runtime.Batch{Puts: []runtime.KV{{Key: "b", Value: json.RawMessage(`1`)}}}, nil
+	})
+	if err != nil {
+		t.Fatalf("update of an emptied namespace: %v", err)
+	}
+	if rev <= last {
+		t.Fatalf("revision went from %d to %d after the namespace was emptied: it must only grow", last, rev)
 	}
 }
 

@@ -301,12 +301,12 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, classify(err)
 	}
-	if snap.Revision == 0 && snap.Schema.IsZero() {
-		return nil, runtime.ErrNotFound
-	}
 	snap.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM entries WHERE ns = ? AND value IS NOT NULL AND key != ''`, ns)
 	if err != nil {
 		return nil, err
+	}
+	if len(snap.Values) == 0 && snap.Schema.IsZero() {
+		return nil, runtime.ErrNotFound
 	}
 	return snap, nil
 }
@@ -417,9 +417,13 @@ func (b *Backend) putOne(ctx context.Context, ns string, kv runtime.KV, conds []
 func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime.Cond) error {
 	var row *sql.Row
 	what := "namespace"
-	if c.Key == "" {
+	switch {
+	case c.Key == "" && c.Revision == 0:
+		// The namespace must not exist: no live key and no schema.
+		row = tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM entries WHERE ns = ?1 AND key != '' AND value IS NOT NULL) + (SELECT COUNT(*) FROM schemas WHERE ns = ?1)`, ns)
+	case c.Key == "":
 		row = tx.StmtContext(ctx, b.nsRev).QueryRowContext(ctx, ns)
-	} else {
+	default:
 		what = "key " + c.Key
 		row = tx.StmtContext(ctx, b.keyRev).QueryRowContext(ctx, ns, c.Key)
 	}

@@ -83,9 +83,13 @@ func Load[T any](ctx context.Context, s *Store, ns, key string, c *Codec[T]) (T,
 		}
 		return decode(s, ns, key, c, v.Data)
 	}
+	// A hit needs no name check: only checked names reach the cache.
 	e, ok := s.cache.get(ns, key)
 	var stamp Stamp
 	if s.cache.mode == cacheStrict {
+		if err := validateKey(ns, key); err != nil {
+			return zero, s.wrap("get", ns, key, err)
+		}
 		var err error
 		if stamp, err = s.stamp(ctx, ns); err != nil {
 			return zero, err

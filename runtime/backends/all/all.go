@@ -5,5 +5,7 @@
 package all
 
 import (
+	_ "github.com/stategen/stategen/runtime/backends/adw"
+	_ "github.com/stategen/stategen/runtime/backends/jsonfile"
 	_ "github.com/stategen/stategen/runtime/backends/sqlite"
 )

@@ -1,0 +1,602 @@
+// Package adw is the stategen backend for the state files of the Python ADW
+// (AI Developer Workflow) scripts, so that a Go port and the Python phases
+// it replaces share one workflow run's state while the port is under way.
+// Importing the package registers the URL scheme "adw": adw:DIR for a
+// directory relative to the working directory (the Python scripts use
+// adw:agents), adw:/ABS/DIR or adw:///ABS/DIR for an absolute one.
+//
+// # Layout
+//
+//	DIR/<adw_id>/adw_state.json                        the run's state, as Python writes it
+//	DIR/<adw_id>/.stategen/meta.json                   stategen's bookkeeping
+//	DIR/<adw_id>/.stategen/checkpoints/<name>.json     checkpoints
+//	DIR/<adw_id>/.stategen/lock                        the writers' lock file
+//
+// A namespace is one ADW id; each member of the flat JSON object in
+// adw_state.json is one key. stategen writes the file exactly as Python's
+// ADWState.save does (json.dump(state.model_dump(), f, indent=2)): two-space
+// indentation, non-ASCII escaped as \uXXXX, no trailing newline, numbers as
+// they were written. Members keep their order; new keys go at the end,
+// sorted among themselves. Members stategen did not write are kept by every
+// write, and so are members whose names stategen refuses (see
+// runtime.ValidateName), which it does not show at all. A Restore removes
+// the keys written after its checkpoint, as it must, but never those.
+//
+// # Bookkeeping
+//
+// Nothing of stategen's goes into adw_state.json, which Python's model
+// validation would reject. Beside it, meta.json records the namespace's
+// revision and schema, each key's revision and the SHA-256 of the
+// adw_state.json it describes:
+//
+//	{"revision": 7, "schema": {"name": "ADWState", "version": 2},
+//	 "keys": {"adw_id": 1, "branch_name": 7}, "sha256": "9f86d0..."}
+//
+// A write replaces adw_state.json, then meta.json; a reader reads meta.json,
+// then adw_state.json. When the file's hash is not the recorded one, the
+// file was written by someone else (a Python phase), or by a writer that has
+// not yet replaced meta.json or died before it could: either way the
+// namespace and all its keys have the recorded revision plus one, so a
+// compare-and-set against anything read before fails, and the data read is
+// what that revision holds. (Replacing meta.json first, the reader could
+// pair the new meta with the old data and give that data a revision a later
+// write would have too: a lost update.) A file without meta.json (written by
+// Python alone) is at revision 1, every key with it. Two foreign writes in a
+// row without a stategen write between them share a revision.
+//
+// Checkpoints are stategen's own JSON files (name, creation time, revision,
+// schema, and each key's value and revision); the ADW scripts have none.
+//
+// # Safety
+//
+// As in runtime/backends/jsonfile: writers hold the namespace's flock(2)
+// lock (and a per-process mutex), files are replaced atomically (temporary
+// file, fsync, rename, fsync of the directory), readers take no lock, every
+// path goes through an os.Root of DIR, directories are created 0700 and files
+// 0600, and a file that does not parse is runtime.ErrCorrupt and is never
+// rewritten. Values are at most as durable as the order of the two renames
+// across a crash, which is safe either way: any mismatch reads as a foreign
+// write. A TTL is runtime.ErrUnsupported.
+package adw
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/internal/fsstore"
+)
+
+func init() { runtime.Register("adw", open) }
+
+const (
+	dataFile = "adw_state.json"
+	sgDir    = ".stategen"
+	metaFile = sgDir + "/meta.json"
+	lockFile = sgDir + "/lock"
+	cpDir    = sgDir + "/checkpoints"
+)
+
+// Backend is the ADW file backend. It is safe for concurrent use, and
+// several processes may use one directory at once.
+type Backend struct {
+	dir *fsstore.Dir
+}
+
+var _ runtime.Stamper = (*Backend)(nil)
+
+func open(_ context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
+	if cfg.TTL > 0 {
+		return nil, fmt.Errorf("adw: expiring data (TTL): %w", runtime.ErrUnsupported)
+	}
+	dir, err := fsstore.URLPath(u)
+	if err != nil {
+		return nil, fmt.Errorf("adw: %w", err)
+	}
+	return Open(dir)
+}
+
+// Open opens the store in dir (the ADW scripts' agents directory),
+// creating the directory if needed.
+func Open(dir string) (*Backend, error) {
+	d, err := fsstore.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("adw: open %s: %w", dir, err)
+	}
+	return &Backend{dir: d}, nil
+}
+
+// Close releases the directory.
+func (b *Backend) Close() error { return b.dir.Close() }
+
+func dataPath(ns string) string     { return ns + "/" + dataFile }
+func metaPath(ns string) string     { return ns + "/" + metaFile }
+func lockPath(ns string) string     { return ns + "/" + lockFile }
+func cpPath(ns, name string) string { return ns + "/" + cpDir + "/" + name + ".json" }
+
+// meta is meta.json.
+type meta struct {
+	Revision int64              `json:"revision"`
+	Schema   *runtime.SchemaRef `json:"schema,omitempty"`
+	Keys     map[string]int64   `json:"keys"`
+	SHA256   string             `json:"sha256"`
+}
+
+// nsState is a namespace as read from its two files.
+type nsState struct {
+	doc   *fsstore.Node // adw_state.json; nil when there is none
+	meta  *meta         // nil when there is none
+	match bool          // adw_state.json is the file meta describes
+	rev   int64         // effective revision; 0: the namespace does not exist
+}
+
+func (st *nsState) schema() runtime.SchemaRef {
+	if st.meta == nil || st.meta.Schema == nil {
+		return runtime.SchemaRef{}
+	}
+	return *st.meta.Schema
+}
+
+// keyRev is a present key's effective revision.
+func (st *nsState) keyRev(k string) int64 {
+	if st.match {
+		if r, ok := st.meta.Keys[k]; ok && r > 0 && r <= st.rev {
+			return r
+		}
+	}
+	return st.rev
+}
+
+// values returns stategen's keys.
+func (st *nsState) values() map[string]runtime.Value {
+	out := map[string]runtime.Value{}
+	if st.doc == nil {
+		return out
+	}
+	for _, m := range st.doc.Members {
+		if fsstore.IsKey(m.Key) {
+			out[m.Key] = runtime.Value{Data: fsstore.AppendCompact(nil, m.Value), Revision: st.keyRev(m.Key)}
+		}
+	}
+	return out
+}
+
+// readOpt reads a file that may be missing (nil, nil).
+func (b *Backend) readOpt(name string) ([]byte, error) {
+	data, err := b.dir.ReadFile(name)
+	if fsstore.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", b.dir.Join(name), err)
+	}
+	if data == nil {
+		data = []byte{} // present but empty: not the same as missing
+	}
+	return data, nil
+}
+
+func sum(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
+}
+
+// load reads a namespace.
+func (b *Backend) load(ns string) (*nsState, error) {
+	var data, metaData []byte
+	var m *meta
+	match := false
+	for attempt := 0; ; attempt++ {
+		var err error
+		// Meta first, then data: a writer replaces adw_state.json first, so
+		// the only mismatched pair this order can see is the old meta with
+		// the new data, which reads as that data at the next revision: what
+		// it is. (The other order could pair new meta with old data and
+		// give the old data a revision that a later write will also have.)
+		if metaData, err = b.readOpt(metaPath(ns)); err != nil {
+			return nil, err
+		}
+		if m, err = b.decodeMeta(ns, metaData); err != nil {
+			return nil, err
+		}
+		if data, err = b.readOpt(dataPath(ns)); err != nil {
+			return nil, err
+		}
+		match = m != nil && data != nil && sum(data) == m.SHA256
+		if m == nil || match || attempt == 2 {
+			break
+		}
+		// A foreign write, or a writer between its two renames: in the
+		// latter case meta has changed by now, and a new read gets the
+		// exact key revisions.
+		again, err := b.readOpt(metaPath(ns))
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(again, metaData) {
+			break
+		}
+	}
+	st := &nsState{meta: m, match: match}
+	if data != nil {
+		doc, err := fsstore.ParseObject(data)
+		if err != nil {
+			return nil, runtime.Corrupt(b.dir.Join(dataPath(ns)), err)
+		}
+		st.doc = doc
+	}
+	switch {
+	case m == nil && data == nil:
+		st.rev = 0
+	case m == nil:
+		st.rev = 1 // written by Python alone
+	case match:
+		st.rev = m.Revision
+	default:
+		st.rev = m.Revision + 1 // written by someone else since
+	}
+	return st, nil
+}
+
+// decodeMeta parses meta.json; nil data gives nil.
+func (b *Backend) decodeMeta(ns string, data []byte) (*meta, error) {
+	if data == nil {
+		return nil, nil
+	}
+	var m meta
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, runtime.Corrupt(b.dir.Join(metaPath(ns)), err)
+	}
+	if m.Revision < 1 {
+		return nil, runtime.Corrupt(b.dir.Join(metaPath(ns)), fmt.Errorf("revision %d is not positive", m.Revision))
+	}
+	return &m, nil
+}
+
+func (b *Backend) notFound(ns string) error {
+	return fmt.Errorf("ADW id %q (%s): %w", ns, b.dir.Join(dataPath(ns)), runtime.ErrNotFound)
+}
+
+// Get reads one key.
+func (b *Backend) Get(_ context.Context, ns, key string) (runtime.Value, error) {
+	if err := fsstore.CheckNames(ns, key); err != nil {
+		return runtime.Value{}, err
+	}
+	st, err := b.load(ns)
+	if err != nil {
+		return runtime.Value{}, err
+	}
+	if st.rev == 0 {
+		return runtime.Value{}, b.notFound(ns)
+	}
+	var v *fsstore.Node
+	if st.doc != nil {
+		v = st.doc.Get(key)
+	}
+	if v == nil {
+		return runtime.Value{}, fmt.Errorf("key %q in %s: %w", key, b.dir.Join(dataPath(ns)), runtime.ErrNotFound)
+	}
+	return runtime.Value{Data: fsstore.AppendCompact(nil, v), Revision: st.keyRev(key)}, nil
+}
+
+// Snapshot reads a namespace.
+func (b *Backend) Snapshot(_ context.Context, ns string) (*runtime.Snapshot, error) {
+	if err := fsstore.CheckNames(ns); err != nil {
+		return nil, err
+	}
+	st, err := b.load(ns)
+	if err != nil {
+		return nil, err
+	}
+	if !st.exists() {
+		return nil, b.notFound(ns)
+	}
+	return &runtime.Snapshot{Namespace: ns, Revision: st.rev, Schema: st.schema(), Values: st.values()}, nil
+}
+
+// Stamp combines the identities (inode, size, modification time, device) of
+// adw_state.json and meta.json, one of which changes with every write.
+func (b *Backend) Stamp(_ context.Context, ns string) (runtime.Stamp, error) {
+	if err := fsstore.CheckNames(ns); err != nil {
+		return runtime.Stamp{}, err
+	}
+	var stamps [2]runtime.Stamp
+	for i, name := range []string{dataPath(ns), metaPath(ns)} {
+		fi, err := b.dir.Stat(name)
+		if err != nil && !fsstore.IsNotExist(err) {
+			return runtime.Stamp{}, fmt.Errorf("stat %s: %w", b.dir.Join(name), err)
+		}
+		stamps[i] = fsstore.FileStamp(fi)
+	}
+	return fsstore.MixStamps(stamps[:]...), nil
+}
+
+// exists says whether the namespace holds a key or a schema: one that does
+// not is not found, and a namespace condition at revision 0 asks for that.
+func (st *nsState) exists() bool {
+	if st.rev == 0 {
+		return false
+	}
+	if !st.schema().IsZero() {
+		return true
+	}
+	if st.doc != nil {
+		for _, m := range st.doc.Members {
+			if fsstore.IsKey(m.Key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func checkConds(ns string, st *nsState, conds []runtime.Cond) error {
+	for _, c := range conds {
+		have, what := st.rev, "ADW id "+ns
+		if !st.exists() {
+			have = 0
+		}
+		if c.Key != "" {
+			have, what = 0, "key "+c.Key
+			if st.doc != nil && st.doc.Get(c.Key) != nil {
+				have = st.keyRev(c.Key)
+			}
+		}
+		if have != c.Revision {
+			return fmt.Errorf("%s: %w: expected revision %d, found %d", what, runtime.ErrConflict, c.Revision, have)
+		}
+	}
+	return nil
+}
+
+// Apply performs a batch: adw_state.json, then meta.json, each replaced
+// atomically, under the namespace's lock.
+func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
+	if err := fsstore.CheckNames(ns, batch.Deletes...); err != nil {
+		return 0, err
+	}
+	puts := make(map[string]*fsstore.Node, len(batch.Puts))
+	var order []string
+	for _, kv := range batch.Puts {
+		if err := fsstore.CheckNames(ns, kv.Key); err != nil {
+			return 0, err
+		}
+		n, err := fsstore.Parse(kv.Value)
+		if err != nil {
+			return 0, fmt.Errorf("%w: value of key %q: %v", runtime.ErrInvalidValue, kv.Key, err)
+		}
+		if _, dup := puts[kv.Key]; !dup {
+			order = append(order, kv.Key)
+		}
+		puts[kv.Key] = n // the last one wins
+	}
+	for _, c := range batch.Conds {
+		if c.Key != "" {
+			if err := fsstore.CheckNames(ns, c.Key); err != nil {
+				return 0, err
+			}
+		}
+	}
+	// Conditions that need an existing namespace fail on one without a
+	// directory: say so without creating one.
+	if _, err := b.dir.Stat(ns); fsstore.IsNotExist(err) {
+		if err := checkConds(ns, &nsState{}, batch.Conds); err != nil {
+			return 0, err
+		}
+	}
+
+	unlock, err := b.dir.Lock(ctx, lockPath(ns))
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	st, err := b.load(ns)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkConds(ns, st, batch.Conds); err != nil {
+		return 0, err
+	}
+	rev := st.rev + 1
+	doc := st.doc
+	if doc == nil {
+		doc = fsstore.NewObject()
+	}
+	if batch.Replace {
+		kept := doc.Members[:0]
+		for _, m := range doc.Members {
+			if _, put := puts[m.Key]; put || !fsstore.IsKey(m.Key) {
+				kept = append(kept, m)
+			}
+		}
+		doc.Members = kept
+	}
+	for _, k := range batch.Deletes {
+		doc.Delete(k)
+	}
+	// Keys in the file stay where they are; new ones go at the end, sorted,
+	// so that the same batch always writes the same bytes.
+	var added []string
+	for _, k := range order {
+		if doc.Get(k) != nil {
+			doc.Set(k, puts[k])
+		} else {
+			added = append(added, k)
+		}
+	}
+	sort.Strings(added)
+	for _, k := range added {
+		doc.Set(k, puts[k])
+	}
+	data := fsstore.AppendPython(nil, doc)
+
+	m := meta{Revision: rev, Keys: map[string]int64{}, SHA256: sum(data)}
+	if s := st.schema(); !s.IsZero() {
+		m.Schema = &s
+	}
+	if batch.Schema != nil {
+		m.Schema = nil
+		if !batch.Schema.IsZero() {
+			s := *batch.Schema
+			m.Schema = &s
+		}
+	}
+	for _, mem := range doc.Members {
+		if !fsstore.IsKey(mem.Key) {
+			continue
+		}
+		if _, put := puts[mem.Key]; put {
+			m.Keys[mem.Key] = rev
+		} else {
+			m.Keys[mem.Key] = st.keyRev(mem.Key)
+		}
+	}
+	metaData, err := json.MarshalIndent(&m, "", "  ")
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", b.dir.Join(metaPath(ns)), err)
+	}
+	metaData = append(metaData, '\n')
+	// adw_state.json first: see load for why.
+	if err := b.dir.WriteFiles(
+		fsstore.File{Name: dataPath(ns), Data: data},
+		fsstore.File{Name: metaPath(ns), Data: metaData},
+	); err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
+// Namespaces lists the ADW ids of DIR: directories that hold an
+// adw_state.json or stategen checkpoints.
+func (b *Backend) Namespaces(context.Context) ([]string, error) {
+	ns, err := b.dir.Namespaces(dataFile, cpDir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", b.dir.Path(), err)
+	}
+	return ns, nil
+}
+
+// checkpointFile is the content of a checkpoint file.
+type checkpointFile struct {
+	Name     string                     `json:"name"`
+	Created  time.Time                  `json:"created"`
+	Revision int64                      `json:"revision"`
+	Schema   *runtime.SchemaRef         `json:"schema,omitempty"`
+	Values   map[string]checkpointValue `json:"values"`
+}
+
+type checkpointValue struct {
+	Value    json.RawMessage `json:"value"`
+	Revision int64           `json:"revision"`
+}
+
+// PutCheckpoint writes .stategen/checkpoints/<name>.json atomically.
+func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Checkpoint) error {
+	if err := fsstore.CheckNames(ns); err != nil {
+		return err
+	}
+	if err := runtime.ValidateName("checkpoint", cp.Name); err != nil {
+		return err
+	}
+	f := checkpointFile{Name: cp.Name, Created: cp.Created.UTC(), Revision: cp.Revision, Values: make(map[string]checkpointValue, len(cp.Values))}
+	if f.Created.IsZero() {
+		f.Created = time.Now().UTC()
+	}
+	if !cp.Schema.IsZero() {
+		f.Schema = &cp.Schema
+	}
+	for k, v := range cp.Values {
+		if err := runtime.ValidateName("key", k); err != nil {
+			return err
+		}
+		if !json.Valid(v.Data) {
+			return fmt.Errorf("%w: checkpoint %q, value of key %q is not valid JSON", runtime.ErrInvalidValue, cp.Name, k)
+		}
+		f.Values[k] = checkpointValue{Value: v.Data, Revision: v.Revision}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // values are kept as they were given
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&f); err != nil {
+		return fmt.Errorf("encode checkpoint %q: %w", cp.Name, err)
+	}
+	unlock, err := b.dir.Lock(ctx, lockPath(ns))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return b.dir.WriteFiles(fsstore.File{Name: cpPath(ns, cp.Name), Data: buf.Bytes()})
+}
+
+// GetCheckpoint reads one checkpoint.
+func (b *Backend) GetCheckpoint(_ context.Context, ns, name string) (*runtime.Checkpoint, error) {
+	if err := fsstore.CheckNames(ns); err != nil {
+		return nil, err
+	}
+	if err := runtime.ValidateName("checkpoint", name); err != nil {
+		return nil, err
+	}
+	return b.readCheckpoint(ns, name)
+}
+
+func (b *Backend) readCheckpoint(ns, name string) (*runtime.Checkpoint, error) {
+	p := cpPath(ns, name)
+	data, err := b.dir.ReadFile(p)
+	if fsstore.IsNotExist(err) {
+		return nil, fmt.Errorf("checkpoint %q (%s): %w", name, b.dir.Join(p), runtime.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", b.dir.Join(p), err)
+	}
+	var f checkpointFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, runtime.Corrupt(b.dir.Join(p), err)
+	}
+	cp := &runtime.Checkpoint{
+		CheckpointInfo: runtime.CheckpointInfo{Name: name, Created: f.Created, Revision: f.Revision, Keys: len(f.Values)},
+		Values:         make(map[string]runtime.Value, len(f.Values)),
+	}
+	if f.Schema != nil {
+		cp.Schema = *f.Schema
+	}
+	if cp.Created.IsZero() {
+		return nil, runtime.Corrupt(b.dir.Join(p), errors.New(`no "created" time`))
+	}
+	for k, v := range f.Values {
+		if v.Value == nil {
+			return nil, runtime.Corrupt(b.dir.Join(p), fmt.Errorf(`key %q has no "value"`, k))
+		}
+		var c bytes.Buffer
+		json.Compact(&c, v.Value) // valid: Unmarshal checked the whole file
+		cp.Values[k] = runtime.Value{Data: c.Bytes(), Revision: v.Revision}
+	}
+	return cp, nil
+}
+
+// Checkpoints lists a namespace's checkpoint files.
+func (b *Backend) Checkpoints(_ context.Context, ns string) ([]runtime.CheckpointInfo, error) {
+	if err := fsstore.CheckNames(ns); err != nil {
+		return nil, err
+	}
+	return b.dir.Checkpoints(ns+"/"+cpDir, func(name string) (*runtime.Checkpoint, error) { return b.readCheckpoint(ns, name) })
+}
+
+// DeleteCheckpoint removes a checkpoint file.
+func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
+	if err := fsstore.CheckNames(ns); err != nil {
+		return err
+	}
+	if err := runtime.ValidateName("checkpoint", name); err != nil {
+		return err
+	}
+	return b.dir.DeleteCheckpoint(ctx, lockPath(ns), cpPath(ns, name), name)
+}

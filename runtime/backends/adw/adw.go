@@ -360,30 +360,9 @@ func checkConds(ns string, st *nsState, conds []runtime.Cond) error {
 // Apply performs a batch: adw_state.json, then meta.json, each replaced
 // atomically, under the namespace's lock.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
-	if err := fsstore.CheckNames(ns, batch.Deletes...); err != nil {
+	puts, order, err := fsstore.ParseBatch(ns, batch)
+	if err != nil {
 		return 0, err
-	}
-	puts := make(map[string]*fsstore.Node, len(batch.Puts))
-	var order []string
-	for _, kv := range batch.Puts {
-		if err := fsstore.CheckNames(ns, kv.Key); err != nil {
-			return 0, err
-		}
-		n, err := fsstore.Parse(kv.Value)
-		if err != nil {
-			return 0, fmt.Errorf("%w: value of key %q: %v", runtime.ErrInvalidValue, kv.Key, err)
-		}
-		if _, dup := puts[kv.Key]; !dup {
-			order = append(order, kv.Key)
-		}
-		puts[kv.Key] = n // the last one wins
-	}
-	for _, c := range batch.Conds {
-		if c.Key != "" {
-			if err := fsstore.CheckNames(ns, c.Key); err != nil {
-				return 0, err
-			}
-		}
 	}
 	// Conditions that need an existing namespace fail on one without a
 	// directory: say so without creating one.

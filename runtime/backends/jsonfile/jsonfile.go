@@ -459,24 +459,6 @@ func checkConds(ns string, st *nsState, conds []runtime.Cond) error {
 	return nil
 }
 
-// parsePuts parses the values to store, last one winning for a repeated
-// key, and returns them with their keys in first-seen order.
-func parsePuts(puts []runtime.KV) (map[string]*fsstore.Node, []string, error) {
-	vals := make(map[string]*fsstore.Node, len(puts))
-	var order []string
-	for _, kv := range puts {
-		n, err := fsstore.Parse(kv.Value)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: value of key %q: %v", runtime.ErrInvalidValue, kv.Key, err)
-		}
-		if _, dup := vals[kv.Key]; !dup {
-			order = append(order, kv.Key)
-		}
-		vals[kv.Key] = n
-	}
-	return vals, order, nil
-}
-
 func entryNode(value *fsstore.Node, ts string, rev int64) *fsstore.Node {
 	n := fsstore.NewObject()
 	n.Set("value", value)
@@ -523,22 +505,7 @@ func countKeys(doc *fsstore.Node) int64 {
 // Apply performs a batch as one atomic replace of state.json, under the
 // namespace's lock.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
-	if err := fsstore.CheckNames(ns, batch.Deletes...); err != nil {
-		return 0, err
-	}
-	for _, kv := range batch.Puts {
-		if err := fsstore.CheckNames(ns, kv.Key); err != nil {
-			return 0, err
-		}
-	}
-	for _, c := range batch.Conds {
-		if c.Key != "" {
-			if err := fsstore.CheckNames(ns, c.Key); err != nil {
-				return 0, err
-			}
-		}
-	}
-	puts, order, err := parsePuts(batch.Puts)
+	puts, order, err := fsstore.ParseBatch(ns, batch)
 	if err != nil {
 		return 0, err
 	}

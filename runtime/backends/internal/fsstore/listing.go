@@ -109,3 +109,36 @@ func (d *Dir) RemoveLocked(ctx context.Context, lockFile, name string) error {
 	defer unlock()
 	return d.Remove(name)
 }
+
+// ParseBatch checks a batch's names (the Store did, but a backend used
+// directly must not let a bad name reach a path) and parses the values to
+// store. It returns them by key, the last one winning for a repeated key,
+// and the keys in first-seen order.
+func ParseBatch(ns string, b *runtime.Batch) (map[string]*Node, []string, error) {
+	if err := CheckNames(ns, b.Deletes...); err != nil {
+		return nil, nil, err
+	}
+	for _, c := range b.Conds {
+		if c.Key != "" {
+			if err := CheckNames(ns, c.Key); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	vals := make(map[string]*Node, len(b.Puts))
+	var order []string
+	for _, kv := range b.Puts {
+		if err := CheckNames(ns, kv.Key); err != nil {
+			return nil, nil, err
+		}
+		n, err := Parse(kv.Value)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: value of key %q: %v", runtime.ErrInvalidValue, kv.Key, err)
+		}
+		if _, dup := vals[kv.Key]; !dup {
+			order = append(order, kv.Key)
+		}
+		vals[kv.Key] = n
+	}
+	return vals, order, nil
+}

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/backendtest"
 )
 
 // KV makes a put of a JSON value given as text.
@@ -43,5 +45,27 @@ func WriteFile(t testing.TB, path, data string) {
 	}
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Harness is the conformance harness of a backend that keeps each namespace
+// in one file, DIR/<namespace>/<file>, under URLs "<scheme>:DIR". Its
+// Corrupt truncates that file in the middle of the key's member, as a crash
+// of a writer without atomic replace would.
+func Harness(scheme, file string) backendtest.Harness {
+	dir := func(url string) string { return strings.TrimPrefix(url, scheme+":") }
+	return backendtest.Harness{
+		NewURL: func(t testing.TB) string { return scheme + ":" + filepath.Join(t.TempDir(), "store") },
+		Dir:    dir,
+		Corrupt: func(t testing.TB, url, ns, key string) func() []byte {
+			path := filepath.Join(dir(url), ns, file)
+			data := ReadFile(t, path)
+			i := strings.Index(data, `"`+key+`"`)
+			if i < 0 {
+				t.Fatalf("key %q not in %s", key, path)
+			}
+			WriteFile(t, path, data[:i+len(key)+4])
+			return func() []byte { return []byte(ReadFile(t, path)) }
+		},
 	}
 }

@@ -69,3 +69,97 @@ func Harness(scheme, file string) backendtest.Harness {
 		},
 	}
 }
+
+// RawSave is what a hand-written program does to save state durably: write
+// a temporary file, fsync it, rename it over the old one, fsync the
+// directory. The file backends' benchmarks measure against it.
+func RawSave(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Bench runs the file backends' save and load benchmarks: each as a pair of
+// the raw file operation and the Store doing the same work through url.
+// state is the file's content after saving one key, as the backend writes it.
+func Bench(b *testing.B, url string, state []byte) {
+	ctx := context.Background()
+	text := runtime.JSONCodec[string]()
+	open := func(b *testing.B, opts ...runtime.Option) *runtime.Store {
+		st, err := runtime.Open(ctx, url+"/"+strings.ReplaceAll(b.Name(), "/", "_"), opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		return st
+	}
+	b.Run("Save", func(b *testing.B) {
+		b.Run("raw", func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "state.json")
+			for b.Loop() {
+				if err := RawSave(path, state); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("stategen", func(b *testing.B) {
+			st := open(b)
+			for b.Loop() {
+				if err := runtime.Save(ctx, st, "ns", "branch_name", "feat-1", text); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("Load", func(b *testing.B) {
+		b.Run("raw", func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "state.json")
+			if err := RawSave(path, state); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var v map[string]any
+				if err := json.Unmarshal(data, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("stategen", func(b *testing.B) {
+			st := open(b, runtime.WithoutCache())
+			if err := runtime.Save(ctx, st, "ns", "branch_name", "feat-1", text); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := runtime.Load(ctx, st, "ns", "branch_name", text); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}

@@ -129,6 +129,10 @@ func TestOpenErrors(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error leaks the password: %v", err)
 	}
+	_, err = Open(ctx, "nosuch://h:26379?master_name=m&password=hunter2&sentinel_password=hunter3")
+	if err == nil || strings.Contains(err.Error(), "hunter") || !strings.Contains(err.Error(), "master_name=m") {
+		t.Errorf("error leaks a query password, or lost the rest of the URL: %v", err)
+	}
 	_, err = Open(ctx, "nosuch://user:hunter2@ho st:%zz/0")
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("parse error leaks the password: %v", err)

@@ -47,7 +47,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		}
 		return nil, fmt.Errorf("stategen: store URL %q: %w", redactRaw(rawURL), err)
 	}
-	name := u.Redacted()
+	name := redact(u)
 	open, ok := lookupScheme(u.Scheme)
 	if !ok {
 		return nil, fmt.Errorf("stategen: store %s: %w %q (known: %s; a backend is linked by importing its package, or all of them with runtime/backends/all)",
@@ -83,6 +83,25 @@ func newStore(be Backend, name string, o options) *Store {
 		s.cache = nil
 	}
 	return s
+}
+
+// redact is the URL with its passwords hidden: the user info's and those
+// of query parameters such as go-redis's password and sentinel_password.
+func redact(u *url.URL) string {
+	q := u.Query()
+	changed := false
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q[k] = []string{"xxxxx"}
+			changed = true
+		}
+	}
+	if !changed {
+		return u.Redacted()
+	}
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.Redacted()
 }
 
 // redactRaw hides the password of a URL that did not parse.

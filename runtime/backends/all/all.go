@@ -7,5 +7,6 @@ package all
 import (
 	_ "github.com/stategen/stategen/runtime/backends/adw"
 	_ "github.com/stategen/stategen/runtime/backends/jsonfile"
+	_ "github.com/stategen/stategen/runtime/backends/redis"
 	_ "github.com/stategen/stategen/runtime/backends/sqlite"
 )

@@ -1,0 +1,46 @@
+package redis_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stategen/stategen/runtime/backends/backendtest"
+	"github.com/stategen/stategen/runtime/backends/redis/redistest"
+)
+
+func TestMain(m *testing.M) { backendtest.Main(m) }
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	backendtest.Run(t, backendtest.Harness{NewURL: srv.URL, Corrupt: corrupter(srv)})
+}
+
+// TestConformanceCluster runs the suite on a one-node cluster, which refuses
+// any command or script whose keys span slots, as a real cluster does.
+func TestConformanceCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a new cluster takes seconds to accept writes")
+	}
+	srv := redistest.StartCluster(t)
+	backendtest.Run(t, backendtest.Harness{NewURL: srv.URL, Corrupt: corrupter(srv)})
+}
+
+// corrupter damages a stored value behind the backend's back: the v: field
+// of the key becomes a JSON document cut in the middle.
+func corrupter(srv *redistest.Server) func(t testing.TB, url, ns, key string) func() []byte {
+	return func(t testing.TB, url, ns, key string) func() []byte {
+		c := srv.Client(t)
+		ctx := context.Background()
+		hash := prefixOf(t, url) + ":{" + ns + "}:state"
+		if err := c.HSet(ctx, hash, "v:"+key, `{"will": "bre`).Err(); err != nil {
+			t.Fatal(err)
+		}
+		return func() []byte {
+			raw, err := c.HGet(ctx, hash, "v:"+key).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return raw
+		}
+	}
+}

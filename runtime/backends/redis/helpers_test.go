@@ -1,0 +1,34 @@
+package redis_test
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"sync/atomic"
+	"testing"
+)
+
+// prefixOf returns the key prefix a store URL names.
+func prefixOf(t testing.TB, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("prefix")
+}
+
+// countWarnings counts the warnings a Store logs, one per retry.
+type countWarnings struct{ n atomic.Int64 }
+
+func (c *countWarnings) Enabled(context.Context, slog.Level) bool { return true }
+func (c *countWarnings) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		c.n.Add(1)
+	}
+	return nil
+}
+func (c *countWarnings) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *countWarnings) WithGroup(string) slog.Handler      { return c }
+
+func slogOf(h slog.Handler) *slog.Logger { return slog.New(h) }

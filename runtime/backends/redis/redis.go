@@ -1,0 +1,309 @@
+// Package redis is stategen's shared backend: state in Redis, through
+// go-redis's UniversalClient, so that several machines share one store.
+// Importing the package registers the URL schemes redis, rediss and
+// redis+cluster.
+//
+// # URLs
+//
+// The URL follows go-redis's own conventions, so every go-redis query option
+// (dial_timeout, pool_size, ...) works:
+//
+//	redis://[user:pass@]HOST:PORT/DB                 one server (go-redis ParseURL)
+//	rediss://[user:pass@]HOST:PORT/DB                the same over TLS
+//	redis://H1:P1?addr=H2:P2&addr=H3:P3              a cluster (ParseClusterURL)
+//	redis+cluster://HOST:PORT                        a cluster from one seed node
+//	redis://HOST:26379/DB?master_name=M              Sentinel (ParseFailoverURL);
+//	                                                 user:pass@ authenticates to the
+//	                                                 sentinels, ?password= to the master
+//
+// stategen adds one query parameter of its own, prefix (default "stategen"),
+// the first part of every key, so that several stores share one database.
+// It may not contain '{' or '}', which would move the hash slot.
+//
+// go-redis's own retries are off unless the URL sets max_retries (and it dials
+// once unless the URL sets dialer_retries): the Store retries transient errors
+// itself, with backoff bounded by the context, and retrying in both places
+// would multiply the attempts.
+//
+// # Layout
+//
+// Every key of namespace NS carries the hash tag {NS}, so a namespace lives in
+// one cluster slot and the scripts below may touch all of its keys at once:
+//
+//	PREFIX:{NS}:state      hash: v:KEY (JSON value), r:KEY (revision of the
+//	                       write that stored it), t:KEY (unix nanoseconds of
+//	                       that write), _rev (namespace revision), _created
+//	                       (unix nanoseconds of the namespace's first write),
+//	                       _schema (JSON {"name":..,"version":..}, absent if none)
+//	PREFIX:{NS}:cp:NAME    hash: checkpoint NAME, the same v:/r:/t: fields plus
+//	                       _rev (revision it copies), _schema, _created, _name
+//	PREFIX:{NS}:cps        sorted set: checkpoint names scored by creation
+//	                       (unix milliseconds), for listing
+//
+// The state hash is never deleted, even when its last key is, so that _rev
+// only grows: a namespace that holds no key and no schema reads as not found,
+// but its next write still gets a higher revision than every earlier one.
+//
+// Every write runs as one Lua script (EVALSHA, falling back to EVAL), which
+// Redis executes atomically: a batch is applied whole or not at all, also when
+// the writer is killed mid-call. Namespaces are listed with SCAN (on every
+// master of a cluster), never KEYS.
+//
+// Nothing gets an expiry unless the Store was opened with a TTL; with one,
+// every write sets it (PEXPIRE) on all of the namespace's keys, state and
+// checkpoints alike, so they expire together TTL after the namespace's last
+// write. Opening a store without a TTL does not remove an expiry set earlier.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+// DefaultPrefix is the first part of every key unless the URL's prefix
+// parameter says otherwise.
+const DefaultPrefix = "stategen"
+
+func init() {
+	for _, scheme := range []string{"redis", "rediss", "redis+cluster"} {
+		runtime.Register(scheme, open)
+	}
+}
+
+// Backend is the Redis backend. It is safe for concurrent use.
+type Backend struct {
+	client goredis.UniversalClient
+	prefix string
+	// ttl is the expiry in milliseconds as the scripts take it ("0": none).
+	ttl    string
+	logger *slog.Logger
+}
+
+func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
+	return Open(ctx, u, cfg)
+}
+
+// Open connects to the server(s) a redis, rediss or redis+cluster URL names
+// and checks with PING that they answer.
+func Open(ctx context.Context, u *url.URL, cfg runtime.Config) (*Backend, error) {
+	client, prefix, where, err := newClient(u)
+	if err != nil {
+		return nil, err
+	}
+	b, err := New(client, prefix, cfg)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redis: cannot reach %s: %w", where, classify(err))
+	}
+	b.logger.Debug("stategen: redis connected", "server", where, "prefix", prefix)
+	return b, nil
+}
+
+// New makes a Backend over a client the caller configured (TLS, credentials,
+// hooks); prefix is the first part of every key (DefaultPrefix if empty).
+// Close closes the client. Give the client MaxRetries: -1 so that only the
+// Store retries.
+func New(client goredis.UniversalClient, prefix string, cfg runtime.Config) (*Backend, error) {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	b := &Backend{client: client, prefix: prefix, ttl: "0", logger: cfg.Logger}
+	if b.logger == nil {
+		b.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TTL > 0 {
+		// PEXPIRE takes whole milliseconds; round up so a tiny TTL still expires later, not now.
+		b.ttl = strconv.FormatInt(max(int64((cfg.TTL+time.Millisecond-1)/time.Millisecond), 1), 10)
+	}
+	return b, nil
+}
+
+// Close closes the client and its connections.
+func (b *Backend) Close() error { return b.client.Close() }
+
+// checkPrefix refuses prefixes that would break the key layout: a brace
+// changes the hash slot, and control characters and spaces make keys that
+// tools print badly.
+func checkPrefix(p string) error {
+	for _, c := range []byte(p) {
+		if c == '{' || c == '}' || c <= ' ' || c == 0x7f {
+			return fmt.Errorf("redis: prefix %q: '{', '}', spaces and control characters are not allowed", p)
+		}
+	}
+	return nil
+}
+
+// newClient makes the go-redis client a URL asks for. It returns the key
+// prefix and, for messages, a description of the server(s) without
+// credentials.
+func newClient(u *url.URL) (client goredis.UniversalClient, prefix, where string, err error) {
+	opts, prefix, err := parseURL(u)
+	if err != nil {
+		return nil, "", "", err
+	}
+	switch o := opts.(type) {
+	case *goredis.ClusterOptions:
+		return goredis.NewClusterClient(o), prefix, "cluster " + strings.Join(o.Addrs, ", "), nil
+	case *goredis.FailoverOptions:
+		return goredis.NewFailoverClient(o), prefix, fmt.Sprintf("master %q via sentinels %s", o.MasterName, strings.Join(o.SentinelAddrs, ", ")), nil
+	case *goredis.Options:
+		return goredis.NewClient(o), prefix, o.Addr, nil
+	}
+	panic(fmt.Sprintf("redis: parseURL returned %T", opts))
+}
+
+// parseURL reads a URL as go-redis's conventions say: one server
+// (*redis.Options), a cluster (*redis.ClusterOptions) or Sentinel
+// (*redis.FailoverOptions). It returns the options and the key prefix.
+func parseURL(u *url.URL) (any, string, error) {
+	q := u.Query()
+	prefix := DefaultPrefix
+	if ps, ok := q["prefix"]; ok {
+		if len(ps) != 1 || ps[0] == "" {
+			return nil, "", errors.New("redis: URL parameter prefix must be given once and not be empty")
+		}
+		prefix = ps[0]
+		if err := checkPrefix(prefix); err != nil {
+			return nil, "", err
+		}
+	}
+	// go-redis refuses options it does not know, so ours goes before it parses.
+	q.Del("prefix")
+	// go-redis's retries stay off unless the URL asks for them (see the
+	// package doc): MaxRetries -1 means none, DialerRetries 1 one dial.
+	keepRetries, keepDials := q.Has("max_retries"), q.Has("dialer_retries")
+	noRetries := func(maxRetries, dialerRetries *int) {
+		if !keepRetries {
+			*maxRetries = -1
+		}
+		if !keepDials {
+			*dialerRetries = 1
+		}
+	}
+	gu := *u
+	gu.RawQuery = q.Encode()
+	cluster := false
+	switch u.Scheme {
+	case "redis", "rediss":
+		cluster = q.Has("addr") && !q.Has("master_name")
+	case "redis+cluster":
+		if q.Has("master_name") {
+			return nil, "", errors.New("redis: bad URL: master_name is for Sentinel, whose URLs use the redis scheme, not redis+cluster")
+		}
+		gu.Scheme, cluster = "redis", true
+	default:
+		return nil, "", fmt.Errorf("redis: unknown URL scheme %q (want redis, rediss or redis+cluster)", u.Scheme)
+	}
+	raw := gu.String()
+
+	switch {
+	case cluster:
+		o, err := goredis.ParseClusterURL(raw)
+		if err != nil {
+			return nil, "", parseError(err)
+		}
+		noRetries(&o.MaxRetries, &o.DialerRetries)
+		return o, prefix, nil
+	case q.Has("master_name"):
+		o, err := goredis.ParseFailoverURL(raw)
+		if err != nil {
+			return nil, "", parseError(err)
+		}
+		if o.MasterName == "" {
+			return nil, "", errors.New("redis: bad URL: master_name is empty")
+		}
+		noRetries(&o.MaxRetries, &o.DialerRetries)
+		return o, prefix, nil
+	default:
+		o, err := goredis.ParseURL(raw)
+		if err != nil {
+			return nil, "", parseError(err)
+		}
+		noRetries(&o.MaxRetries, &o.DialerRetries)
+		return o, prefix, nil
+	}
+}
+
+// parseError reports a URL go-redis refused. A url.Error would repeat the
+// URL, password included, so only its cause is kept.
+func parseError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	msg := strings.TrimPrefix(err.Error(), "redis: ")
+	return fmt.Errorf("redis: bad URL: %s", msg)
+}
+
+// transientReplies are the server replies that say "not now": a server
+// loading its data, a cluster resharding or failing over, a replica that lost
+// its master, a script running too long, a master demoted by a failover.
+var transientReplies = []string{"LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "BUSY", "READONLY"}
+
+// classify marks the errors worth retrying as runtime.Transient: dropped or
+// refused connections, timeouts, and the transient server replies. Server
+// replies that will not change by retrying (auth failures, script errors)
+// and redis.Nil stay as they are.
+func classify(err error) error {
+	if err == nil || errors.Is(err, goredis.Nil) || errors.Is(err, goredis.ErrClosed) {
+		return err
+	}
+	var reply goredis.Error
+	if errors.As(err, &reply) {
+		code, _, _ := strings.Cut(reply.Error(), " ")
+		for _, t := range transientReplies {
+			if code == t {
+				return runtime.Transient(err)
+			}
+		}
+		return err
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		// Checked before the context errors: go-redis bounds each dial with
+		// its own timeout context, and a dial that timed out is worth retrying.
+		return runtime.Transient(err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var netErr net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, goredis.ErrPoolTimeout), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.EPIPE), errors.As(err, &netErr):
+		return runtime.Transient(err)
+	}
+	return err
+}
+
+// Key names. The namespace goes between braces, the hash tag: Redis Cluster
+// hashes only that part, so all of a namespace's keys share one slot.
+
+func (b *Backend) stateKey(ns string) string { return b.prefix + ":{" + ns + "}:state" }
+func (b *Backend) indexKey(ns string) string { return b.prefix + ":{" + ns + "}:cps" }
+func (b *Backend) cpPrefix(ns string) string { return b.prefix + ":{" + ns + "}:cp:" }
+func (b *Backend) cpKey(ns, name string) string {
+	return b.cpPrefix(ns) + name
+}

@@ -30,7 +30,8 @@ type Backend interface {
 	// crash of the writer) and returns the namespace's new revision. A failed
 	// condition is ErrConflict and changes nothing.
 	Apply(ctx context.Context, ns string, b *Batch) (int64, error)
-	// Namespaces lists the namespaces that hold keys or checkpoints, sorted.
+	// Namespaces lists the namespaces that hold a key, a schema or
+	// checkpoints, sorted: one whose keys were all deleted is not listed.
 	Namespaces(ctx context.Context) ([]string, error)
 
 	// PutCheckpoint stores snap under name, replacing a checkpoint of that

@@ -460,7 +460,12 @@ func (b *Backend) Namespaces(context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", b.dir.Path(), err)
 	}
-	return ns, nil
+	// A namespace whose file cannot be read is listed, so that it can be
+	// found and repaired.
+	return b.dir.Existing(ns, cpDir, func(ns string) bool {
+		st, err := b.load(ns)
+		return err != nil || st.exists()
+	}), nil
 }
 
 // checkpointFile is the content of a checkpoint file.

@@ -271,6 +271,25 @@ func testListing(t *testing.T, h Harness) {
 	if d := cmp.Diff([]string{"a1b2c3d4", "alpha", "m.n-o_p", "zeta"}, ns); d != "" {
 		t.Errorf("namespaces (-want +got):\n%s", d)
 	}
+	// A namespace whose keys were all deleted is gone from the list, unless
+	// it keeps checkpoints.
+	put(t, st, "emptied", "k", `1`)
+	put(t, st, "kept", "k", `1`)
+	if _, err := st.Checkpoint(ctx, "kept", "cp"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"emptied", "kept"} {
+		if _, err := st.Delete(ctx, n, "k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns, err = st.Namespaces(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"a1b2c3d4", "alpha", "kept", "m.n-o_p", "zeta"}, ns); d != "" {
+		t.Errorf("namespaces after deleting every key (-want +got):\n%s", d)
+	}
 	keys, err := st.Keys(ctx, "alpha")
 	if err != nil {
 		t.Fatal(err)

@@ -437,9 +437,9 @@ func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime
 	return nil
 }
 
-// Namespaces lists namespaces that hold state or checkpoints.
+// Namespaces lists namespaces that hold a key, a schema or checkpoints.
 func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
-	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM entries UNION SELECT ns FROM schemas UNION SELECT ns FROM checkpoints ORDER BY 1`)
+	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM entries WHERE key != '' AND value IS NOT NULL UNION SELECT ns FROM schemas UNION SELECT ns FROM checkpoints ORDER BY 1`)
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -142,3 +142,16 @@ func ParseBatch(ns string, b *runtime.Batch) (map[string]*Node, []string, error)
 	}
 	return vals, order, nil
 }
+
+// Existing keeps, of the namespaces listed, those with a checkpoint in
+// ns/cpDir or for which holds reports that they hold a key or a schema: an
+// emptied namespace is not listed, as on every backend.
+func (d *Dir) Existing(namespaces []string, cpDir string, holds func(ns string) bool) []string {
+	out := namespaces[:0]
+	for _, ns := range namespaces {
+		if ents, err := d.ReadDir(ns + "/" + cpDir); err == nil && len(ents) > 0 || holds(ns) {
+			out = append(out, ns)
+		}
+	}
+	return out
+}

@@ -153,6 +153,11 @@ func (b *Backend) Stamp(ctx context.Context, ns string) (runtime.Stamp, error) {
 // Apply runs the batch as one script: conditions, revision bump and writes in
 // one atomic step and one round trip.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
+	if len(batch.Puts) == 1 && len(batch.Conds) == 0 && len(batch.Deletes) == 0 && !batch.Replace && batch.Schema == nil && b.ttl == "0" {
+		kv := batch.Puts[0]
+		rev, err := putOneScript.Run(ctx, b.client, []string{b.stateKey(ns)}, strconv.FormatInt(time.Now().UnixNano(), 10), kv.Key, []byte(kv.Value)).Int64()
+		return rev, classify(err)
+	}
 	schema := ""
 	if s := batch.Schema; s != nil {
 		if s.IsZero() {

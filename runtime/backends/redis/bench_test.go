@@ -1,0 +1,90 @@
+package redis
+
+import (
+	"context"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/redis/redistest"
+)
+
+// The raw sides: the plain command a hand-written program would send for one
+// key (HSET, HGET), and, for the save, the same Lua script the backend sends,
+// called straight through go-redis, which isolates the Store's own cost.
+
+func benchClient(b *testing.B, srv *redistest.Server) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+func benchStore(b *testing.B, srv *redistest.Server, opts ...runtime.Option) *runtime.Store {
+	st, err := runtime.Open(context.Background(), srv.URL(b), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+var text = runtime.JSONCodec[string]()
+
+func BenchmarkSave(b *testing.B) {
+	ctx := context.Background()
+	srv := redistest.Start(b)
+	b.Run("raw-hset", func(b *testing.B) {
+		c := benchClient(b, srv)
+		key := srv.Prefix() + ":{ns}:state"
+		for b.Loop() {
+			if err := c.HSet(ctx, key, "v:branch_name", `"feat-1"`).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw-script", func(b *testing.B) {
+		c := benchClient(b, srv)
+		be := &Backend{client: c, prefix: srv.Prefix(), ttl: "0"}
+		keys := []string{be.stateKey("ns"), be.indexKey("ns")}
+		for b.Loop() {
+			if err := applyScript.Run(ctx, c, keys, "1", "0", be.cpPrefix("ns"), "0", "", 0, 0, 1, "branch_name", `"feat-1"`).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen", func(b *testing.B) {
+		st := benchStore(b, srv)
+		for b.Loop() {
+			if err := runtime.Save(ctx, st, "ns", "branch_name", "feat-1", text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkLoad(b *testing.B) {
+	ctx := context.Background()
+	srv := redistest.Start(b)
+	b.Run("raw-hget", func(b *testing.B) {
+		c := benchClient(b, srv)
+		key := srv.Prefix() + ":{ns}:state"
+		c.HSet(ctx, key, "v:branch_name", `"feat-1"`)
+		for b.Loop() {
+			if err := c.HGet(ctx, key, "v:branch_name").Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen", func(b *testing.B) {
+		st := benchStore(b, srv, runtime.WithoutCache())
+		if err := runtime.Save(ctx, st, "ns", "branch_name", "feat-1", text); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := runtime.Load(ctx, st, "ns", "branch_name", text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -374,7 +374,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	}
 	up := tx.StmtContext(ctx, b.upsert)
 	for _, kv := range batch.Puts {
-		if _, err := up.ExecContext(ctx, ns, kv.Key, []byte(kv.Value), rev, now); err != nil {
+		if _, err := up.ExecContext(ctx, ns, kv.Key, string(kv.Value), rev, now); err != nil {
 			return 0, classify(err)
 		}
 	}
@@ -397,21 +397,41 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 // transaction.
 func (b *Backend) putOne(ctx context.Context, ns string, kv runtime.KV, conds []runtime.Cond) (int64, error) {
 	now := time.Now().UnixNano()
-	var row *sql.Row
-	switch {
-	case len(conds) == 0:
-		row = b.put.QueryRowContext(ctx, ns, kv.Key, []byte(kv.Value), now)
-	case conds[0].Revision == 0:
-		row = b.create.QueryRowContext(ctx, ns, kv.Key, []byte(kv.Value), now)
-	default:
-		row = b.swap.QueryRowContext(ctx, ns, kv.Key, []byte(kv.Value), now, conds[0].Revision)
+	stmt, args := b.put, []any{ns, kv.Key, string(kv.Value), now}
+	if len(conds) > 0 {
+		if conds[0].Revision == 0 {
+			stmt = b.create
+		} else {
+			stmt, args = b.swap, append(args, conds[0].Revision)
+		}
 	}
-	var rev int64
-	err := row.Scan(&rev)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("key %s: %w: expected revision %d", kv.Key, runtime.ErrConflict, conds[0].Revision)
+	rev, ok, err := returning(ctx, stmt, args...)
+	if err == nil && !ok {
+		err = fmt.Errorf("key %s: %w: expected revision %d", kv.Key, runtime.ErrConflict, conds[0].Revision)
 	}
-	return rev, classify(err)
+	return rev, err
+}
+
+// returning runs a write with a RETURNING clause and reads the one value it
+// returns, if any. It reads the rows to the end rather than using QueryRow:
+// closing the statement before SQLite reports it done made each commit take
+// about 70 us longer with synchronous=FULL (modernc.org/sqlite v1.62).
+func returning(ctx context.Context, stmt *sql.Stmt, args ...any) (v int64, ok bool, err error) {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return 0, false, classify(err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return 0, false, classify(err)
+		}
+		ok = true
+	}
+	if err := rows.Close(); err != nil {
+		return 0, false, classify(err)
+	}
+	return v, ok, classify(rows.Err())
 }
 
 func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime.Cond) error {
@@ -475,7 +495,7 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	}
 	defer ins.Close()
 	for k, v := range cp.Values {
-		if _, err := ins.ExecContext(ctx, ns, cp.Name, k, []byte(v.Data), v.Revision, v.Updated.UnixNano()); err != nil {
+		if _, err := ins.ExecContext(ctx, ns, cp.Name, k, string(v.Data), v.Revision, v.Updated.UnixNano()); err != nil {
 			return classify(err)
 		}
 	}

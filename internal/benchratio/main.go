@@ -8,22 +8,36 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-// line matches "BenchmarkSave/full/raw-2   9393   122348 ns/op ...".
-var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op`)
+// line matches "BenchmarkSave/full/raw-2   9393   122348 ns/op ...", pkg
+// the "pkg: ..." line go test prints before a package's benchmarks.
+var (
+	line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op`)
+	pkg  = regexp.MustCompile(`^pkg: (\S+)`)
+)
 
-func main() {
+func main() { report(os.Stdin, os.Stdout) }
+
+// report copies r to w, then writes the ratios.
+func report(r io.Reader, w io.Writer) {
 	var order []string
 	times := map[string][]float64{}
-	sc := bufio.NewScanner(os.Stdin)
+	sc := bufio.NewScanner(r)
+	current := ""
 	for sc.Scan() {
-		fmt.Println(sc.Text())
+		fmt.Fprintln(w, sc.Text())
+		if m := pkg.FindStringSubmatch(sc.Text()); m != nil {
+			current = path.Base(m[1]) + "."
+			continue
+		}
 		m := line.FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
@@ -32,10 +46,11 @@ func main() {
 		if err != nil {
 			continue
 		}
-		if _, seen := times[m[1]]; !seen {
-			order = append(order, m[1])
+		name := current + m[1] // same-named benchmarks of two packages stay apart
+		if _, seen := times[name]; !seen {
+			order = append(order, name)
 		}
-		times[m[1]] = append(times[m[1]], ns)
+		times[name] = append(times[name], ns)
 	}
 	groups := map[string][]string{}
 	var parents []string
@@ -53,17 +68,17 @@ func main() {
 	if len(parents) == 0 {
 		return
 	}
-	fmt.Println("\nratios to the first sub-benchmark of each group (median ns/op):")
+	fmt.Fprintln(w, "\nratios to the first sub-benchmark of each group (median ns/op):")
 	for _, p := range parents {
 		subs := groups[p]
 		if len(subs) < 2 {
 			continue
 		}
 		base := median(times[subs[0]])
-		fmt.Printf("%s\n", p)
+		fmt.Fprintf(w, "%s\n", p)
 		for _, s := range subs {
 			t := median(times[s])
-			fmt.Printf("    %-24s %12.1f ns/op %8.2fx\n", s[len(p)+1:], t, t/base)
+			fmt.Fprintf(w, "    %-24s %12.1f ns/op %8.2fx\n", s[len(p)+1:], t, t/base)
 		}
 	}
 }

@@ -1,0 +1,257 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Schema describes a state type T: its name and version, stored with its
+// state, and its persisted fields. stategen generates one per type.
+type Schema[T any] struct {
+	Name    string
+	Version int
+	Fields  []Field[T]
+}
+
+// Ref names the schema as stored state records it.
+func (s *Schema[T]) Ref() SchemaRef { return SchemaRef{Name: s.Name, Version: s.Version} }
+
+// Field is one persisted field of T: its key and options, and how to encode
+// and decode it within a *T. Build one with FieldOf.
+type Field[T any] struct {
+	Key      string
+	Required bool
+	Secret   bool
+	Default  json.RawMessage
+	encode   func(*T) ([]byte, error)
+	decode   func(*T, []byte) error
+}
+
+// Key is one field's typed key: its storage name, options and codec. The
+// per-field accessors of generated code call its methods.
+type Key[V any] struct {
+	Name     string
+	Required bool
+	Secret   bool
+	// Default is the JSON used when the key is absent; nil for none.
+	Default json.RawMessage
+	Codec   *Codec[V]
+}
+
+// FieldOf makes the Field of T that field points into, stored under k.
+func FieldOf[T, V any](k *Key[V], field func(*T) *V) Field[T] {
+	return Field[T]{
+		Key: k.Name, Required: k.Required, Secret: k.Secret, Default: k.Default,
+		encode: func(v *T) ([]byte, error) { return k.Codec.Encode(*field(v)) },
+		decode: func(v *T, data []byte) (err error) {
+			*field(v), err = k.Codec.Decode(data)
+			return err
+		},
+	}
+}
+
+// Load reads the key, or its default when it is absent; without a default
+// an absent key is ErrNotFound.
+func (k *Key[V]) Load(ctx context.Context, st *Store, ns string) (V, error) {
+	v, err := Load(ctx, st, ns, k.Name, k.Codec)
+	if errors.Is(err, ErrNotFound) && k.Default != nil {
+		return k.defaultValue(st, ns)
+	}
+	return v, err
+}
+
+func (k *Key[V]) defaultValue(st *Store, ns string) (V, error) {
+	v, err := k.Codec.Decode(k.Default)
+	if err != nil {
+		return v, st.wrap("decode default", ns, k.Name, fmt.Errorf("%w: default %s: %v", ErrInvalidValue, k.Default, err))
+	}
+	return v, nil
+}
+
+// Save stores v under the key.
+func (k *Key[V]) Save(ctx context.Context, st *Store, ns string, v V) error {
+	return Save(ctx, st, ns, k.Name, v, k.Codec)
+}
+
+// Delete removes the key; an absent key is no error.
+func (k *Key[V]) Delete(ctx context.Context, st *Store, ns string) error {
+	_, err := st.Delete(ctx, ns, k.Name)
+	return err
+}
+
+// Update applies fn to the key's value (its default, or the zero value,
+// when absent) and stores the result, retrying on conflict until ctx ends.
+func (k *Key[V]) Update(ctx context.Context, st *Store, ns string, fn func(V) (V, error)) (V, error) {
+	return Update(ctx, st, ns, k.Name, k.Codec, func(v V, found bool) (V, error) {
+		if !found && k.Default != nil {
+			d, err := k.defaultValue(st, ns)
+			if err != nil {
+				return v, err
+			}
+			v = d
+		}
+		return fn(v)
+	})
+}
+
+// StateStore is a typed view of one namespace under a schema: whole-struct
+// Save, Load and Update, and the namespace's checkpoints. Generated stores
+// embed it and add per-field accessors.
+type StateStore[T any] struct {
+	st     *Store
+	ns     string
+	schema *Schema[T]
+}
+
+// NewStateStore returns the view of namespace ns of st under schema.
+func NewStateStore[T any](st *Store, ns string, schema *Schema[T]) (*StateStore[T], error) {
+	if err := ValidateName("namespace", ns); err != nil {
+		return nil, st.wrap("open", ns, "", err)
+	}
+	return &StateStore[T]{st: st, ns: ns, schema: schema}, nil
+}
+
+// Store is the Store the view reads and writes.
+func (s *StateStore[T]) Store() *Store { return s.st }
+
+// Namespace is the namespace the view reads and writes.
+func (s *StateStore[T]) Namespace() string { return s.ns }
+
+// Save stores every field of v, and the schema's name and version, in one
+// atomic write.
+func (s *StateStore[T]) Save(ctx context.Context, v *T) error {
+	b, err := s.batch(v)
+	if err != nil {
+		return err
+	}
+	_, err = s.st.Apply(ctx, s.ns, b)
+	return err
+}
+
+// batch encodes every field of v.
+func (s *StateStore[T]) batch(v *T) (*Batch, error) {
+	ref := s.schema.Ref()
+	b := &Batch{Puts: make([]KV, 0, len(s.schema.Fields)), Schema: &ref}
+	for _, f := range s.schema.Fields {
+		data, err := f.encode(v)
+		if err != nil {
+			return nil, s.st.wrap("encode", s.ns, f.Key, fmt.Errorf("%w: %v", ErrInvalidValue, err))
+		}
+		b.Puts = append(b.Puts, KV{Key: f.Key, Value: data})
+	}
+	return b, nil
+}
+
+// Load reads the whole struct in one read. A namespace that holds nothing is
+// ErrNotFound; absent keys take their defaults (or zero values), and absent
+// required keys are ErrMissing, naming them.
+func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
+	snap, err := s.st.Snapshot(ctx, s.ns)
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(snap, true)
+}
+
+// decode turns a snapshot into a T, after checking whose state it is.
+// Update passes required false: it may be what first sets a required key.
+func (s *StateStore[T]) decode(snap *Snapshot, required bool) (*T, error) {
+	if err := s.checkSchema(snap.Schema); err != nil {
+		return nil, err
+	}
+	v := new(T)
+	var missing []string
+	for _, f := range s.schema.Fields {
+		data := []byte(nil)
+		if val, ok := snap.Values[f.Key]; ok {
+			data = val.Data
+		} else if f.Default != nil {
+			data = f.Default
+		} else {
+			if f.Required && required {
+				missing = append(missing, f.Key)
+			}
+			continue
+		}
+		if err := f.decode(v, data); err != nil {
+			return nil, s.st.wrap("decode", s.ns, f.Key, Corrupt("value of key "+f.Key, err))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, s.st.wrap("load", s.ns, "", fmt.Errorf("%w: %s", ErrMissing, strings.Join(missing, ", ")))
+	}
+	return v, nil
+}
+
+// checkSchema refuses state written under another schema or a newer
+// version of this one. State that records no schema (written by hand or by
+// another program) is read as this version.
+func (s *StateStore[T]) checkSchema(stored SchemaRef) error {
+	switch {
+	case stored.IsZero():
+		return nil
+	case stored.Name != s.schema.Name:
+		return s.st.wrap("load", s.ns, "", fmt.Errorf("%w: it holds %s, not %s", ErrSchemaMismatch, stored, s.schema.Ref()))
+	case stored.Version > s.schema.Version:
+		return s.st.wrap("load", s.ns, "", fmt.Errorf("%w: stored %s, this program has %s", ErrSchemaTooNew, stored, s.schema.Ref()))
+	case stored.Version < s.schema.Version:
+		return s.st.wrap("load", s.ns, "", fmt.Errorf("%w: stored %s, this program has %s and no migration to it", ErrSchemaMismatch, stored, s.schema.Ref()))
+	}
+	return nil
+}
+
+// Update reads the whole struct (defaults and zero values when the
+// namespace holds nothing), lets fn change it, and writes it back on
+// condition that nobody wrote the namespace meanwhile, starting over on
+// conflict until ctx ends. It returns the value written.
+func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, error) {
+	var out *T
+	_, err := s.st.UpdateNamespace(ctx, s.ns, func(snap *Snapshot) (*Batch, error) {
+		if snap == nil {
+			snap = &Snapshot{Namespace: s.ns}
+		}
+		v, err := s.decode(snap, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(v); err != nil {
+			return nil, err
+		}
+		out = v
+		return s.batch(v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Checkpoint snapshots the namespace under name ("" generates a sortable one).
+func (s *StateStore[T]) Checkpoint(ctx context.Context, name string) (CheckpointInfo, error) {
+	return s.st.Checkpoint(ctx, s.ns, name)
+}
+
+// Restore makes the namespace exactly the checkpoint; a missing one is
+// ErrNotFound.
+func (s *StateStore[T]) Restore(ctx context.Context, name string) error {
+	_, err := s.st.Restore(ctx, s.ns, name)
+	return err
+}
+
+// Checkpoints lists the namespace's checkpoints, oldest first.
+func (s *StateStore[T]) Checkpoints(ctx context.Context) ([]CheckpointInfo, error) {
+	return s.st.Checkpoints(ctx, s.ns)
+}
+
+// DeleteCheckpoint removes a checkpoint; a missing one is ErrNotFound.
+func (s *StateStore[T]) DeleteCheckpoint(ctx context.Context, name string) error {
+	return s.st.DeleteCheckpoint(ctx, s.ns, name)
+}
+
+// Prune removes the checkpoints r does not keep and returns them.
+func (s *StateStore[T]) Prune(ctx context.Context, r Retention) ([]CheckpointInfo, error) {
+	return s.st.Prune(ctx, s.ns, r, false)
+}

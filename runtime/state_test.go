@@ -1,0 +1,222 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stategen/stategen/runtime"
+	_ "github.com/stategen/stategen/runtime/backends/sqlite"
+)
+
+// runState is declared the way generated code declares a state type's keys
+// and schema.
+type runState struct {
+	ID    string
+	Phase string
+	Done  []string
+	Port  int
+	Model string
+}
+
+var (
+	keyID    = &runtime.Key[string]{Name: "id", Required: true, Codec: runtime.StringCodec}
+	keyPhase = &runtime.Key[string]{Name: "phase", Codec: runtime.StringCodec}
+	keyDone  = &runtime.Key[[]string]{Name: "done", Codec: runtime.JSONCodec[[]string]()}
+	keyPort  = &runtime.Key[int]{Name: "port", Codec: runtime.IntCodec}
+	keyModel = &runtime.Key[string]{Name: "model", Default: json.RawMessage(`"base"`), Codec: runtime.StringCodec}
+
+	runSchema = &runtime.Schema[runState]{Name: "RunState", Version: 2, Fields: []runtime.Field[runState]{
+		runtime.FieldOf(keyID, func(v *runState) *string { return &v.ID }),
+		runtime.FieldOf(keyPhase, func(v *runState) *string { return &v.Phase }),
+		runtime.FieldOf(keyDone, func(v *runState) *[]string { return &v.Done }),
+		runtime.FieldOf(keyPort, func(v *runState) *int { return &v.Port }),
+		runtime.FieldOf(keyModel, func(v *runState) *string { return &v.Model }),
+	}}
+)
+
+func openState(t *testing.T) (*runtime.Store, *runtime.StateStore[runState]) {
+	t.Helper()
+	st, err := runtime.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, err := runtime.NewStateStore(st, "a1b2c3d4", runSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, s
+}
+
+func TestStateStoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st, s := openState(t)
+	if _, err := s.Load(ctx); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("load of an empty namespace: %v, want ErrNotFound", err)
+	}
+	want := &runState{ID: "a1b2c3d4", Phase: "build", Done: []string{"plan"}, Port: 8080, Model: "heavy"}
+	if err := s.Save(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("round trip (-saved +loaded):\n%s", d)
+	}
+	// One key per field, as JSON, with the schema recorded.
+	snap, _ := st.Snapshot(ctx, "a1b2c3d4")
+	if string(snap.Values["done"].Data) != `["plan"]` || string(snap.Values["port"].Data) != "8080" || len(snap.Values) != 5 {
+		t.Errorf("stored values %v", snap.Values)
+	}
+	if snap.Schema != (runtime.SchemaRef{Name: "RunState", Version: 2}) {
+		t.Errorf("stored schema %v", snap.Schema)
+	}
+	// Per-field accessors see the same state.
+	if p, err := keyPort.Load(ctx, st, "a1b2c3d4"); err != nil || p != 8080 {
+		t.Errorf("field load %d, %v", p, err)
+	}
+}
+
+func TestStateStoreDefaultsAndRequired(t *testing.T) {
+	ctx := context.Background()
+	st, s := openState(t)
+	if _, err := keyPhase.Load(ctx, st, "a1b2c3d4"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("absent key without default: %v, want ErrNotFound", err)
+	}
+	if m, err := keyModel.Load(ctx, st, "a1b2c3d4"); err != nil || m != "base" {
+		t.Errorf("absent key with default: %q, %v; want base", m, err)
+	}
+	if err := keyPhase.Save(ctx, st, "a1b2c3d4", "plan"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Load(ctx)
+	if !errors.Is(err, runtime.ErrMissing) || !strings.Contains(err.Error(), "id") {
+		t.Fatalf("load without the required key: %v, want ErrMissing naming id", err)
+	}
+	// Update may be what sets the required key; absent keys start from
+	// their defaults.
+	got, err := s.Update(ctx, func(v *runState) error {
+		if v.Model != "base" || v.Phase != "plan" {
+			t.Errorf("update started from %+v, want phase plan and model base", v)
+		}
+		v.ID = "a1b2c3d4"
+		return nil
+	})
+	if err != nil || got.ID != "a1b2c3d4" {
+		t.Fatalf("update: %+v, %v", got, err)
+	}
+	if v, err := s.Load(ctx); err != nil || v.Model != "base" || v.ID != "a1b2c3d4" {
+		t.Fatalf("after update: %+v, %v", v, err)
+	}
+	// A field update of an absent key starts from the default.
+	if m, err := keyModel.Update(ctx, st, "other", func(m string) (string, error) { return m + "+", nil }); err != nil || m != "base+" {
+		t.Errorf("field update from default: %q, %v", m, err)
+	}
+	if err := keyModel.Delete(ctx, st, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := keyModel.Load(ctx, st, "other"); m != "base" {
+		t.Errorf("after delete the default is back: %q", m)
+	}
+}
+
+func TestStateStoreSchemaChecks(t *testing.T) {
+	ctx := context.Background()
+	st, s := openState(t)
+	write := func(ref runtime.SchemaRef) {
+		t.Helper()
+		if _, err := st.Apply(ctx, "a1b2c3d4", &runtime.Batch{Schema: &ref, Puts: []runtime.KV{{Key: "id", Value: json.RawMessage(`"x"`)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(runtime.SchemaRef{Name: "OtherState", Version: 2})
+	if _, err := s.Load(ctx); !errors.Is(err, runtime.ErrSchemaMismatch) || !strings.Contains(err.Error(), "OtherState") {
+		t.Errorf("other schema: %v, want ErrSchemaMismatch naming it", err)
+	}
+	write(runtime.SchemaRef{Name: "RunState", Version: 3})
+	if _, err := s.Load(ctx); !errors.Is(err, runtime.ErrSchemaTooNew) || !strings.Contains(err.Error(), "v3") {
+		t.Errorf("newer version: %v, want ErrSchemaTooNew naming v3", err)
+	}
+	if _, err := s.Update(ctx, func(*runState) error { return nil }); !errors.Is(err, runtime.ErrSchemaTooNew) {
+		t.Errorf("update of newer state: %v, want ErrSchemaTooNew", err)
+	}
+	if snap, _ := st.Snapshot(ctx, "a1b2c3d4"); snap.Schema.Version != 3 {
+		t.Errorf("refused newer state was changed: %v", snap.Schema)
+	}
+	// State written without a schema (by hand, by Python) reads as current.
+	if _, err := st.Put(ctx, "plain", "id", json.RawMessage(`"p"`)); err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := runtime.NewStateStore(st, "plain", runSchema)
+	if v, err := plain.Load(ctx); err != nil || v.ID != "p" {
+		t.Errorf("unversioned state: %+v, %v", v, err)
+	}
+	// A value of the wrong JSON kind is corrupt, naming the key.
+	st.Put(ctx, "plain", "port", json.RawMessage(`"eighty"`))
+	if _, err := plain.Load(ctx); !errors.Is(err, runtime.ErrCorrupt) || !strings.Contains(err.Error(), "port") {
+		t.Errorf("wrong kind: %v, want ErrCorrupt naming port", err)
+	}
+	if _, err := runtime.NewStateStore(st, "../x", runSchema); !errors.Is(err, runtime.ErrInvalidName) {
+		t.Errorf("bad namespace: %v", err)
+	}
+}
+
+func TestStateStoreUpdateConcurrent(t *testing.T) {
+	ctx := context.Background()
+	_, s := openState(t)
+	if err := s.Save(ctx, &runState{ID: "a1b2c3d4"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 25 {
+				if _, err := s.Update(ctx, func(v *runState) error { v.Port++; return nil }); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if v, _ := s.Load(ctx); v.Port != 100 {
+		t.Fatalf("port %d after 100 concurrent whole-struct updates", v.Port)
+	}
+}
+
+func TestStateStoreCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	_, s := openState(t)
+	s.Save(ctx, &runState{ID: "a1b2c3d4", Phase: "plan"})
+	if _, err := s.Checkpoint(ctx, "after_plan"); err != nil {
+		t.Fatal(err)
+	}
+	s.Save(ctx, &runState{ID: "a1b2c3d4", Phase: "build", Done: []string{"plan"}})
+	if err := s.Restore(ctx, "after_plan"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Load(ctx); v.Phase != "plan" || v.Done != nil {
+		t.Errorf("after restore %+v", v)
+	}
+	s.Checkpoint(ctx, "")
+	list, err := s.Checkpoints(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "after_plan" {
+		t.Fatalf("checkpoints %v, %v", list, err)
+	}
+	gone, err := s.Prune(ctx, runtime.Retention{KeepLast: 1})
+	if err != nil || len(gone) != 1 || gone[0].Name != "after_plan" {
+		t.Fatalf("prune removed %v, %v", gone, err)
+	}
+	if err := s.DeleteCheckpoint(ctx, "after_plan"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("delete of pruned checkpoint: %v", err)
+	}
+}

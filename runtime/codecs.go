@@ -21,7 +21,9 @@ var (
 	Float64Codec = &Codec[float64]{Encode: encodeFloat, Decode: decodeFloat}
 )
 
-func encodeString(s string) ([]byte, error) { return AppendJSONString(make([]byte, 0, len(s)+2), s), nil }
+func encodeString(s string) ([]byte, error) {
+	return AppendJSONString(make([]byte, 0, len(s)+2), s), nil
+}
 
 // AppendJSONString appends s as a JSON string: quotes, backslashes and
 // control characters escaped, invalid UTF-8 replaced by U+FFFD, as

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Codecs for the scalar kinds, written out by hand so that the commonest
@@ -14,12 +15,89 @@ import (
 // they do not escape <, > and &, which JSON does not need), and like it they
 // read null as the zero value: Python ADW writes null for unset fields.
 var (
-	StringCodec  = &Codec[string]{Encode: encodeString, Decode: decodeString}
-	BoolCodec    = &Codec[bool]{Encode: encodeBool, Decode: decodeBool}
-	IntCodec     = &Codec[int]{Encode: encodeInt[int], Decode: decodeInt[int]}
-	Int64Codec   = &Codec[int64]{Encode: encodeInt[int64], Decode: decodeInt[int64]}
-	Float64Codec = &Codec[float64]{Encode: encodeFloat, Decode: decodeFloat}
+	StringCodec  = StringOf[string]()
+	BoolCodec    = BoolOf[bool]()
+	IntCodec     = IntOf[int]()
+	Int64Codec   = IntOf[int64]()
+	Float64Codec = FloatOf[float64]()
 )
+
+// StringOf is the codec of a string type, named or not.
+func StringOf[S ~string]() *Codec[S] {
+	return &Codec[S]{
+		Encode: func(v S) ([]byte, error) { return encodeString(string(v)) },
+		Decode: func(b []byte) (S, error) {
+			s, err := decodeString(b)
+			return S(s), err
+		},
+	}
+}
+
+// BoolOf is the codec of a boolean type, named or not.
+func BoolOf[B ~bool]() *Codec[B] {
+	return &Codec[B]{
+		Encode: func(v B) ([]byte, error) { return encodeBool(bool(v)) },
+		Decode: func(b []byte) (B, error) {
+			v, err := decodeBool(b)
+			return B(v), err
+		},
+	}
+}
+
+// IntOf is the codec of a signed integer type, named or not.
+func IntOf[I ~int | ~int8 | ~int16 | ~int32 | ~int64]() *Codec[I] {
+	return &Codec[I]{
+		Encode: func(v I) ([]byte, error) { return strconv.AppendInt(nil, int64(v), 10), nil },
+		Decode: func(b []byte) (I, error) {
+			if string(b) == "null" {
+				return 0, nil
+			}
+			n, err := strconv.ParseInt(string(b), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%q is not a JSON integer", b)
+			}
+			if int64(I(n)) != n {
+				return 0, fmt.Errorf("%s overflows the field", b)
+			}
+			return I(n), nil
+		},
+	}
+}
+
+// UintOf is the codec of an unsigned integer type, named or not.
+func UintOf[U ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr]() *Codec[U] {
+	return &Codec[U]{
+		Encode: func(v U) ([]byte, error) { return strconv.AppendUint(nil, uint64(v), 10), nil },
+		Decode: func(b []byte) (U, error) {
+			if string(b) == "null" {
+				return 0, nil
+			}
+			n, err := strconv.ParseUint(string(b), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%q is not a JSON unsigned integer", b)
+			}
+			if uint64(U(n)) != n {
+				return 0, fmt.Errorf("%s overflows the field", b)
+			}
+			return U(n), nil
+		},
+	}
+}
+
+// FloatOf is the codec of a floating-point type, named or not.
+func FloatOf[F ~float32 | ~float64]() *Codec[F] {
+	bits := 64
+	if unsafe.Sizeof(F(0)) == 4 {
+		bits = 32
+	}
+	return &Codec[F]{
+		Encode: func(v F) ([]byte, error) { return encodeFloat(float64(v), bits) },
+		Decode: func(b []byte) (F, error) {
+			f, err := decodeFloat(b, bits)
+			return F(f), err
+		},
+	}
+}
 
 func encodeString(s string) ([]byte, error) {
 	return AppendJSONString(make([]byte, 0, len(s)+2), s), nil
@@ -114,36 +192,20 @@ func decodeBool(b []byte) (bool, error) {
 	return false, fmt.Errorf("%q is not a JSON boolean", b)
 }
 
-func encodeInt[I int | int64](v I) ([]byte, error) { return strconv.AppendInt(nil, int64(v), 10), nil }
-
-func decodeInt[I int | int64](b []byte) (I, error) {
-	if string(b) == "null" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a JSON integer", b)
-	}
-	if int64(I(n)) != n {
-		return 0, fmt.Errorf("%s overflows the field", b)
-	}
-	return I(n), nil
-}
-
 var errNonFinite = errors.New("NaN and infinities have no JSON form")
 
-// encodeFloat writes a float64 as encoding/json does: shortest form,
-// exponent only for very small or large magnitudes, "e-07" as "e-7".
-func encodeFloat(f float64) ([]byte, error) {
+// encodeFloat writes a float as encoding/json does: shortest form for its
+// size, exponent only for very small or large magnitudes, "e-07" as "e-7".
+func encodeFloat(f float64, bits int) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil, errNonFinite
 	}
 	abs := math.Abs(f)
 	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+	if abs != 0 && (bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21)) {
 		format = 'e'
 	}
-	b := strconv.AppendFloat(nil, f, format, -1, 64)
+	b := strconv.AppendFloat(nil, f, format, -1, bits)
 	if format == 'e' {
 		// clean up e-09 to e-9
 		n := len(b)
@@ -155,14 +217,14 @@ func encodeFloat(f float64) ([]byte, error) {
 	return b, nil
 }
 
-func decodeFloat(b []byte) (float64, error) {
+func decodeFloat(b []byte, bits int) (float64, error) {
 	if string(b) == "null" {
 		return 0, nil
 	}
 	if len(b) == 0 || b[0] == '"' || string(b) == "true" || string(b) == "false" {
 		return 0, fmt.Errorf("%q is not a JSON number", b)
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
+	f, err := strconv.ParseFloat(string(b), bits)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a JSON number", b)
 	}

@@ -111,3 +111,37 @@ func FuzzStringCodec(f *testing.F) {
 		}
 	})
 }
+
+func TestNamedAndSizedCodecsMatchEncodingJSON(t *testing.T) {
+	type class string
+	check := func(name string, got []byte, err error, v any) {
+		t.Helper()
+		want, _ := json.Marshal(v)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: encode %v = %s (%v), encoding/json says %s", name, v, got, err, want)
+		}
+	}
+	for _, f := range []float32{0, 1.1, 3.4e38, 1e-7, 1e21, -0.3} {
+		got, err := FloatOf[float32]().Encode(f)
+		check("float32", got, err, f)
+		if back, err := FloatOf[float32]().Decode(got); err != nil || back != f {
+			t.Errorf("float32 decode %s = %v (%v), want %v", got, back, err, f)
+		}
+	}
+	got, err := StringOf[class]().Encode("/feature")
+	check("named string", got, err, class("/feature"))
+	if c, err := StringOf[class]().Decode(got); err != nil || c != "/feature" {
+		t.Errorf("named string decode: %q, %v", c, err)
+	}
+	got, err = UintOf[uint8]().Encode(255)
+	check("uint8", got, err, uint8(255))
+	if _, err := UintOf[uint8]().Decode([]byte("256")); err == nil {
+		t.Error("uint8 decode 256: no overflow error")
+	}
+	if _, err := IntOf[int8]().Decode([]byte("-129")); err == nil {
+		t.Error("int8 decode -129: no overflow error")
+	}
+	if _, err := UintOf[uint]().Decode([]byte("-1")); err == nil {
+		t.Error("uint decode -1: no error")
+	}
+}

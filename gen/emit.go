@@ -1,0 +1,248 @@
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"go/types"
+	"reflect"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+)
+
+const runtimePath = "github.com/stategen/stategen/runtime"
+
+// emitter writes one model's file. Generated code stays thin: the logic is
+// in runtime (Key, Schema, StateStore), so fixing a bug there fixes every
+// user's code without regenerating it.
+type emitter struct {
+	m *model
+	f *jen.File
+}
+
+// emit renders the model's file, gofmt-formatted.
+func emit(m *model) ([]byte, error) {
+	e := &emitter{m: m, f: jen.NewFilePathName(m.pkgPath, m.pkgName)}
+	e.f.HeaderComment(Header)
+	if m.buildLine != "" {
+		e.f.HeaderComment(m.buildLine)
+	}
+	// Name every import by its package name, so that paths like .../v2
+	// never get invented aliases.
+	e.f.ImportName(runtimePath, "runtime")
+	e.f.ImportName("context", "context")
+	e.f.ImportName("encoding/json", "json")
+	e.keys()
+	e.schema()
+	e.store()
+	for _, fl := range m.fields {
+		e.accessors(fl)
+	}
+	var buf bytes.Buffer
+	if err := e.f.Render(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (e *emitter) keyConst(fl field) string { return e.m.name + "Key" + fl.GoName }
+
+// keys emits the key constants and each field's typed key.
+func (e *emitter) keys() {
+	m := e.m
+	e.f.Commentf("Storage keys of the fields of %s.", m.name)
+	e.f.Const().DefsFunc(func(g *jen.Group) {
+		for _, fl := range m.fields {
+			g.Id(e.keyConst(fl)).Op("=").Lit(fl.Key)
+		}
+	})
+	e.f.Line()
+	e.f.Var().DefsFunc(func(g *jen.Group) {
+		for _, fl := range m.fields {
+			typ := e.typeCode(fl.typ)
+			fields := []any{"Name", jen.Id(e.keyConst(fl))}
+			if fl.Required {
+				fields = append(fields, "Required", jen.True())
+			}
+			if fl.Secret {
+				fields = append(fields, "Secret", jen.True())
+			}
+			if fl.Default != nil {
+				fields = append(fields, "Default", jen.Qual("encoding/json", "RawMessage").Call(jen.Lit(string(fl.Default))))
+			}
+			fields = append(fields, "Codec", e.codecCode(fl.typ, typ))
+			g.Id(keyVar(m.name, fl.GoName)).Op("=").Op("&").Qual(runtimePath, "Key").Types(typ).Add(literal(fields...))
+		}
+	})
+}
+
+// schema emits TSchema.
+func (e *emitter) schema() {
+	m := e.m
+	e.f.Commentf("%sSchema is the schema of %s: its name and version, recorded with", m.name, m.name)
+	e.f.Comment("stored state, and its persisted fields.")
+	e.f.Var().Id(m.name+"Schema").Op("=").Op("&").Qual(runtimePath, "Schema").Types(jen.Id(m.name)).Add(literal(
+		"Name", jen.Lit(m.name),
+		"Version", jen.Lit(m.schema.Version),
+		"Fields", jen.Index().Qual(runtimePath, "Field").Types(jen.Id(m.name)).ValuesFunc(func(g *jen.Group) {
+			for _, fl := range m.fields {
+				g.Line().Qual(runtimePath, "FieldOf").Call(
+					jen.Id(keyVar(m.name, fl.GoName)),
+					jen.Func().Params(jen.Id("v").Op("*").Id(m.name)).Op("*").Add(e.typeCode(fl.typ)).Block(
+						jen.Return(jen.Op("&").Id("v").Dot(fl.GoName)),
+					),
+				)
+			}
+			g.Line()
+		}),
+	))
+}
+
+// literal is a composite literal's body with its fields in the order given
+// (name, value, name, value...), one per line; jen.Dict would sort them.
+func literal(pairs ...any) *jen.Statement {
+	return jen.ValuesFunc(func(g *jen.Group) {
+		for i := 0; i < len(pairs); i += 2 {
+			g.Line().Id(pairs[i].(string)).Op(":").Add(pairs[i+1].(jen.Code))
+		}
+		g.Line()
+	})
+}
+
+// store emits TStore and its constructor.
+func (e *emitter) store() {
+	m := e.m
+	store := m.name + "Store"
+	e.f.Commentf("%s is a typed view of one namespace (one workflow run) holding %s:", store, m.name)
+	e.f.Comment("whole-struct Save, Load and Update, checkpoints, and an accessor per field.")
+	e.f.Type().Id(store).Struct(jen.Op("*").Qual(runtimePath, "StateStore").Types(jen.Id(m.name)))
+	e.f.Line()
+	e.f.Commentf("New%s returns the view of namespace in st.", store)
+	e.f.Func().Id("New"+store).Params(jen.Id("st").Op("*").Qual(runtimePath, "Store"), jen.Id("namespace").String()).
+		Params(jen.Op("*").Id(store), jen.Error()).Block(
+		jen.List(jen.Id("s"), jen.Err()).Op(":=").Qual(runtimePath, "NewStateStore").Call(jen.Id("st"), jen.Id("namespace"), jen.Id(m.name+"Schema")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.Return(jen.Op("&").Id(store).Values(jen.Id("s")), jen.Nil()),
+	)
+}
+
+// accessors emits Save<F>, Load<F>, Delete<F> and Update<F>.
+func (e *emitter) accessors(fl field) {
+	m := e.m
+	recv := jen.Id("s").Op("*").Id(m.name + "Store")
+	key := jen.Id(keyVar(m.name, fl.GoName))
+	at := []jen.Code{jen.Id("ctx"), jen.Id("s").Dot("Store").Call(), jen.Id("s").Dot("Namespace").Call()}
+	ctx := jen.Id("ctx").Qual("context", "Context")
+	typ := e.typeCode(fl.typ)
+	absent := "an absent key is an error matching runtime.ErrNotFound"
+	if fl.Default != nil {
+		absent = fmt.Sprintf("an absent key gives the default, %s", fl.Default)
+	}
+	start := "the zero value"
+	if fl.Default != nil {
+		start = "the default"
+	}
+
+	e.f.Line()
+	e.f.Commentf("Save%s stores %s.", fl.GoName, fl.GoName)
+	e.f.Func().Params(recv).Id("Save"+fl.GoName).Params(ctx, jen.Id("v").Add(typ)).Error().Block(
+		jen.Return(key.Clone().Dot("Save").Call(append(at, jen.Id("v"))...)),
+	)
+	e.f.Line()
+	e.f.Commentf("Load%s reads %s; %s.", fl.GoName, fl.GoName, absent)
+	e.f.Func().Params(recv).Id("Load"+fl.GoName).Params(ctx).Params(typ, jen.Error()).Block(
+		jen.Return(key.Clone().Dot("Load").Call(at...)),
+	)
+	e.f.Line()
+	e.f.Commentf("Delete%s removes %s; an absent key is no error.", fl.GoName, fl.GoName)
+	e.f.Func().Params(recv).Id("Delete" + fl.GoName).Params(ctx).Error().Block(
+		jen.Return(key.Clone().Dot("Delete").Call(at...)),
+	)
+	e.f.Line()
+	e.f.Commentf("Update%s replaces %s with fn's result (fn gets %s when the key is", fl.GoName, fl.GoName, start)
+	e.f.Comment("absent), retrying on conflict with other writers until ctx ends.")
+	e.f.Func().Params(recv).Id("Update"+fl.GoName).Params(ctx, jen.Id("fn").Func().Params(typ).Params(typ, jen.Error())).
+		Params(typ, jen.Error()).Block(
+		jen.Return(key.Clone().Dot("Update").Call(append(at, jen.Id("fn"))...)),
+	)
+}
+
+// typeCode is the Go source of a field's type, qualified for the generated
+// file's package.
+func (e *emitter) typeCode(t types.Type) *jen.Statement {
+	switch t := t.(type) {
+	case *types.Basic:
+		return jen.Id(t.Name())
+	case *types.Named:
+		return e.named(t.Obj(), t.TypeArgs())
+	case *types.Alias:
+		return e.named(t.Obj(), t.TypeArgs())
+	case *types.Pointer:
+		return jen.Op("*").Add(e.typeCode(t.Elem()))
+	case *types.Slice:
+		return jen.Index().Add(e.typeCode(t.Elem()))
+	case *types.Array:
+		return jen.Index(jen.Lit(int(t.Len()))).Add(e.typeCode(t.Elem()))
+	case *types.Map:
+		return jen.Map(e.typeCode(t.Key())).Add(e.typeCode(t.Elem()))
+	}
+	// model.go refuses every other type before emit runs.
+	panic(fmt.Sprintf("stategen: no source form for %T", t))
+}
+
+func (e *emitter) named(obj *types.TypeName, args *types.TypeList) *jen.Statement {
+	var s *jen.Statement
+	if obj.Pkg() == nil || obj.Pkg().Path() == e.m.pkgPath {
+		s = jen.Id(obj.Name())
+	} else {
+		e.f.ImportName(obj.Pkg().Path(), obj.Pkg().Name())
+		s = jen.Qual(obj.Pkg().Path(), obj.Name())
+	}
+	if args.Len() > 0 {
+		var codes []jen.Code
+		for i := range args.Len() {
+			codes = append(codes, e.typeCode(args.At(i)))
+		}
+		s = s.Types(codes...)
+	}
+	return s
+}
+
+// codecCode picks a field's codec: the hand-written scalar codecs (no
+// reflection) for types whose underlying type is a scalar and that do not
+// marshal themselves, encoding/json on the concrete type otherwise.
+func (e *emitter) codecCode(t types.Type, typ *jen.Statement) jen.Code {
+	for basic, name := range map[types.BasicKind]string{types.String: "StringCodec", types.Int: "IntCodec", types.Int64: "Int64Codec", types.Bool: "BoolCodec", types.Float64: "Float64Codec"} {
+		if types.Identical(t, types.Typ[basic]) {
+			return jen.Qual(runtimePath, name)
+		}
+	}
+	if m := marshalers(t); m.json == none && m.text == none {
+		if b, ok := t.Underlying().(*types.Basic); ok {
+			info := b.Info()
+			ctor := ""
+			switch {
+			case info&types.IsString != 0:
+				ctor = "StringOf"
+			case info&types.IsBoolean != 0:
+				ctor = "BoolOf"
+			case info&types.IsUnsigned != 0:
+				ctor = "UintOf"
+			case info&types.IsInteger != 0:
+				ctor = "IntOf"
+			case info&types.IsFloat != 0:
+				ctor = "FloatOf"
+			}
+			if ctor != "" {
+				return jen.Qual(runtimePath, ctor).Types(typ.Clone()).Call()
+			}
+		}
+	}
+	return jen.Qual(runtimePath, "JSONCodec").Types(typ.Clone()).Call()
+}
+
+func lookupTag(tag, key string) (string, bool) {
+	v, ok := reflect.StructTag(tag).Lookup(key)
+	name, _, _ := strings.Cut(v, ",")
+	return name, ok
+}

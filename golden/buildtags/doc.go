@@ -1,0 +1,2 @@
+// Package buildtags has a state type that only builds with a tag.
+package buildtags

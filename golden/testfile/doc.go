@@ -1,0 +1,2 @@
+// Package testfile has a state type declared in a test file.
+package testfile

@@ -1,0 +1,6 @@
+package testfile
+
+// Fixture is only for tests.
+type Fixture struct {
+	Step int
+}

@@ -1,0 +1,92 @@
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/token"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+// Type is the model of one state type.
+type Type struct {
+	Name    string  // Go type name, e.g. "ADWState"
+	Version int     // schema version, from //stategen:version N, default 1
+	Fields  []Field // in declaration order, persisted fields only
+}
+
+// Field is one persisted field of a state type.
+type Field struct {
+	GoName   string          // Go field name, e.g. "IssueNumber"
+	Key      string          // storage key, e.g. "issue_number"
+	Required bool            // Load fails with runtime.ErrMissing when the key is absent
+	Secret   bool            // redacted by the CLI, never printed in errors or logs
+	Default  json.RawMessage // compact JSON of default=..., nil when none
+	Pos      token.Position  // where the field is declared, for messages; may be zero
+}
+
+// keyRules says what a valid key is, for error messages.
+const keyRules = `keys are letters, digits, '_', '-' and '.', at most 128 bytes, not starting with '.' or "__"`
+
+// Check reports the first reason the type is not a valid schema: an empty
+// or non-identifier Name, a Version below 1, a field without a Go name, a
+// key that runtime.ValidateName refuses (the error then wraps
+// runtime.ErrInvalidName), two fields with the same key, a Default that is
+// not valid JSON, or a field both Required and with a Default.
+//
+// Errors about a field name it and, when its Pos is set, start with the
+// position ("file:line:col: field X: ...").
+func (t *Type) Check() error {
+	if t.Name == "" {
+		return fmt.Errorf("state type has no name")
+	}
+	if !token.IsIdentifier(t.Name) {
+		return fmt.Errorf("state type name %q is not a Go identifier", t.Name)
+	}
+	if t.Version < 1 {
+		return fmt.Errorf("type %s: schema version %d is not valid: versions are positive integers, starting at 1", t.Name, t.Version)
+	}
+	byKey := make(map[string]*Field, len(t.Fields))
+	for i := range t.Fields {
+		f := &t.Fields[i]
+		if f.GoName == "" {
+			return fmt.Errorf("type %s: field %d (key %q) has no Go name", t.Name, i, f.Key)
+		}
+		if err := runtime.ValidateName("key", f.Key); err != nil {
+			return fmt.Errorf("%s: %w; %s: choose another key with state:\"KEY\"", f.where(), err, keyRules)
+		}
+		if prev, ok := byKey[f.Key]; ok {
+			at := ""
+			if prev.Pos.IsValid() {
+				at = " (" + prev.Pos.String() + ")"
+			}
+			return fmt.Errorf("%s: key %q is also the key of field %s%s: give one of them another key with state:\"KEY\"", f.where(), f.Key, prev.GoName, at)
+		}
+		byKey[f.Key] = f
+		if f.Default != nil && !json.Valid(f.Default) {
+			return fmt.Errorf("%s: default %s is not valid JSON", f.where(), quote(string(f.Default)))
+		}
+		if f.Required && f.Default != nil {
+			return fmt.Errorf("%s: required and default= conflict: a required key is never absent, so its default would never be used: choose one", f.where())
+		}
+	}
+	return nil
+}
+
+// where names the field for messages, after its position when known.
+func (f *Field) where() string {
+	if f.Pos.IsValid() {
+		return f.Pos.String() + ": field " + f.GoName
+	}
+	return "field " + f.GoName
+}
+
+// Field returns the field stored under key, and whether there is one.
+func (t *Type) Field(key string) (Field, bool) {
+	for _, f := range t.Fields {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return Field{}, false
+}

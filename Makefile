@@ -25,3 +25,8 @@ lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: the files above need formatting" && exit 1)
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# golden: rewrite the generator's golden files from what it makes now;
+# review the diff before committing it.
+golden:
+	$(GO) test ./gen -run TestGolden -update

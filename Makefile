@@ -18,7 +18,7 @@ test:
 
 # bench: the runtime's benchmarks, each beside the raw driver call it wraps.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./runtime/... | $(GO) run ./internal/benchratio
+	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./runtime/... ./golden/... ./gen/... | $(GO) run ./internal/benchratio
 
 # lint: formatting, vet and staticcheck (pinned in go.mod as a tool).
 lint:

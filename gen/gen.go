@@ -93,9 +93,17 @@ func Generate(cfg Config) ([]File, error) {
 	if cfg.Output != "" && len(cfg.Types) > 1 {
 		return nil, Errors{{Msg: "--output names one file, but several types were given: generate them one at a time or drop --output"}}
 	}
-	pkgs, err := load(cfg)
+	pkgs, err := load(cfg, false)
 	if err != nil {
 		return nil, err
+	}
+	for _, name := range cfg.Types {
+		if _, obj := findType(pkgs, name); obj == nil {
+			if pkgs, err = load(cfg, true); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
 	var files []File
 	var errs Errors

@@ -12,14 +12,15 @@ import (
 // come from export data, which keeps loading fast.
 const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo
 
-// load loads the package and its test variants (a state type may be
-// declared in a test file).
-func load(cfg Config) ([]*packages.Package, error) {
+// load loads the package, and with tests its test variants too (a state
+// type may be declared in a test file; loading them costs a second
+// type-check, so Generate asks for them only when it must).
+func load(cfg Config, tests bool) ([]*packages.Package, error) {
 	pattern := cfg.Pattern
 	if pattern == "" {
 		pattern = "."
 	}
-	lc := &packages.Config{Mode: loadMode, Dir: cfg.Dir, Tests: true}
+	lc := &packages.Config{Mode: loadMode, Dir: cfg.Dir, Tests: tests}
 	if len(cfg.Tags) > 0 {
 		lc.BuildFlags = []string{"-tags=" + strings.Join(cfg.Tags, ",")}
 	}
@@ -28,7 +29,8 @@ func load(cfg Config) ([]*packages.Package, error) {
 		return nil, Errors{{Msg: fmt.Sprintf("load %s: %v", pattern, err)}}
 	}
 	if len(pkgs) == 0 {
-		return nil, Errors{{Msg: fmt.Sprintf("no Go package matches %s", pattern)}}
+		// go/packages says no more when the go command itself failed.
+		return nil, Errors{{Msg: fmt.Sprintf("no Go package matches %s: 'go list %s' says why (a module whose generated code is new may need 'go mod tidy')", pattern, pattern)}}
 	}
 	// A package that cannot be loaded at all is reported; type errors
 	// elsewhere in the package are not ours to report while the state

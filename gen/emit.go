@@ -81,6 +81,10 @@ func (e *emitter) schema() {
 	m := e.m
 	e.f.Commentf("%sSchema is the schema of %s: its name and version, recorded with", m.name, m.name)
 	e.f.Comment("stored state, and its persisted fields.")
+	defer func() {
+		e.f.Line()
+		e.f.Func().Id("init").Params().Block(jen.Qual(runtimePath, "RegisterSchema").Call(jen.Id(m.name + "Schema").Dot("Info").Call()))
+	}()
 	e.f.Var().Id(m.name+"Schema").Op("=").Op("&").Qual(runtimePath, "Schema").Types(jen.Id(m.name)).Add(literal(
 		"Name", jen.Lit(m.name),
 		"Version", jen.Lit(m.schema.Version),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Schema describes a state type T: its name and version, stored with its
@@ -254,4 +255,47 @@ func (s *StateStore[T]) DeleteCheckpoint(ctx context.Context, name string) error
 // Prune removes the checkpoints r does not keep and returns them.
 func (s *StateStore[T]) Prune(ctx context.Context, r Retention) ([]CheckpointInfo, error) {
 	return s.st.Prune(ctx, s.ns, r, false)
+}
+
+// SchemaInfo is what tools know of a schema without its Go type: its name,
+// version and keys, and which keys are secret.
+type SchemaInfo struct {
+	Name    string
+	Version int
+	Keys    []string
+	Secret  []string
+}
+
+// Info describes the schema for tools.
+func (s *Schema[T]) Info() SchemaInfo {
+	info := SchemaInfo{Name: s.Name, Version: s.Version}
+	for _, f := range s.Fields {
+		info.Keys = append(info.Keys, f.Key)
+		if f.Secret {
+			info.Secret = append(info.Secret, f.Key)
+		}
+	}
+	return info
+}
+
+var (
+	schemasMu sync.RWMutex
+	schemas   = map[string]SchemaInfo{}
+)
+
+// RegisterSchema makes a schema known to tools linked into the same program
+// (the CLI redacts its secret keys). Generated code registers each schema
+// from init; the last registration of a name wins.
+func RegisterSchema(info SchemaInfo) {
+	schemasMu.Lock()
+	defer schemasMu.Unlock()
+	schemas[info.Name] = info
+}
+
+// LookupSchema returns a registered schema.
+func LookupSchema(name string) (SchemaInfo, bool) {
+	schemasMu.RLock()
+	defer schemasMu.RUnlock()
+	info, ok := schemas[name]
+	return info, ok
 }

@@ -220,3 +220,22 @@ func TestStateStoreCheckpoints(t *testing.T) {
 		t.Errorf("delete of pruned checkpoint: %v", err)
 	}
 }
+
+func TestSchemaRegistry(t *testing.T) {
+	secret := &runtime.Schema[runState]{Name: "SecretState", Version: 1, Fields: []runtime.Field[runState]{
+		runtime.FieldOf(keyID, func(v *runState) *string { return &v.ID }),
+		runtime.FieldOf(&runtime.Key[string]{Name: "token", Secret: true, Codec: runtime.StringCodec}, func(v *runState) *string { return &v.Phase }),
+	}}
+	runtime.RegisterSchema(secret.Info())
+	info, ok := runtime.LookupSchema("SecretState")
+	if !ok {
+		t.Fatal("registered schema not found")
+	}
+	want := runtime.SchemaInfo{Name: "SecretState", Version: 1, Keys: []string{"id", "token"}, Secret: []string{"token"}}
+	if d := cmp.Diff(want, info); d != "" {
+		t.Errorf("schema info (-want +got):\n%s", d)
+	}
+	if _, ok := runtime.LookupSchema("Nope"); ok {
+		t.Error("unregistered schema found")
+	}
+}

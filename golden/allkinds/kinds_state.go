@@ -279,6 +279,10 @@ var KindsSchema = &runtime.Schema[Kinds]{
 	},
 }
 
+func init() {
+	runtime.RegisterSchema(KindsSchema.Info())
+}
+
 // KindsStore is a typed view of one namespace (one workflow run) holding Kinds:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type KindsStore struct {

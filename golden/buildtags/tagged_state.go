@@ -32,6 +32,10 @@ var TaggedSchema = &runtime.Schema[Tagged]{
 	},
 }
 
+func init() {
+	runtime.RegisterSchema(TaggedSchema.Info())
+}
+
 // TaggedStore is a typed view of one namespace (one workflow run) holding Tagged:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type TaggedStore struct {

@@ -65,6 +65,10 @@ var JobSchema = &runtime.Schema[Job]{
 	},
 }
 
+func init() {
+	runtime.RegisterSchema(JobSchema.Info())
+}
+
 // JobStore is a typed view of one namespace (one workflow run) holding Job:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type JobStore struct {

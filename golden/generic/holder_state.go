@@ -47,6 +47,10 @@ var HolderSchema = &runtime.Schema[Holder]{
 	},
 }
 
+func init() {
+	runtime.RegisterSchema(HolderSchema.Info())
+}
+
 // HolderStore is a typed view of one namespace (one workflow run) holding Holder:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type HolderStore struct {

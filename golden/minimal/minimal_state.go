@@ -31,6 +31,10 @@ var MinimalSchema = &runtime.Schema[Minimal]{
 	},
 }
 
+func init() {
+	runtime.RegisterSchema(MinimalSchema.Info())
+}
+
 // MinimalStore is a typed view of one namespace (one workflow run) holding Minimal:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type MinimalStore struct {

@@ -31,6 +31,10 @@ var FixtureSchema = &runtime.Schema[Fixture]{
 	},
 }
 
+func init() {
+	runtime.RegisterSchema(FixtureSchema.Info())
+}
+
 // FixtureStore is a typed view of one namespace (one workflow run) holding Fixture:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type FixtureStore struct {

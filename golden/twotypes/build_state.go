@@ -39,6 +39,10 @@ var BuildSchema = &runtime.Schema[Build]{
 	},
 }
 
+func init() {
+	runtime.RegisterSchema(BuildSchema.Info())
+}
+
 // BuildStore is a typed view of one namespace (one workflow run) holding Build:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type BuildStore struct {

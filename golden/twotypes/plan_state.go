@@ -31,6 +31,10 @@ var PlanSchema = &runtime.Schema[Plan]{
 	},
 }
 
+func init() {
+	runtime.RegisterSchema(PlanSchema.Info())
+}
+
 // PlanStore is a typed view of one namespace (one workflow run) holding Plan:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type PlanStore struct {

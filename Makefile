@@ -5,9 +5,12 @@ SHELL := /bin/bash
 
 .PHONY: demo test bench lint golden
 
-# demo: run the ADW example on the embedded SQLite default.
+# demo: generate, build and run the ADW example on the embedded SQLite
+# default (.stategen/state.db): a run that crashes in a phase, then resumes.
 demo:
-	$(GO) run ./examples/adw
+	$(GO) generate ./examples/adw
+	$(GO) build -o .stategen/adw ./examples/adw
+	./.stategen/adw demo
 
 # test: vet, then every test with the race detector. Redis tests start their
 # own redis-server; set STATEGEN_REQUIRE_REDIS=1 to fail instead of skipping

@@ -1,130 +1,146 @@
-// Command adw is a small ADW-style workflow on stategen's runtime: each phase
-// records its results in the run's namespace and checkpoints; a phase that
-// crashes is resumed from the last good checkpoint.
+// Command adw is a Go port of an ADW (AI Developer Workflow) run, its state
+// declared once in ADWState and stored through stategen's generated
+// accessors. The phases (plan, build, test, review, document) are simulated:
+// they write a plan file and touch files in a scratch worktree, without any
+// AI or network, and record what they did in the run's state, with a
+// checkpoint after each.
 //
-// It runs on the embedded SQLite default (.stategen/state.db) unless
-// --store or $STATEGEN_STORE names another store.
+// Usage:
+//
+//	adw run --issue N [--fail-at PHASE]   a new run (a new 8-hex ADW id), all phases
+//	adw resume ID                         restore the last good checkpoint, go on from there
+//	adw status ID                         the typed state and the checkpoints
+//	adw PHASE [--issue N]                 one phase, ADW-style: state as one flat JSON
+//	                                      object on stdin (unless --issue starts a run)
+//	                                      and stdout, so `adw plan --issue 42 | adw build`
+//	adw demo                              a run that crashes in test, then its resume
+//
+// Every command takes --store URL (default $STATEGEN_STORE, else the
+// embedded SQLite store .stategen/state.db) and --workdir DIR for the plan
+// files and worktrees (default .stategen/work). With --store adw:agents a
+// Python ADW phase and this program share agents/<adw_id>/adw_state.json.
+//
+// Exit status: 0 success, 1 error, 2 bad usage, 3 a phase crashed as
+// --fail-at asked (its state is left behind for resume).
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"slices"
 
 	"github.com/stategen/stategen/runtime"
 	_ "github.com/stategen/stategen/runtime/backends/all"
 )
 
-var phases = []string{"plan", "build", "test", "review", "document"}
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
-var (
-	text = runtime.JSONCodec[string]()
-	list = runtime.JSONCodec[[]string]()
-)
+// errUsage marks a bad command line; its message was printed already.
+var errUsage = errors.New("usage")
 
-// errCrash stands for a phase dying half-way, as a killed process would.
-var errCrash = errors.New("simulated crash")
-
-func main() {
-	store := flag.String("store", "", "store URL (default $STATEGEN_STORE or sqlite:.stategen/state.db)")
-	flag.Parse()
-	if err := run(context.Background(), *store); err != nil {
-		fmt.Fprintln(os.Stderr, "adw:", err)
-		os.Exit(1)
+// run runs one command line and returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdin, stdout, stderr)
+	var crash *crashError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &crash):
+		fmt.Fprintf(stderr, "adw: %v\n", err)
+		return 3
 	}
+	fmt.Fprintf(stderr, "adw: %v\n", err)
+	return 1
 }
 
-func run(ctx context.Context, url string) error {
-	st, err := runtime.Open(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	fmt.Println("store:", st.Name())
+const usage = `usage: adw run --issue N [--fail-at PHASE] | resume ID | status ID | PHASE [--issue N] | demo
+flags of every command: --store URL, --workdir DIR`
 
-	id := newADWID()
-	fmt.Println("run", id, "for issue 42; the test phase will crash")
-	if err := runtime.Save(ctx, st, id, "issue_number", "42", text); err != nil {
-		return err
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
 	}
-	if err := runPhases(ctx, st, id, "test"); !errors.Is(err, errCrash) {
-		return fmt.Errorf("expected the crash, got %v", err)
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("adw "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	store := fs.String("store", "", "store URL (default $STATEGEN_STORE, else sqlite:.stategen/state.db)")
+	workdir := fs.String("workdir", ".stategen/work", "directory for plan files and worktrees")
+	issue := fs.String("issue", "", "issue number (run, or a phase that starts a run)")
+	failAt := fs.String("fail-at", "", "phase in which the run crashes (run)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
 	}
-
-	cps, err := st.Checkpoints(ctx, id)
-	if err != nil {
-		return err
-	}
-	last := cps[len(cps)-1].Name
-	fmt.Println("resume: restoring checkpoint", last, "(the crashed phase's half-written keys go away)")
-	if _, err := st.Restore(ctx, id, last); err != nil {
-		return err
-	}
-	if err := runPhases(ctx, st, id, ""); err != nil {
-		return err
-	}
-	return status(ctx, st, id)
-}
-
-// runPhases runs the phases not yet completed; failAt names one that crashes.
-func runPhases(ctx context.Context, st *runtime.Store, id, failAt string) error {
-	done, err := runtime.Load(ctx, st, id, "completed_phases", list)
-	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		return err
-	}
-	for _, phase := range phases {
-		if slices.Contains(done, phase) {
-			continue
+	needArg := func() (string, error) {
+		if fs.NArg() != 1 {
+			fmt.Fprintf(stderr, "adw %s: want one ADW id\n%s\n", cmd, usage)
+			return "", errUsage
 		}
-		fmt.Printf("  %-8s ", phase)
-		if err := runtime.Save(ctx, st, id, "current_phase", phase, text); err != nil {
-			return err
-		}
-		if err := runtime.Save(ctx, st, id, phase+"_output", "specs/"+id+"-"+phase+".md", text); err != nil {
-			return err
-		}
-		if phase == failAt {
-			fmt.Println("crashed")
-			return errCrash
-		}
-		if _, err := runtime.Update(ctx, st, id, "completed_phases", list, func(d []string, _ bool) ([]string, error) {
-			return append(d, phase), nil
-		}); err != nil {
-			return err
-		}
-		cp, err := st.Checkpoint(ctx, id, "after_"+phase)
+		return fs.Arg(0), nil
+	}
+	w := &workflow{workdir: *workdir, out: stdout}
+	open := func() error {
+		st, err := runtime.Open(ctx, *store)
 		if err != nil {
 			return err
 		}
-		fmt.Println("done, checkpoint", cp.Name)
+		w.st = st
+		return nil
 	}
-	return nil
-}
+	defer func() {
+		if w.st != nil {
+			w.st.Close()
+		}
+	}()
 
-func status(ctx context.Context, st *runtime.Store, id string) error {
-	snap, err := st.Snapshot(ctx, id)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("state of %s at revision %d:\n", id, snap.Revision)
-	for _, k := range snap.Keys() {
-		var v any
-		if err := json.Unmarshal(snap.Values[k].Data, &v); err != nil {
+	switch {
+	case cmd == "run":
+		if *issue == "" {
+			fmt.Fprintf(stderr, "adw run: --issue is required\n%s\n", usage)
+			return errUsage
+		}
+		if *failAt != "" && !isPhase(*failAt) {
+			fmt.Fprintf(stderr, "adw run: --fail-at %q is not a phase (%v)\n", *failAt, phases)
+			return errUsage
+		}
+		if err := open(); err != nil {
 			return err
 		}
-		fmt.Printf("  %-18s %v\n", k, v)
+		return w.run(ctx, *issue, *failAt)
+	case cmd == "resume":
+		id, err := needArg()
+		if err != nil {
+			return err
+		}
+		if err := open(); err != nil {
+			return err
+		}
+		return w.resume(ctx, id)
+	case cmd == "status":
+		id, err := needArg()
+		if err != nil {
+			return err
+		}
+		if err := open(); err != nil {
+			return err
+		}
+		return w.status(ctx, id)
+	case isPhase(cmd):
+		if err := open(); err != nil {
+			return err
+		}
+		return w.pipe(ctx, cmd, *issue, stdin)
+	case cmd == "demo":
+		if err := open(); err != nil {
+			return err
+		}
+		return w.demo(ctx)
 	}
-	return nil
-}
-
-func newADWID() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	fmt.Fprintf(stderr, "adw: unknown command %q\n%s\n", cmd, usage)
+	return errUsage
 }

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+// phases run in this order.
+var phases = []string{"plan", "build", "test", "review", "document"}
+
+func isPhase(s string) bool { return slices.Contains(phases, s) }
+
+// crashError is a phase dying as --fail-at asked, as a killed process would.
+type crashError struct{ phase string }
+
+func (e *crashError) Error() string {
+	return fmt.Sprintf("phase %s crashed (simulated); its state is left behind: resume the run", e.phase)
+}
+
+// workflow runs phases against one store.
+type workflow struct {
+	st      *runtime.Store
+	workdir string
+	out     io.Writer
+}
+
+func (w *workflow) say(format string, args ...any) { fmt.Fprintf(w.out, format+"\n", args...) }
+
+func newADWID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// start creates a run for an issue and returns its store.
+func (w *workflow) start(ctx context.Context, issue string) (*ADWStateStore, error) {
+	id := newADWID()
+	s, err := NewADWStateStore(w.st, id)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Save(ctx, &ADWState{
+		ADWID:        id,
+		IssueNumber:  issue,
+		IssueClass:   Feature,
+		ModelSet:     "base",
+		AllADWs:      []string{id},
+		WorktreePath: filepath.Join(w.workdir, "trees", id),
+	})
+	return s, err
+}
+
+// run starts a run and does every phase.
+func (w *workflow) run(ctx context.Context, issue, failAt string) error {
+	s, err := w.start(ctx, issue)
+	if err != nil {
+		return err
+	}
+	w.say("run %s for issue #%s on %s", s.Namespace(), issue, w.st.Name())
+	return w.phasesFrom(ctx, s, failAt)
+}
+
+// phasesFrom does the phases not yet completed, in order.
+func (w *workflow) phasesFrom(ctx context.Context, s *ADWStateStore, failAt string) error {
+	for _, p := range phases {
+		done, err := s.LoadCompletedPhases(ctx)
+		if err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return err
+		}
+		if slices.Contains(done, p) {
+			continue
+		}
+		if err := w.phase(ctx, s, p, p == failAt); err != nil {
+			return err
+		}
+	}
+	v, err := s.Load(ctx)
+	if err != nil {
+		return err
+	}
+	w.say("run %s complete: %s", v.ADWID, strings.Join(v.CompletedPhases, ", "))
+	return nil
+}
+
+// phase does one phase: its work, its state, and a checkpoint.
+func (w *workflow) phase(ctx context.Context, s *ADWStateStore, p string, crash bool) error {
+	if err := s.SaveCurrentPhase(ctx, p); err != nil {
+		return err
+	}
+	v, err := s.Load(ctx)
+	if err != nil {
+		return err
+	}
+	switch p {
+	case "plan":
+		v.BranchName = fmt.Sprintf("feature-issue-%s-adw-%s", v.IssueNumber, v.ADWID)
+		v.PlanFile = filepath.Join(w.workdir, "specs", fmt.Sprintf("issue-%s-adw-%s-plan.md", v.IssueNumber, v.ADWID))
+		err = writeFile(v.PlanFile, fmt.Sprintf("# Plan for issue #%s\n\n1. build\n2. test\n", v.IssueNumber))
+	case "build":
+		v.BackendPort, v.FrontendPort = 9100+int(v.ADWID[0])%10, 9200+int(v.ADWID[0])%10
+		err = writeFile(filepath.Join(v.WorktreePath, "main.go"), "package main\n")
+	case "test", "review", "document":
+		err = writeFile(filepath.Join(v.WorktreePath, p+".log"), p+" passed\n")
+	}
+	if err != nil {
+		return err
+	}
+	if crash {
+		// Half the phase's state is written, then the process dies: no
+		// completed mark, no checkpoint. Resume restores the last good one.
+		if err := s.SaveBranchName(ctx, v.BranchName+"-half-done"); err != nil {
+			return err
+		}
+		w.say("  %-8s crashed", p)
+		return &crashError{phase: p}
+	}
+	v.CompletedPhases = append(v.CompletedPhases, p)
+	if err := s.Save(ctx, v); err != nil {
+		return err
+	}
+	cp, err := s.Checkpoint(ctx, "after_"+p)
+	if err != nil {
+		return err
+	}
+	w.say("  %-8s done, checkpoint %s", p, cp.Name)
+	return nil
+}
+
+func writeFile(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(content), 0o644)
+}
+
+// resume restores the run's last checkpoint and does the remaining phases.
+func (w *workflow) resume(ctx context.Context, id string) error {
+	s, err := NewADWStateStore(w.st, id)
+	if err != nil {
+		return err
+	}
+	cps, err := s.Checkpoints(ctx)
+	if err != nil {
+		return err
+	}
+	if len(cps) == 0 {
+		return fmt.Errorf("run %s has no checkpoint to resume from", id)
+	}
+	last := cps[len(cps)-1].Name
+	if err := s.Restore(ctx, last); err != nil {
+		return err
+	}
+	w.say("resume %s from checkpoint %s", id, last)
+	return w.phasesFrom(ctx, s, "")
+}
+
+// status prints the run's typed state and its checkpoints.
+func (w *workflow) status(ctx context.Context, id string) error {
+	s, err := NewADWStateStore(w.st, id)
+	if err != nil {
+		return err
+	}
+	v, err := s.Load(ctx)
+	if err != nil {
+		return err
+	}
+	w.say("run %s, issue #%s (%s), branch %s", v.ADWID, v.IssueNumber, v.IssueClass, v.BranchName)
+	w.say("  phase %s, completed [%s], model set %s, ports %d/%d", v.CurrentPhase, strings.Join(v.CompletedPhases, " "), v.ModelSet, v.BackendPort, v.FrontendPort)
+	w.say("  plan %s, worktree %s", v.PlanFile, v.WorktreePath)
+	cps, err := s.Checkpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, cp := range cps {
+		w.say("  checkpoint %-16s revision %d, %d keys", cp.Name, cp.Revision, cp.Keys)
+	}
+	return nil
+}
+
+// pipe does one phase ADW-style: the state comes in as one flat JSON
+// object on stdin (or a new run starts with --issue) and goes out the same
+// way on stdout, so that phases chain with pipes as the Python scripts do.
+func (w *workflow) pipe(ctx context.Context, p, issue string, stdin io.Reader) error {
+	var s *ADWStateStore
+	var err error
+	if issue != "" {
+		s, err = w.start(ctx, issue)
+	} else {
+		s, err = w.fromStdin(ctx, stdin)
+	}
+	if err != nil {
+		return err
+	}
+	quiet := &workflow{st: w.st, workdir: w.workdir, out: io.Discard}
+	if err := quiet.phase(ctx, s, p, false); err != nil {
+		return err
+	}
+	snap, err := w.st.Snapshot(ctx, s.Namespace())
+	if err != nil {
+		return err
+	}
+	flat := map[string]json.RawMessage{}
+	for k, v := range snap.Values {
+		flat[k] = v.Data
+	}
+	out, err := json.MarshalIndent(flat, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w.out, "%s\n", out)
+	return err
+}
+
+// fromStdin stores the flat JSON state read from stdin and returns its run.
+func (w *workflow) fromStdin(ctx context.Context, stdin io.Reader) (*ADWStateStore, error) {
+	var flat map[string]json.RawMessage
+	if err := json.NewDecoder(stdin).Decode(&flat); err != nil {
+		return nil, fmt.Errorf("reading the state from stdin (pipe in a previous phase, or give --issue): %w", err)
+	}
+	var id string
+	if err := json.Unmarshal(flat[ADWStateKeyADWID], &id); err != nil || id == "" {
+		return nil, errors.New("the state on stdin has no adw_id")
+	}
+	s, err := NewADWStateStore(w.st, id)
+	if err != nil {
+		return nil, err
+	}
+	b := &runtime.Batch{Schema: &runtime.SchemaRef{Name: ADWStateSchema.Name, Version: ADWStateSchema.Version}}
+	for k, v := range flat {
+		b.Puts = append(b.Puts, runtime.KV{Key: k, Value: v})
+	}
+	if _, err := w.st.Apply(ctx, id, b); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// demo runs the whole story: a run that crashes in test, its status, the
+// resume, and the final status.
+func (w *workflow) demo(ctx context.Context) error {
+	w.say("== a run for issue #42 that crashes in the test phase")
+	s, err := w.start(ctx, "42")
+	if err != nil {
+		return err
+	}
+	w.say("run %s on %s", s.Namespace(), w.st.Name())
+	var crash *crashError
+	if err := w.phasesFrom(ctx, s, "test"); !errors.As(err, &crash) {
+		return fmt.Errorf("the run should have crashed in test, got %v", err)
+	}
+	w.say("\n== status after the crash (the branch name holds the crashed phase's half-written value)")
+	if err := w.status(ctx, s.Namespace()); err != nil {
+		return err
+	}
+	w.say("\n== resume")
+	if err := w.resume(ctx, s.Namespace()); err != nil {
+		return err
+	}
+	w.say("\n== status after the resume")
+	return w.status(ctx, s.Namespace())
+}

@@ -15,6 +15,9 @@ type Schema[T any] struct {
 	Name    string
 	Version int
 	Fields  []Field[T]
+	// Migrations[n] upgrades stored state from version n to n+1; Load and
+	// Update run the steps from the stored version on.
+	Migrations map[int]MigrationFunc
 }
 
 // Ref names the schema as stored state records it.
@@ -150,7 +153,7 @@ func (s *StateStore[T]) batch(v *T) (*Batch, error) {
 // ErrNotFound; absent keys take their defaults (or zero values), and absent
 // required keys are ErrMissing, naming them.
 func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
-	snap, err := s.st.Snapshot(ctx, s.ns)
+	snap, err := s.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +212,9 @@ func (s *StateStore[T]) checkSchema(stored SchemaRef) error {
 // condition that nobody wrote the namespace meanwhile, starting over on
 // conflict until ctx ends. It returns the value written.
 func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, error) {
+	if _, err := s.current(ctx); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
 	var out *T
 	_, err := s.st.UpdateNamespace(ctx, s.ns, func(snap *Snapshot) (*Batch, error) {
 		if snap == nil {

@@ -85,7 +85,7 @@ func (e *emitter) schema() {
 		e.f.Line()
 		e.f.Func().Id("init").Params().Block(jen.Qual(runtimePath, "RegisterSchema").Call(jen.Id(m.name + "Schema").Dot("Info").Call()))
 	}()
-	e.f.Var().Id(m.name+"Schema").Op("=").Op("&").Qual(runtimePath, "Schema").Types(jen.Id(m.name)).Add(literal(
+	fields := []any{
 		"Name", jen.Lit(m.name),
 		"Version", jen.Lit(m.schema.Version),
 		"Fields", jen.Index().Qual(runtimePath, "Field").Types(jen.Id(m.name)).ValuesFunc(func(g *jen.Group) {
@@ -99,7 +99,16 @@ func (e *emitter) schema() {
 			}
 			g.Line()
 		}),
-	))
+	}
+	if len(m.migrations) > 0 {
+		fields = append(fields, "Migrations", jen.Map(jen.Int()).Qual(runtimePath, "MigrationFunc").ValuesFunc(func(g *jen.Group) {
+			for i, name := range m.migrations {
+				g.Line().Lit(i + 1).Op(":").Id(name)
+			}
+			g.Line()
+		}))
+	}
+	e.f.Var().Id(m.name+"Schema").Op("=").Op("&").Qual(runtimePath, "Schema").Types(jen.Id(m.name)).Add(literal(fields...))
 }
 
 // literal is a composite literal's body with its fields in the order given

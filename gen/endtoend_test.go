@@ -48,6 +48,9 @@ func TestEndToEnd(t *testing.T) {
 	write("allkinds/allkinds.go", string(input))
 	write("main.go", e2eProgram)
 
+	// The module's go.mod lists stategen alone; let the go command add the
+	// rest, as go mod tidy would.
+	t.Setenv("GOFLAGS", "-mod=mod")
 	files, err := Generate(Config{Dir: filepath.Join(mod, "allkinds"), Types: []string{"Kinds"}})
 	if err != nil {
 		t.Fatal(err)

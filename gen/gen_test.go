@@ -59,3 +59,20 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// When the go command cannot list the package at all (here a go.mod that
+// lacks what an import needs), its own message is passed on.
+func TestGoListErrorPassedOn(t *testing.T) {
+	repo, _ := filepath.Abs("..")
+	sum, _ := os.ReadFile(filepath.Join(repo, "go.sum"))
+	dir := writeModule(t, map[string]string{
+		"state.go": "package m\n\nimport _ \"github.com/stategen/stategen/runtime/backends/sqlite\"\n\ntype State struct{ A string }\n",
+		"go.sum":   string(sum),
+	})
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/m\n\ngo 1.26\n\nrequire github.com/stategen/stategen v0.0.0\n\nreplace github.com/stategen/stategen => "+repo+"\n"), 0o644)
+	t.Setenv("GOFLAGS", "-mod=readonly")
+	_, err := Generate(Config{Dir: dir, Types: []string{"State"}})
+	if err == nil || !strings.Contains(err.Error(), "go mod tidy") {
+		t.Fatalf("got %v, want the go command's message telling to run go mod tidy", err)
+	}
+}

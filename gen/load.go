@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -29,8 +30,7 @@ func load(cfg Config, tests bool) ([]*packages.Package, error) {
 		return nil, Errors{{Msg: fmt.Sprintf("load %s: %v", pattern, err)}}
 	}
 	if len(pkgs) == 0 {
-		// go/packages says no more when the go command itself failed.
-		return nil, Errors{{Msg: fmt.Sprintf("no Go package matches %s: 'go list %s' says why (a module whose generated code is new may need 'go mod tidy')", pattern, pattern)}}
+		return nil, Errors{{Msg: fmt.Sprintf("load %s: %s", pattern, goListError(lc, pattern))}}
 	}
 	// A package that cannot be loaded at all is reported; type errors
 	// elsewhere in the package are not ours to report while the state
@@ -43,4 +43,18 @@ func load(cfg Config, tests bool) ([]*packages.Package, error) {
 		}
 	}
 	return pkgs, nil
+}
+
+// goListError asks the go command why it found no package: go/packages
+// returns no package and no error when go list itself fails (a go.mod that
+// needs tidying, say), so its message would otherwise be lost.
+func goListError(lc *packages.Config, pattern string) string {
+	args := append([]string{"list"}, lc.BuildFlags...)
+	cmd := exec.Command("go", append(args, "--", pattern)...)
+	cmd.Dir = lc.Dir
+	out, err := cmd.CombinedOutput()
+	if msg := strings.TrimSpace(string(out)); err != nil && msg != "" {
+		return strings.ReplaceAll(msg, "\n", "; ")
+	}
+	return "no Go package matches"
 }

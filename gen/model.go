@@ -23,6 +23,7 @@ type model struct {
 	buildLine        string // the source file's //go:build line, if any
 	schema           schema.Type
 	fields           []field
+	migrations       []string // migrate<T>V<n> for n = 1 .. version-1
 }
 
 // field is a persisted field and its Go type.
@@ -135,7 +136,47 @@ func buildModel(pkgs []*packages.Package, name, output string) (*model, error) {
 	if err := m.checkNames(pkg); err != nil {
 		return nil, err
 	}
+	if err := m.findMigrations(pkg); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// findMigrations checks that the package defines each step from version 1
+// to the type's version, as func migrate<T>V<n>(m *runtime.Migration) error.
+func (m *model) findMigrations(pkg *packages.Package) error {
+	var errs Errors
+	for n := 1; n < m.schema.Version; n++ {
+		name := fmt.Sprintf("migrate%sV%d", m.name, n)
+		want := fmt.Sprintf("func %s(m *runtime.Migration) error", name)
+		fn, ok := pkg.Types.Scope().Lookup(name).(*types.Func)
+		switch {
+		case !ok:
+			errs = append(errs, &Error{Pos: m.pos, Msg: fmt.Sprintf("%s is version %d, so stored version %d state needs a migration: define %s", m.name, m.schema.Version, n, want)})
+		case !isMigrationFunc(fn):
+			errs = append(errs, &Error{Pos: pkg.Fset.Position(fn.Pos()), Msg: fmt.Sprintf("%s has the wrong signature: want %s", name, want)})
+		default:
+			m.migrations = append(m.migrations, name)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func isMigrationFunc(fn *types.Func) bool {
+	sig := fn.Signature()
+	if sig.Recv() != nil || sig.Params().Len() != 1 || sig.Results().Len() != 1 || sig.TypeParams().Len() > 0 {
+		return false
+	}
+	ptr, ok := sig.Params().At(0).Type().(*types.Pointer)
+	if !ok {
+		return false
+	}
+	named, ok := ptr.Elem().(*types.Named)
+	return ok && named.Obj().Name() == "Migration" && named.Obj().Pkg() != nil && named.Obj().Pkg().Path() == runtimePath &&
+		types.Identical(sig.Results().At(0).Type(), types.Universe.Lookup("error").Type())
 }
 
 // findType looks the name up in each loaded package, preferring the

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/stategen/stategen/runtime"
 )
 
 //go:generate go run github.com/stategen/stategen/cmd/stategen gen --type=Kinds
@@ -78,3 +80,10 @@ type Kinds struct {
 	private string
 	Cache   []byte `state:"-"`
 }
+
+// migrateKindsV1 upgrades version 1 state: version 2 renamed "count" to
+// "retries".
+func migrateKindsV1(m *runtime.Migration) error { return m.Rename("count", "retries") }
+
+// migrateKindsV2 upgrades version 2 state: version 3 dropped "legacy".
+func migrateKindsV2(m *runtime.Migration) error { return m.Delete("legacy") }

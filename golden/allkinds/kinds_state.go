@@ -277,6 +277,10 @@ var KindsSchema = &runtime.Schema[Kinds]{
 			return &v.Nested
 		}),
 	},
+	Migrations: map[int]runtime.MigrationFunc{
+		1: migrateKindsV1,
+		2: migrateKindsV2,
+	},
 }
 
 func init() {

@@ -10,10 +10,16 @@
 package gen
 
 import (
+	"errors"
 	"fmt"
 	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/stategen/stategen/schema"
 )
 
 // Config says what to generate.
@@ -33,7 +39,7 @@ type Config struct {
 	Output string
 }
 
-// File is one generated file.
+// File is one generated file: a type's code, or its lock file.
 type File struct {
 	// Path is where the file belongs (absolute).
 	Path string
@@ -52,11 +58,14 @@ type Error struct {
 	Msg string
 }
 
+// Error is "file:line:col: message"; lines after the first are indented
+// with a tab, as the CLI prints them.
 func (e *Error) Error() string {
+	msg := strings.ReplaceAll(e.Msg, "\n", "\n\t")
 	if !e.Pos.IsValid() {
-		return e.Msg
+		return msg
 	}
-	return e.Pos.String() + ": " + e.Msg
+	return e.Pos.String() + ": " + msg
 }
 
 // Errors is every problem Generate found, one per line, in file order.
@@ -84,8 +93,10 @@ func (es Errors) sorted() Errors {
 	return es
 }
 
-// Generate loads the package once and returns a file per type. When
-// anything is wrong it returns Errors and no file.
+// Generate loads the package once and returns, per type, its code and its
+// lock file (<lowercased type>_state.lock.json, the fields of every schema
+// version seen, which catches a change stored state could not be read
+// under). When anything is wrong it returns Errors and no file.
 func Generate(cfg Config) ([]File, error) {
 	if len(cfg.Types) == 0 {
 		return nil, Errors{{Msg: "no type given: name the state type with --type"}}
@@ -113,12 +124,17 @@ func Generate(cfg Config) ([]File, error) {
 			errs = append(errs, asErrors(err)...)
 			continue
 		}
+		lock, lerr := updateLock(m)
+		if lerr != nil {
+			errs = append(errs, lerr)
+			continue
+		}
 		src, err := emit(m)
 		if err != nil {
 			errs = append(errs, &Error{Pos: m.pos, Msg: fmt.Sprintf("internal error: generated code for %s does not format: %v", name, err)})
 			continue
 		}
-		files = append(files, File{Path: m.output, Type: name, Content: src})
+		files = append(files, File{Path: m.output, Type: name, Content: src}, lock)
 	}
 	if len(errs) > 0 {
 		return nil, errs.sorted()
@@ -134,4 +150,25 @@ func asErrors(err error) Errors {
 		return Errors{e}
 	}
 	return Errors{{Msg: err.Error()}}
+}
+
+// updateLock reads the type's lock file, if any, checks the type against
+// it, and returns the updated lock file.
+func updateLock(m *model) (File, *Error) {
+	path := filepath.Join(filepath.Dir(m.output), strings.ToLower(m.name)+"_state.lock.json")
+	var old *schema.Lock
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if old, err = schema.ParseLock(data); err != nil {
+			return File{}, &Error{Pos: m.pos, Msg: fmt.Sprintf("%s: %v", path, err)}
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return File{}, &Error{Pos: m.pos, Msg: fmt.Sprintf("read %s: %v", path, err)}
+	}
+	next, err := old.Apply(&m.schema)
+	if err != nil {
+		return File{}, &Error{Pos: m.pos, Msg: err.Error()}
+	}
+	return File{Path: path, Type: m.name, Content: next.Marshal()}, nil
 }

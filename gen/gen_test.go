@@ -33,8 +33,8 @@ func TestTypeErrorsElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatalf("type errors outside the state type stopped generation: %v", err)
 	}
-	if len(files) != 1 || !strings.Contains(string(files[0].Content), "func (s *StateStore) SavePhase(") {
-		t.Fatalf("generated %d files, want the State accessors", len(files))
+	if len(files) != 2 || !strings.Contains(string(files[0].Content), "func (s *StateStore) SavePhase(") || !strings.HasSuffix(files[1].Path, "state_state.lock.json") {
+		t.Fatalf("generated %d files, want the State accessors and the lock file", len(files))
 	}
 	_, err = Generate(Config{Dir: dir, Types: []string{"Broken"}})
 	var errs Errors

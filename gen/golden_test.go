@@ -95,7 +95,7 @@ func TestGolden(t *testing.T) {
 				if !bytes.Equal(f.Content, again[i].Content) {
 					t.Errorf("%s: two runs gave different bytes: generation is not deterministic", f.Path)
 				}
-				if first, _, _ := strings.Cut(string(f.Content), "\n"); first != Header {
+				if first, _, _ := strings.Cut(string(f.Content), "\n"); strings.HasSuffix(f.Path, ".go") && first != Header {
 					t.Errorf("%s: first line %q, want %q", f.Path, first, Header)
 				}
 				if *update {

@@ -113,7 +113,7 @@ func buildModel(pkgs []*packages.Package, name, output string) (*model, error) {
 		if key == "" {
 			key = schema.SnakeCase(f.Name())
 		}
-		sf := schema.Field{GoName: f.Name(), Key: key, Required: tag.Required, Secret: tag.Secret, Default: tag.Default, Pos: fpos}
+		sf := schema.Field{GoName: f.Name(), Key: key, Required: tag.Required, Secret: tag.Secret, Default: tag.Default, Kind: jsonKind(f.Type()), Pos: fpos}
 		m.schema.Fields = append(m.schema.Fields, sf)
 		m.fields = append(m.fields, field{Field: sf, typ: f.Type()})
 		for _, verb := range accessorVerbs {

@@ -3,6 +3,8 @@ package gen
 import (
 	"fmt"
 	"go/types"
+
+	"github.com/stategen/stategen/schema"
 )
 
 // typeChecker decides whether values of a type survive a JSON round trip
@@ -171,4 +173,36 @@ func checkAccessible(t types.Type, pkg *types.Package) error {
 		return nil
 	}
 	return walk(t)
+}
+
+// jsonKind is the JSON kind encoding/json gives a type's values, for the
+// lock file: a type with its own JSON methods is KindAny, one with text
+// methods a string.
+func jsonKind(t types.Type) schema.Kind {
+	switch m := marshalers(t); {
+	case m.json == both:
+		return schema.KindAny
+	case m.text == both:
+		return schema.KindString
+	}
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		switch {
+		case u.Info()&types.IsString != 0:
+			return schema.KindString
+		case u.Info()&types.IsBoolean != 0:
+			return schema.KindBoolean
+		}
+		return schema.KindNumber
+	case *types.Pointer:
+		return jsonKind(u.Elem())
+	case *types.Slice:
+		if b, ok := u.Elem().(*types.Basic); ok && b.Kind() == types.Byte {
+			return schema.KindString // base64
+		}
+		return schema.KindArray
+	case *types.Array:
+		return schema.KindArray
+	}
+	return schema.KindObject
 }

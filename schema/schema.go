@@ -22,6 +22,7 @@ type Field struct {
 	Required bool            // Load fails with runtime.ErrMissing when the key is absent
 	Secret   bool            // redacted by the CLI, never printed in errors or logs
 	Default  json.RawMessage // compact JSON of default=..., nil when none
+	Kind     Kind            // the JSON kind of its values, for the lock file's compatibility check
 	Pos      token.Position  // where the field is declared, for messages; may be zero
 }
 

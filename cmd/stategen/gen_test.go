@@ -83,7 +83,7 @@ func TestGenUnchanged(t *testing.T) {
 	if err := os.Chtimes("s_state.go", old, old); err != nil {
 		t.Fatal(err)
 	}
-	runCLI(t, "gen", "--type=S", "-v").want(t, exitOK, "", "unchanged s_state.go\n")
+	runCLI(t, "gen", "--type=S", "-v").want(t, exitOK, "", "unchanged s_state.go\nunchanged s_state.lock.json\n")
 	fi, err := os.Stat("s_state.go")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestGenUnchanged(t *testing.T) {
 	if err := os.WriteFile("s_state.go", []byte("package x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runCLI(t, "gen", "--type=S", "-v").want(t, exitOK, "", "written s_state.go\n")
+	runCLI(t, "gen", "--type=S", "-v").want(t, exitOK, "", "written s_state.go\nunchanged s_state.lock.json\n")
 	if src := readFile(t, "s_state.go"); !strings.HasPrefix(src, gen.Header+"\n") {
 		t.Errorf("s_state.go not regenerated:\n%s", src)
 	}
@@ -172,7 +172,7 @@ func TestGenSeveralTypes(t *testing.T) {
 	} {
 		t.Run(strings.Join(args[1:], " "), func(t *testing.T) {
 			newModule(t, map[string]string{"state.go": stateGo})
-			runCLI(t, args...).want(t, exitOK, "", "written s_state.go\nwritten t_state.go\n")
+			runCLI(t, args...).want(t, exitOK, "", "written s_state.go\nwritten s_state.lock.json\nwritten t_state.go\nwritten t_state.lock.json\n")
 		})
 	}
 }
@@ -191,8 +191,9 @@ func TestGenTags(t *testing.T) {
 // as is the PACKAGE argument, and printed paths are relative to it too.
 func TestGenOutputAndPackage(t *testing.T) {
 	newModule(t, map[string]string{"sub/state.go": stateGo})
-	runCLI(t, "gen", "--type=S", "-v", "./sub").want(t, exitOK, "", "written "+filepath.Join("sub", "s_state.go")+"\n")
-	runCLI(t, "gen", "--type=T", "--output=sub/custom.go", "-v", "./sub").want(t, exitOK, "", "written "+filepath.Join("sub", "custom.go")+"\n")
+	runCLI(t, "gen", "--type=S", "-v", "./sub").want(t, exitOK, "", "written "+filepath.Join("sub", "s_state.go")+"\nwritten "+filepath.Join("sub", "s_state.lock.json")+"\n")
+	// The lock file goes beside the output, under the type's name.
+	runCLI(t, "gen", "--type=T", "--output=sub/custom.go", "-v", "./sub").want(t, exitOK, "", "written "+filepath.Join("sub", "custom.go")+"\nwritten "+filepath.Join("sub", "t_state.lock.json")+"\n")
 	if src := readFile(t, "sub/custom.go"); !strings.HasPrefix(src, gen.Header+"\n") {
 		t.Errorf("sub/custom.go:\n%s", src)
 	}
@@ -209,8 +210,9 @@ func TestGenJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 			t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
 		}
-		if len(got) != 1 || got[0] != (genResult{Path: "s_state.go", Type: "S", Status: want}) {
-			t.Errorf("--json printed %+v, want one s_state.go %s", got, want)
+		wantFiles := []genResult{{Path: "s_state.go", Type: "S", Status: want}, {Path: "s_state.lock.json", Type: "S", Status: want}}
+		if !slices.Equal(got, wantFiles) {
+			t.Errorf("--json printed %+v, want %+v", got, wantFiles)
 		}
 	}
 }

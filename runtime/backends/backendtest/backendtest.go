@@ -63,6 +63,8 @@ func Run(t *testing.T, h Harness) {
 		{"NoLostUpdateGoroutines", testNoLostUpdateGoroutines},
 		{"NoLostUpdateProcesses", testNoLostUpdateProcesses},
 		{"AtomicAcrossKill", testAtomicAcrossKill},
+		{"SchemaMigration", testSchemaMigration},
+		{"MigrationAcrossKill", testMigrationAcrossKill},
 		{"CacheCoherence", testCacheCoherence},
 		{"CacheNoAliasing", testCacheNoAliasing},
 		{"FinalErrorsNotRetried", testFinalErrorsNotRetried},

@@ -56,6 +56,8 @@ func work(job string) error {
 	case "put":
 		_, err := st.Put(ctx, ns, key, []byte(arg))
 		return err
+	case "migrate":
+		return migrateLoop(ctx, st, ns)
 	case "batches":
 		// Write batches forever, each setting every key to the same number;
 		// the parent kills the process mid-way.

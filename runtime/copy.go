@@ -1,0 +1,180 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// PutCheckpoint stores a checkpoint as given (name, creation time, revision,
+// schema and values), replacing one of the same name: for tools that copy
+// checkpoints between stores. Checkpoint is the way to take one.
+func (s *Store) PutCheckpoint(ctx context.Context, ns string, cp *Checkpoint) error {
+	if err := validateCheckpoint(ns, cp.Name); err != nil {
+		return s.wrap("put checkpoint", ns, cp.Name, err)
+	}
+	for k, v := range cp.Values {
+		if err := ValidateName("key", k); err != nil {
+			return s.wrap("put checkpoint", ns, cp.Name, err)
+		}
+		if !json.Valid(v.Data) {
+			return s.wrap("put checkpoint", ns, cp.Name, fmt.Errorf("%w: value of key %q is not valid JSON", ErrInvalidValue, k))
+		}
+	}
+	cp.Keys = len(cp.Values)
+	return s.do(ctx, "put checkpoint", ns, cp.Name, func() error { return s.be.PutCheckpoint(ctx, ns, cp) })
+}
+
+// Digest summarises a namespace so that two stores can be compared: its key
+// and checkpoint counts and a hash of its schema, keys, values (compacted,
+// so that formatting does not count) and checkpoints.
+type Digest struct {
+	Keys        int    `json:"keys"`
+	Checkpoints int    `json:"checkpoints"`
+	Hash        string `json:"hash"`
+}
+
+// hashValues hashes a schema and a set of values.
+func hashValues(schema SchemaRef, values map[string]Value) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00", schema.Name, schema.Version)
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var buf bytes.Buffer
+	for _, k := range keys {
+		buf.Reset()
+		if json.Compact(&buf, values[k].Data) != nil {
+			buf.Write(values[k].Data)
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00", k, buf.Bytes())
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Digest summarises namespace ns; a namespace with neither state nor
+// checkpoints is ErrNotFound.
+func (s *Store) Digest(ctx context.Context, ns string) (Digest, error) {
+	var d Digest
+	h := sha256.New()
+	snap, err := s.Snapshot(ctx, ns)
+	switch {
+	case err == nil:
+		d.Keys = len(snap.Values)
+		fmt.Fprintf(h, "state %s\n", hashValues(snap.Schema, snap.Values))
+	case !errors.Is(err, ErrNotFound):
+		return d, err
+	}
+	cps, err := s.Checkpoints(ctx, ns)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return d, err
+	}
+	sort.Slice(cps, func(i, j int) bool { return cps[i].Name < cps[j].Name })
+	for _, info := range cps {
+		cp, err := s.GetCheckpoint(ctx, ns, info.Name)
+		if err != nil {
+			return d, err
+		}
+		fmt.Fprintf(h, "checkpoint %s %d %s\n", cp.Name, cp.Created.UnixNano(), hashValues(cp.Schema, cp.Values))
+	}
+	d.Checkpoints = len(cps)
+	if snap == nil && d.Checkpoints == 0 {
+		return d, s.wrap("digest", ns, "", ErrNotFound)
+	}
+	d.Hash = hex.EncodeToString(h.Sum(nil))
+	return d, nil
+}
+
+// CopyResult says what Copy did with one namespace.
+type CopyResult struct {
+	// State is true when the state was written (false: the destination
+	// already held the same, or the source had none).
+	State bool
+	// Keys is the number of keys in the source's state.
+	Keys int
+	// Checkpoints counts the checkpoints written; Skipped those the
+	// destination already held the same.
+	Checkpoints, Skipped int
+}
+
+// ErrDestinationDiffers is Copy refusing to overwrite a destination
+// namespace or checkpoint that holds different data.
+var ErrDestinationDiffers = errors.New("destination holds different data")
+
+// Copy copies namespace ns from src to dst: its state, with its schema, in
+// one atomic write, then each checkpoint with its creation time, revision
+// and schema. What the destination already holds the same is left alone,
+// so running Copy again changes nothing and an interrupted copy can simply
+// be run again. A destination namespace or checkpoint that holds different
+// data is ErrDestinationDiffers unless overwrite is set. With dryRun
+// nothing is written and the result says what would be.
+func Copy(ctx context.Context, src, dst *Store, ns string, overwrite, dryRun bool) (CopyResult, error) {
+	var res CopyResult
+	snap, err := src.Snapshot(ctx, ns)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return res, err
+	}
+	if snap != nil {
+		res.Keys = len(snap.Values)
+		have, err := dst.Snapshot(ctx, ns)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return res, err
+		}
+		same := have != nil && hashValues(have.Schema, have.Values) == hashValues(snap.Schema, snap.Values)
+		if have != nil && !same && !overwrite {
+			return res, dst.wrap("copy", ns, "", fmt.Errorf("%w: the namespace exists with other state (give --overwrite to replace it)", ErrDestinationDiffers))
+		}
+		if !same {
+			res.State = true
+			if !dryRun {
+				// Conditioned on what was looked at, so a writer racing the
+				// copy is not overwritten unseen.
+				rev := int64(0)
+				if have != nil {
+					rev = have.Revision
+				}
+				b := &Batch{Replace: true, Schema: &snap.Schema, Conds: []Cond{{Revision: rev}}}
+				for _, k := range snap.Keys() {
+					b.Puts = append(b.Puts, KV{Key: k, Value: snap.Values[k].Data})
+				}
+				if _, err := dst.Apply(ctx, ns, b); err != nil {
+					return res, err
+				}
+			}
+		}
+	}
+	cps, err := src.Checkpoints(ctx, ns)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return res, err
+	}
+	for _, info := range cps {
+		cp, err := src.GetCheckpoint(ctx, ns, info.Name)
+		if err != nil {
+			return res, err
+		}
+		have, err := dst.GetCheckpoint(ctx, ns, info.Name)
+		switch {
+		case err == nil && have.Created.Equal(cp.Created) && hashValues(have.Schema, have.Values) == hashValues(cp.Schema, cp.Values):
+			res.Skipped++
+			continue
+		case err == nil && !overwrite:
+			return res, dst.wrap("copy", ns, info.Name, fmt.Errorf("%w: checkpoint %s exists with other content (give --overwrite to replace it)", ErrDestinationDiffers, info.Name))
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return res, err
+		}
+		res.Checkpoints++
+		if !dryRun {
+			if err := dst.PutCheckpoint(ctx, ns, cp); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/stategen/stategen/gen"
+	"github.com/stategen/stategen/runtime/backends/redis"
 )
 
 // Exit statuses; see the package doc.
@@ -24,6 +27,19 @@ type cli struct {
 	globals
 
 	Gen genCmd `cmd:"" help:"Generate typed state accessors for Go struct types (run by go generate)."`
+
+	Namespaces  namespacesCmd  `cmd:"" group:"store" help:"List the store's namespaces (workflow runs)."`
+	Keys        keysCmd        `cmd:"" group:"store" help:"List a namespace's keys with their revisions."`
+	Load        loadCmd        `cmd:"" group:"store" help:"Print one key's stored JSON value."`
+	Save        saveCmd        `cmd:"" group:"store" help:"Store a JSON value under a key."`
+	Delete      deleteCmd      `cmd:"" group:"store" help:"Remove a key."`
+	Dump        dumpCmd        `cmd:"" group:"store" help:"Print every key of a namespace with its value."`
+	Checkpoint  checkpointCmd  `cmd:"" group:"store" help:"Snapshot a namespace under a checkpoint name."`
+	Checkpoints checkpointsCmd `cmd:"" group:"store" help:"List a namespace's checkpoints, oldest first."`
+	Restore     restoreCmd     `cmd:"" group:"store" help:"Make a namespace exactly a checkpoint again."`
+	Diff        diffCmd        `cmd:"" group:"store" help:"Show what changed between two checkpoints, or a checkpoint and now."`
+	Prune       pruneCmd       `cmd:"" group:"store" help:"Remove old checkpoints of a namespace."`
+	Migrate     migrateCmd     `cmd:"" group:"store" help:"Copy namespaces with their checkpoints from one store to another, and verify the copy."`
 }
 
 // globals are the flags every command accepts.
@@ -46,8 +62,14 @@ type env struct {
 // return.
 type kongExit int
 
+// quietRedis routes go-redis's own diagnostics (failed dials...), which it
+// would otherwise print on stderr, to a logger that discards them: a failed
+// command prints one line, the store's error.
+var quietRedis sync.Once
+
 // run runs the command line args and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
+	quietRedis.Do(func() { redis.SetClientLogger(slog.New(slog.DiscardHandler)) })
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("stategen"),
@@ -55,6 +77,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Groups{"store": "Store commands (on --store URL, or $STATEGEN_STORE):"},
 	)
 	if err != nil { // the grammar above is wrong: a bug, not the user's
 		fmt.Fprintf(stderr, "stategen: internal error: %v\n", err)
@@ -97,7 +120,8 @@ func report(w io.Writer, err error) {
 	case errors.As(err, &one):
 		errs = gen.Errors{one}
 	default:
-		printLines(w, "stategen: ", err.Error())
+		// The runtime's errors carry the prefix already.
+		printLines(w, "stategen: ", strings.TrimPrefix(err.Error(), "stategen: "))
 		return
 	}
 	for _, e := range errs {

@@ -11,8 +11,11 @@
 // silent on success (-v lists each file); gen --check writes nothing and
 // fails when a committed file is stale, for CI. The store commands
 // (namespaces, load, save, checkpoint, diff, migrate...) take the store's URL
-// from --store or STATEGEN_STORE. Run 'stategen --help' for the commands
-// and 'stategen gen --help' for the generator's flags.
+// from --store or STATEGEN_STORE. They print aligned tables for people and,
+// with --json, stable JSON for scripts: each command's --help documents its
+// shape. Values of keys that a schema linked into this binary marks secret
+// print as [redacted] unless --show-secrets is given. Run 'stategen --help'
+// for the commands and 'stategen gen --help' for the generator's flags.
 //
 // Exit status: 0 on success; 1 when the command failed (an input error, a
 // stale file under 'gen --check', a store error); 2 when the command line

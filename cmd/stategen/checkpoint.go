@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+// checkpointCmd is 'stategen checkpoint NS [NAME]'.
+type checkpointCmd struct {
+	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run) to snapshot."`
+	Name      string `arg:"" name:"NAME" optional:"" help:"Checkpoint name (default: one generated from the time, which sorts by creation)."`
+}
+
+func (checkpointCmd) Help() string {
+	return `Copies the namespace's current state, atomically, under the checkpoint
+name (replacing a checkpoint of that name) and prints
+"created checkpoint NS/NAME (revision N, K keys)", N being the namespace
+revision it copies.
+
+--json prints {"namespace": "...", "checkpoint": "...", "revision": 7}.`
+}
+
+// checkpointResult is what checkpoint and restore print with --json.
+type checkpointResult struct {
+	Namespace  string `json:"namespace"`
+	Checkpoint string `json:"checkpoint"`
+	Revision   int64  `json:"revision"`
+}
+
+func (c *checkpointCmd) Run(e *env) error {
+	names := []string{"namespace", c.Namespace}
+	if c.Name != "" {
+		names = append(names, "checkpoint", c.Name)
+	}
+	if err := checkNames(names...); err != nil {
+		return err
+	}
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		info, err := st.Checkpoint(ctx, c.Namespace, c.Name)
+		if errors.Is(err, runtime.ErrNotFound) {
+			if _, serr := snapshot(ctx, st, c.Namespace); serr != nil {
+				return serr
+			}
+			// Checkpoints, but no key left to copy.
+			return fmt.Errorf("namespace %s holds no keys to checkpoint", c.Namespace)
+		}
+		if err != nil {
+			return err
+		}
+		if e.JSON {
+			return writeJSON(e.stdout, checkpointResult{Namespace: c.Namespace, Checkpoint: info.Name, Revision: info.Revision})
+		}
+		_, err = fmt.Fprintf(e.stdout, "created checkpoint %s/%s (revision %d, %d keys)\n", c.Namespace, info.Name, info.Revision, info.Keys)
+		return err
+	})
+}
+
+// checkpointsCmd is 'stategen checkpoints NS'.
+type checkpointsCmd struct {
+	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run)."`
+}
+
+func (checkpointsCmd) Help() string {
+	return `Prints a table of NAME, CREATED (UTC), REVISION (the namespace revision
+it copies), KEYS (how many) and SCHEMA (the schema the state was written
+under, - for none), oldest first.
+
+--json prints [{"name": "...", "created": "2025-01-02T03:04:05.123Z",
+"revision": 7, "keys": 5, "schema": {"name": "ADWState", "version": 2}}, ...],
+oldest first, with "schema" null where none is recorded.`
+}
+
+// checkpointJSON is one checkpoint as checkpoints and prune print it with
+// --json.
+type checkpointJSON struct {
+	Name     string             `json:"name"`
+	Created  *time.Time         `json:"created"`
+	Revision int64              `json:"revision"`
+	Keys     int                `json:"keys"`
+	Schema   *runtime.SchemaRef `json:"schema"`
+}
+
+func checkpointsJSON(list []runtime.CheckpointInfo) []checkpointJSON {
+	out := make([]checkpointJSON, 0, len(list))
+	for _, cp := range list {
+		out = append(out, checkpointJSON{Name: cp.Name, Created: timeJSON(cp.Created), Revision: cp.Revision, Keys: cp.Keys, Schema: schemaJSON(cp.Schema)})
+	}
+	return out
+}
+
+// printCheckpoints prints list as a table, under a header.
+func printCheckpoints(w io.Writer, list []runtime.CheckpointInfo) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NAME\tCREATED\tREVISION\tKEYS\tSCHEMA")
+	for _, cp := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", cp.Name, timeText(cp.Created), cp.Revision, cp.Keys, schemaText(cp.Schema))
+	}
+	return tw.Flush()
+}
+
+func (c *checkpointsCmd) Run(e *env) error {
+	if err := checkNames("namespace", c.Namespace); err != nil {
+		return err
+	}
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		list, err := st.Checkpoints(ctx, c.Namespace)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			// None, or no such namespace?
+			if _, err := snapshot(ctx, st, c.Namespace); err != nil {
+				return err
+			}
+		}
+		if e.JSON {
+			return writeJSON(e.stdout, checkpointsJSON(list))
+		}
+		if len(list) == 0 {
+			return nil
+		}
+		return printCheckpoints(e.stdout, list)
+	})
+}
+
+// restoreCmd is 'stategen restore NS NAME'.
+type restoreCmd struct {
+	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run) to restore."`
+	Name      string `arg:"" name:"NAME" help:"Checkpoint to restore."`
+}
+
+func (restoreCmd) Help() string {
+	return `Makes the namespace exactly the checkpoint, atomically: its keys with their
+values, its schema, and no other key. Prints
+"restored NS to checkpoint NAME (revision N)" with the namespace's new
+revision (revisions only grow). A missing checkpoint fails with exit status
+1 and changes nothing.
+
+--json prints {"namespace": "...", "checkpoint": "...", "revision": 9}.`
+}
+
+func (c *restoreCmd) Run(e *env) error {
+	if err := checkNames("namespace", c.Namespace, "checkpoint", c.Name); err != nil {
+		return err
+	}
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		rev, err := st.Restore(ctx, c.Namespace, c.Name)
+		if errors.Is(err, runtime.ErrNotFound) {
+			return checkpointNotFound(ctx, st, c.Namespace, c.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if e.JSON {
+			return writeJSON(e.stdout, checkpointResult{Namespace: c.Namespace, Checkpoint: c.Name, Revision: rev})
+		}
+		_, err = fmt.Fprintf(e.stdout, "restored %s to checkpoint %s (revision %d)\n", c.Namespace, c.Name, rev)
+		return err
+	})
+}

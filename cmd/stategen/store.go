@@ -1,0 +1,500 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stategen/stategen/runtime"
+	_ "github.com/stategen/stategen/runtime/backends/all" // every backend, chosen by the URL
+)
+
+// This file holds what the store commands share (opening the store, names,
+// not-found errors, redaction, output) and the simple commands: namespaces,
+// keys, load, save, delete and dump. checkpoint.go, diff.go and prune.go hold
+// the others.
+
+// withStore opens the store the global flags name, runs f on it with a
+// context that ends on SIGINT or SIGTERM, and closes the store.
+func (e *env) withStore(f func(ctx context.Context, st *runtime.Store) error) (err error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// A command runs once: a cache would only cost.
+	st, err := runtime.Open(ctx, e.Store, runtime.WithoutCache())
+	if err != nil {
+		return openError(e.Store, err)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close %s: %w", st.Name(), cerr)
+		}
+	}()
+	err = f(ctx, st)
+	if err != nil && ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	return err
+}
+
+// openError rewords the runtime's error for a scheme no backend handles:
+// its advice to import a backend package is for programs, not for users of
+// this binary, which links them all.
+func openError(rawURL string, err error) error {
+	if !errors.Is(err, runtime.ErrUnknownScheme) {
+		return err
+	}
+	if rawURL == "" {
+		rawURL = os.Getenv(runtime.EnvStore)
+	}
+	scheme := ""
+	if u, perr := url.Parse(rawURL); perr == nil {
+		scheme = u.Scheme
+	}
+	known := strings.Join(runtime.Schemes(), ", ")
+	if scheme == "" {
+		return fmt.Errorf("store URL %q has no scheme (known: %s)", rawURL, known)
+	}
+	return fmt.Errorf("unknown store scheme %q (known: %s)", scheme, known)
+}
+
+// checkNames validates kind, name pairs before the store is even opened, so
+// that a bad name changes nothing, not even by creating a database file.
+func checkNames(kindNames ...string) error {
+	for i := 0; i+1 < len(kindNames); i += 2 {
+		if err := runtime.ValidateName(kindNames[i], kindNames[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func namespaceNotFound(ns string) error {
+	return fmt.Errorf("namespace %s not found", ns)
+}
+
+// snapshot returns a namespace's current state. A namespace that holds
+// checkpoints but no key (every key was deleted) is empty, as 'namespaces'
+// lists it; one that holds nothing at all is not found.
+func snapshot(ctx context.Context, st *runtime.Store, ns string) (*runtime.Snapshot, error) {
+	snap, err := st.Snapshot(ctx, ns)
+	if !errors.Is(err, runtime.ErrNotFound) {
+		return snap, err
+	}
+	cps, cerr := st.Checkpoints(ctx, ns)
+	if cerr != nil {
+		return nil, cerr
+	}
+	if len(cps) == 0 {
+		return nil, namespaceNotFound(ns)
+	}
+	return &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}, nil
+}
+
+// checkpointNotFound is the error for a checkpoint the runtime did not
+// find: the namespace's own absence when that is the reason.
+func checkpointNotFound(ctx context.Context, st *runtime.Store, ns, name string) error {
+	if _, err := snapshot(ctx, st, ns); err != nil {
+		return err
+	}
+	return fmt.Errorf("checkpoint %s not found in namespace %s", name, ns)
+}
+
+// secretFlags is the flag of the commands that print values.
+type secretFlags struct {
+	ShowSecrets bool `help:"Print the values of secret keys instead of [redacted]. Secret keys are known only for schemas linked into this binary; values of any other schema are printed as stored."`
+}
+
+// redacted is what a secret value prints as, and its JSON.
+const redacted = "[redacted]"
+
+var redactedJSON = json.RawMessage(`"` + redacted + `"`)
+
+// redactor knows which keys of a namespace are secret: those its schemas
+// (as recorded with the state, and registered in this binary) mark so.
+type redactor struct {
+	secret map[string]bool
+}
+
+// newRedactor knows the secret keys of the schemas refs, unless show says
+// to print them.
+func newRedactor(show bool, refs ...runtime.SchemaRef) redactor {
+	r := redactor{secret: map[string]bool{}}
+	if show {
+		return r
+	}
+	for _, ref := range refs {
+		if ref.Name == "" {
+			continue
+		}
+		if info, ok := runtime.LookupSchema(ref.Name); ok {
+			for _, k := range info.Secret {
+				r.secret[k] = true
+			}
+		}
+	}
+	return r
+}
+
+// value is v, or the JSON string "[redacted]" when key is secret.
+func (r redactor) value(key string, v json.RawMessage) json.RawMessage {
+	if r.secret[key] {
+		return redactedJSON
+	}
+	return v
+}
+
+// schemaJSON is a schema as --json prints it: null when none is recorded.
+func schemaJSON(ref runtime.SchemaRef) *runtime.SchemaRef {
+	if ref.IsZero() {
+		return nil
+	}
+	return &ref
+}
+
+// schemaText is a schema as tables print it.
+func schemaText(ref runtime.SchemaRef) string {
+	if ref.IsZero() {
+		return "-"
+	}
+	return ref.String()
+}
+
+// timeJSON is t in UTC for --json (RFC 3339 with its fraction), or null
+// when the backend does not know it.
+func timeJSON(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// timeText is t in UTC for tables (RFC 3339 to the second), or "-".
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// writeJSON prints v as indented JSON, values as they are (no HTML escaping).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// compactJSON is v on one line.
+func compactJSON(v json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, v); err != nil {
+		return string(v)
+	}
+	return b.String()
+}
+
+// newTable returns a tabwriter for aligned columns; Flush prints them.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+}
+
+// namespacesCmd is 'stategen namespaces'.
+type namespacesCmd struct{}
+
+func (namespacesCmd) Help() string {
+	return `Prints one namespace per line, sorted: every namespace that holds a key,
+a schema or a checkpoint.
+
+--json prints ["ns", ...] ([] for an empty store).`
+}
+
+func (c *namespacesCmd) Run(e *env) error {
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		names, err := st.Namespaces(ctx)
+		if err != nil {
+			return err
+		}
+		if e.JSON {
+			return writeJSON(e.stdout, append([]string{}, names...))
+		}
+		for _, n := range names {
+			fmt.Fprintln(e.stdout, n)
+		}
+		return nil
+	})
+}
+
+// keysCmd is 'stategen keys NS'.
+type keysCmd struct {
+	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run) to list."`
+}
+
+func (keysCmd) Help() string {
+	return `Prints a table of KEY, REVISION (the namespace revision that last wrote
+the key) and UPDATED (when, in UTC; - where the backend does not record it),
+sorted by key.
+
+--json prints [{"key": "...", "revision": 7, "updated": "2025-01-02T03:04:05.123Z"}, ...],
+with "updated" null where unknown.`
+}
+
+type keyJSON struct {
+	Key      string     `json:"key"`
+	Revision int64      `json:"revision"`
+	Updated  *time.Time `json:"updated"`
+}
+
+func (c *keysCmd) Run(e *env) error {
+	if err := checkNames("namespace", c.Namespace); err != nil {
+		return err
+	}
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		snap, err := snapshot(ctx, st, c.Namespace)
+		if err != nil {
+			return err
+		}
+		keys := snap.Keys()
+		if e.JSON {
+			out := make([]keyJSON, 0, len(keys))
+			for _, k := range keys {
+				v := snap.Values[k]
+				out = append(out, keyJSON{Key: k, Revision: v.Revision, Updated: timeJSON(v.Updated)})
+			}
+			return writeJSON(e.stdout, out)
+		}
+		tw := newTable(e.stdout)
+		fmt.Fprintln(tw, "KEY\tREVISION\tUPDATED")
+		for _, k := range keys {
+			v := snap.Values[k]
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", k, v.Revision, timeText(v.Updated))
+		}
+		return tw.Flush()
+	})
+}
+
+// loadCmd is 'stategen load NS KEY'.
+type loadCmd struct {
+	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run)."`
+	Key       string `arg:"" name:"KEY" help:"Key to print."`
+	secretFlags
+}
+
+func (loadCmd) Help() string {
+	return `Prints the key's stored JSON value: indented by two spaces when it is an
+object or an array, as stored otherwise (a string keeps its quotes). A
+secret key prints as [redacted] without --show-secrets.
+
+--json prints the value itself as JSON ("[redacted]" for a secret).
+
+An absent key or namespace fails with exit status 1.`
+}
+
+func (c *loadCmd) Run(e *env) error {
+	if err := checkNames("namespace", c.Namespace, "key", c.Key); err != nil {
+		return err
+	}
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		// A snapshot rather than Get: it carries the schema, which says
+		// whether the key is secret.
+		snap, err := snapshot(ctx, st, c.Namespace)
+		if err != nil {
+			return err
+		}
+		v, ok := snap.Values[c.Key]
+		if !ok {
+			return fmt.Errorf("key %s not found in namespace %s", c.Key, c.Namespace)
+		}
+		red := newRedactor(c.ShowSecrets, snap.Schema)
+		if e.JSON {
+			return writeJSON(e.stdout, red.value(c.Key, v.Data))
+		}
+		if red.secret[c.Key] {
+			_, err := fmt.Fprintln(e.stdout, redacted)
+			return err
+		}
+		data := bytes.TrimSpace(v.Data)
+		if len(data) > 0 && (data[0] == '{' || data[0] == '[') {
+			var b bytes.Buffer
+			if err := json.Indent(&b, data, "", "  "); err == nil {
+				data = b.Bytes()
+			}
+		}
+		_, err = fmt.Fprintf(e.stdout, "%s\n", data)
+		return err
+	})
+}
+
+// saveCmd is 'stategen save NS KEY JSON'.
+type saveCmd struct {
+	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run); created by its first key."`
+	Key       string `arg:"" name:"KEY" help:"Key to write."`
+	Value     string `arg:"" name:"JSON" help:"The value, as JSON: a string needs its quotes ('\"feat-1\"'); - reads it from standard input."`
+}
+
+func (saveCmd) Help() string {
+	return `Stores the JSON value under the key, replacing what it held, and prints
+"saved NS/KEY (revision N)" with the namespace's new revision. The value
+must be valid JSON: quote a string for the shell and for JSON alike, as in
+stategen save a1b2c3d4 branch_name '"feat-1"'. Nothing is stored when it is
+not. save records no schema: the namespace keeps the one it had.
+
+--json prints {"namespace": "...", "key": "...", "revision": 7}.`
+}
+
+func (c *saveCmd) Run(e *env) error {
+	if err := checkNames("namespace", c.Namespace, "key", c.Key); err != nil {
+		return err
+	}
+	raw := []byte(c.Value)
+	if c.Value == "-" {
+		var err error
+		if raw, err = io.ReadAll(e.stdin); err != nil {
+			return fmt.Errorf("read the value for %s from standard input: %w", c.Key, err)
+		}
+	}
+	value, err := parseValue(c.Key, raw)
+	if err != nil {
+		return err
+	}
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		rev, err := st.Put(ctx, c.Namespace, c.Key, value)
+		if err != nil {
+			return err
+		}
+		if e.JSON {
+			return writeJSON(e.stdout, keyResult{Namespace: c.Namespace, Key: c.Key, Revision: rev})
+		}
+		_, err = fmt.Fprintf(e.stdout, "saved %s/%s (revision %d)\n", c.Namespace, c.Key, rev)
+		return err
+	})
+}
+
+// parseValue checks that raw is one JSON value and returns it compacted. Its
+// error names the key and, for what looks like a bare word, shows how to
+// quote it as a JSON string.
+func parseValue(key string, raw []byte) (json.RawMessage, error) {
+	var v json.RawMessage
+	if err := json.Unmarshal(raw, &v); err != nil {
+		msg := fmt.Sprintf("value for %s is not valid JSON: %v", key, err)
+		// A value that does not start like JSON is most likely a string
+		// the shell unquoted.
+		if s := strings.TrimSpace(string(raw)); s == "" || !strings.ContainsAny(s[:1], `{["-0123456789`) {
+			quoted, _ := json.Marshal(s)
+			msg += fmt.Sprintf("; a JSON string needs quotes: '%s'", quoted)
+		}
+		return nil, errors.New(msg)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// keyResult is what save and delete print with --json.
+type keyResult struct {
+	Namespace string `json:"namespace"`
+	Key       string `json:"key"`
+	Revision  int64  `json:"revision"`
+}
+
+// deleteCmd is 'stategen delete NS KEY'.
+type deleteCmd struct {
+	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run)."`
+	Key       string `arg:"" name:"KEY" help:"Key to remove."`
+}
+
+func (deleteCmd) Help() string {
+	return `Removes the key and prints "deleted NS/KEY (revision N)" with the
+namespace's new revision. An absent key or namespace fails with exit
+status 1.
+
+--json prints {"namespace": "...", "key": "...", "revision": 8}.`
+}
+
+func (c *deleteCmd) Run(e *env) error {
+	if err := checkNames("namespace", c.Namespace, "key", c.Key); err != nil {
+		return err
+	}
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		snap, err := snapshot(ctx, st, c.Namespace)
+		if err != nil {
+			return err
+		}
+		if _, ok := snap.Values[c.Key]; !ok {
+			return fmt.Errorf("key %s not found in namespace %s", c.Key, c.Namespace)
+		}
+		rev, err := st.Delete(ctx, c.Namespace, c.Key)
+		if err != nil {
+			return err
+		}
+		if e.JSON {
+			return writeJSON(e.stdout, keyResult{Namespace: c.Namespace, Key: c.Key, Revision: rev})
+		}
+		_, err = fmt.Fprintf(e.stdout, "deleted %s/%s (revision %d)\n", c.Namespace, c.Key, rev)
+		return err
+	})
+}
+
+// dumpCmd is 'stategen dump NS'.
+type dumpCmd struct {
+	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run) to print."`
+	secretFlags
+}
+
+func (dumpCmd) Help() string {
+	return `Prints a table of KEY and VALUE (compact JSON), sorted by key; secret
+keys print as [redacted] without --show-secrets.
+
+--json prints {"namespace": "...", "revision": 7, "schema": {"name": "ADWState",
+"version": 2}, "values": {"key": value, ...}}, with "schema" null when the
+state records none.`
+}
+
+type dumpJSON struct {
+	Namespace string                     `json:"namespace"`
+	Revision  int64                      `json:"revision"`
+	Schema    *runtime.SchemaRef         `json:"schema"`
+	Values    map[string]json.RawMessage `json:"values"`
+}
+
+func (c *dumpCmd) Run(e *env) error {
+	if err := checkNames("namespace", c.Namespace); err != nil {
+		return err
+	}
+	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+		snap, err := snapshot(ctx, st, c.Namespace)
+		if err != nil {
+			return err
+		}
+		red := newRedactor(c.ShowSecrets, snap.Schema)
+		if e.JSON {
+			out := dumpJSON{Namespace: c.Namespace, Revision: snap.Revision, Schema: schemaJSON(snap.Schema), Values: map[string]json.RawMessage{}}
+			for k, v := range snap.Values {
+				out.Values[k] = red.value(k, v.Data)
+			}
+			return writeJSON(e.stdout, out)
+		}
+		tw := newTable(e.stdout)
+		fmt.Fprintln(tw, "KEY\tVALUE")
+		for _, k := range snap.Keys() {
+			val := redacted
+			if !red.secret[k] {
+				val = compactJSON(snap.Values[k].Data)
+			}
+			fmt.Fprintf(tw, "%s\t%s\n", k, val)
+		}
+		return tw.Flush()
+	})
+}

@@ -78,12 +78,27 @@ func testSchemaMigration(t *testing.T, h Harness) {
 		t.Fatalf("the old state's checkpoint: %+v, %v", cps, err)
 	}
 
+	// A failing step names itself and changes nothing.
+	if err := writeV1(ctx, st, "failing", "x"); err != nil {
+		t.Fatal(err)
+	}
+	before := values(t, st, "failing")
+	failing := phaseSchema()
+	failing.Migrations = map[int]runtime.MigrationFunc{1: func(*runtime.Migration) error { return errors.New("no space left") }}
+	fs, _ := runtime.NewStateStore(st, "failing", failing)
+	if _, err := fs.Load(ctx); err == nil || !strings.Contains(err.Error(), "from version 1 to 2") || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("failing step: %v, want an error naming step 1 to 2 and its cause", err)
+	}
+	if snap, _ := st.Snapshot(ctx, "failing"); snap.Schema.Version != 1 || !jsonEqual(t, before, values(t, st, "failing")) {
+		t.Fatalf("a failed migration changed the state")
+	}
+
 	// Newer state is refused and left exactly as it was.
 	v3 := runtime.SchemaRef{Name: "Phases", Version: 3}
 	if _, err := st.Apply(ctx, "newer", &runtime.Batch{Schema: &v3, Puts: []runtime.KV{{Key: "k00", Value: json.RawMessage(`"x"`)}}}); err != nil {
 		t.Fatal(err)
 	}
-	before := values(t, st, "newer")
+	before = values(t, st, "newer")
 	newer, _ := runtime.NewStateStore(st, "newer", phaseSchema())
 	if _, err := newer.Load(ctx); !errors.Is(err, runtime.ErrSchemaTooNew) {
 		t.Fatalf("newer state: %v, want ErrSchemaTooNew", err)

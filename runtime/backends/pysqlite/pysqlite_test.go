@@ -13,6 +13,7 @@ import (
 
 	"github.com/stategen/stategen/runtime"
 	_ "github.com/stategen/stategen/runtime/backends/pysqlite"
+	_ "github.com/stategen/stategen/runtime/backends/sqlite"
 )
 
 // reference finds shared/reference/state_manager.py beside the repository.
@@ -102,6 +103,23 @@ s2.save("issue", 42)
 	}
 	if v, _ := st.Get(ctx, "wf-1", "phase"); string(v.Data) != `"build"` {
 		t.Errorf("a refused write changed the data: %s", v.Data)
+	}
+
+	// A Python deployment moves to stategen: every namespace with its
+	// checkpoints, verified by digest.
+	dst, err := runtime.Open(ctx, "sqlite:"+filepath.Join(work, "stategen.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	for _, n := range ns {
+		if _, err := runtime.Copy(ctx, st, dst, n, false, false); err != nil {
+			t.Fatalf("copy %s: %v", n, err)
+		}
+		want, _ := st.Digest(ctx, n)
+		if got, err := dst.Digest(ctx, n); err != nil || got != want {
+			t.Errorf("%s: digest %+v after the copy, want %+v (%v)", n, got, want, err)
+		}
 	}
 }
 

@@ -167,29 +167,7 @@ func testAtomicAcrossKill(t *testing.T, h Harness) {
 	url := h.NewURL(t)
 	st := open(t, url)
 	for round := range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envWorker+"=batches", envURL+"="+url, envNS+"=crash", envKey+"=", envArg+"=")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Wait for the first batch, then let it run a little (longer each
-		// round) and kill it without warning.
-		buf := make([]byte, len("started\n"))
-		if _, err := io.ReadFull(out, buf); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("worker did not start: %v", err)
-		}
-		time.Sleep(time.Duration(5+20*round) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		cmd.Wait()
+		killMidway(t, "batches", url, "crash", round)
 
 		snap, err := st.Snapshot(ctx, "crash")
 		if err != nil {
@@ -215,4 +193,31 @@ func testAtomicAcrossKill(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// killMidway starts a worker doing job on ns, waits for its first round,
+// lets it run a little (longer each round) and kills it without warning.
+func killMidway(t *testing.T, job, url, ns string, round int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envWorker+"="+job, envURL+"="+url, envNS+"="+ns, envKey+"=", envArg+"=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len("started\n"))
+	if _, err := io.ReadFull(out, buf); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("worker did not start: %v", err)
+	}
+	time.Sleep(time.Duration(5+20*round) * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
 }

@@ -5,13 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stategen/stategen/runtime"
 )
@@ -122,25 +117,7 @@ func testMigrationAcrossKill(t *testing.T, h Harness) {
 	url := h.NewURL(t)
 	st := open(t, url)
 	for round := range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envWorker+"=migrate", envURL+"="+url, envNS+"=mig", envKey+"=", envArg+"=")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, len("started\n"))
-		if _, err := io.ReadFull(out, buf); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("worker did not start: %v", err)
-		}
-		time.Sleep(time.Duration(5+20*round) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		killMidway(t, "migrate", url, "mig", round)
 
 		snap, err := st.Snapshot(ctx, "mig")
 		if err != nil {

@@ -134,6 +134,13 @@ type Batch struct {
 	Conds []Cond
 	// Schema, if set, is recorded as the namespace's schema.
 	Schema *SchemaRef
+	// ID names the batch so that a retried Apply is not applied twice. The
+	// Store sets it on conditional batches and keeps it across its retries:
+	// a backend whose write can land without the writer hearing so (a
+	// network store losing the reply) returns the revision of the write
+	// already made under this ID instead of applying it again (which would
+	// conflict with itself). Other backends ignore it.
+	ID string
 }
 
 // Checkpoint is a named copy of a namespace's state.

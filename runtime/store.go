@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,6 +179,11 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 	if err := validateBatch(ns, b); err != nil {
 		return 0, s.wrap(op, ns, key, err)
 	}
+	if len(b.Conds) > 0 && b.ID == "" {
+		c := *b // the caller's batch stays as it was
+		c.ID = batchID()
+		b = &c
+	}
 	var rev int64
 	err := s.do(ctx, op, ns, key, func() (err error) {
 		rev, err = s.be.Apply(ctx, ns, b)
@@ -188,6 +195,13 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 		s.cache.invalidate(ns)
 	}
 	return rev, err
+}
+
+// batchID is a random name for a batch, unique for all practical purposes.
+func batchID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func validate(ns string) error { return ValidateName("namespace", ns) }

@@ -39,6 +39,9 @@
 //	                       _rev (revision it copies), _schema, _created, _name
 //	PREFIX:{NS}:cps        sorted set: checkpoint names scored by creation
 //	                       (unix milliseconds), for listing
+//	PREFIX:{NS}:batch      string "ID REVISION": the last conditional batch
+//	                       applied, so that a retry whose first reply was lost
+//	                       is not applied twice
 //
 // The state hash is never deleted, even when its last key is, so that _rev
 // only grows: a namespace that holds no key and no schema reads as not found,
@@ -303,6 +306,7 @@ func classify(err error) error {
 
 func (b *Backend) stateKey(ns string) string { return b.prefix + ":{" + ns + "}:state" }
 func (b *Backend) indexKey(ns string) string { return b.prefix + ":{" + ns + "}:cps" }
+func (b *Backend) batchKey(ns string) string { return b.prefix + ":{" + ns + "}:batch" }
 func (b *Backend) cpPrefix(ns string) string { return b.prefix + ":{" + ns + "}:cp:" }
 func (b *Backend) cpKey(ns, name string) string {
 	return b.cpPrefix(ns) + name

@@ -569,6 +569,41 @@ func TestDroppedConnectionIsTransient(t *testing.T) {
 	}
 }
 
+// A conditional write whose reply is lost after Redis applied it is
+// retried by the Store; the retry must return that write, not apply it
+// again (it would conflict with itself, and Update would run fn twice).
+func TestLostReplyAppliedOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := newDropProxy(t, srv.Addr())
+	raw := "redis://" + proxy.l.Addr().String() + "/0?prefix=" + srv.Prefix()
+	be := openBackend(t, raw, runtime.Config{})
+	st := runtime.New(be, "proxied", runtime.WithRetry(runtime.RetryPolicy{Attempts: 5, Initial: time.Millisecond, Max: 10 * time.Millisecond}))
+	ctx := context.Background()
+	counter := runtime.JSONCodec[int]()
+	if err := runtime.Save(ctx, st, "ns", "n", 0, counter); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		calls := 0
+		got, err := runtime.Update(ctx, st, "ns", "n", counter, func(n int, _ bool) (int, error) {
+			calls++
+			if calls == 1 {
+				proxy.arm(true) // the write that follows reaches Redis; its reply is lost
+			}
+			return n + 1, nil
+		})
+		if err != nil {
+			t.Fatalf("round %d: update through a lost reply: %v", i, err)
+		}
+		if got != i || calls != 1 {
+			t.Fatalf("round %d: update returned %d after %d calls of fn, want %d after 1", i, got, calls, i)
+		}
+	}
+	if n, _ := runtime.Load(ctx, st, "ns", "n", counter); n != 5 {
+		t.Fatalf("counter %d after 5 increments whose replies were lost, want 5", n)
+	}
+}
+
 func TestAuthErrorIsFinal(t *testing.T) {
 	srv := redistest.Start(t)
 	admin := srv.Client(t)

@@ -23,18 +23,29 @@ end
 
 // applyScript performs a Batch.
 //
-//	KEYS[1] state hash, KEYS[2] checkpoint index
+//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] last batch ("ID REVISION")
 //	ARGV[1] now (unix ns), ARGV[2] TTL in ms ("0": none), ARGV[3] checkpoint key prefix,
 //	ARGV[4] "1" to replace, ARGV[5] schema JSON ("": keep, "-": remove),
+//	ARGV[6] batch ID ("": none),
 //	then a count and that many (key, revision) conditions (key "": the namespace),
 //	a count and that many keys to delete, a count and that many (key, value) puts.
 //
 // It returns {"ok", revision} or, when condition number i fails,
 // {"conflict", i, found revision}.
 var applyScript = goredis.NewScript(touchLua + `
-local state, index = KEYS[1], KEYS[2]
-local now, ttl, cpprefix, replace, schema = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5]
-local i = 6
+local state, index, last = KEYS[1], KEYS[2], KEYS[3]
+local now, ttl, cpprefix, replace, schema, batch = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6]
+local i = 7
+
+-- A retry of a batch already applied (its reply was lost) returns that
+-- write's revision rather than applying it again.
+if batch ~= '' then
+	local prev = redis.call('GET', last)
+	if prev then
+		local id, r = string.match(prev, '^(%S+) (%d+)$')
+		if id == batch then return {'ok', tonumber(r)} end
+	end
+end
 
 local nconds = tonumber(ARGV[i]); i = i + 1
 for c = 1, nconds do
@@ -92,6 +103,10 @@ elseif schema ~= '' then
 	redis.call('HSET', state, '_schema', schema)
 end
 touch(ttl, state, index, cpprefix)
+if batch ~= '' then
+	redis.call('SET', last, batch .. ' ' .. r)
+	if ttl ~= '0' then redis.call('PEXPIRE', last, ttl) end
+end
 return {'ok', rev}
 `)
 

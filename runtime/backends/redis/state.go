@@ -175,7 +175,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		replace = "1"
 	}
 	args := make([]any, 0, 8+2*len(batch.Conds)+len(batch.Deletes)+2*len(batch.Puts))
-	args = append(args, strconv.FormatInt(time.Now().UnixNano(), 10), b.ttl, b.cpPrefix(ns), replace, schema)
+	args = append(args, strconv.FormatInt(time.Now().UnixNano(), 10), b.ttl, b.cpPrefix(ns), replace, schema, batch.ID)
 	args = append(args, len(batch.Conds))
 	for _, c := range batch.Conds {
 		args = append(args, c.Key, c.Revision)
@@ -188,7 +188,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	for _, kv := range batch.Puts {
 		args = append(args, kv.Key, []byte(kv.Value))
 	}
-	res, err := applyScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns)}, args...).Slice()
+	res, err := applyScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns), b.batchKey(ns)}, args...).Slice()
 	if err != nil {
 		return 0, classify(err)
 	}

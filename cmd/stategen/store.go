@@ -100,6 +100,21 @@ func snapshot(ctx context.Context, st *runtime.Store, ns string) (*runtime.Snaps
 	return &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}, nil
 }
 
+// keyValue reads namespace ns and its key: the snapshot (which carries the
+// schema, and so which keys are secret) and the key's value, or an error
+// naming what is absent.
+func keyValue(ctx context.Context, st *runtime.Store, ns, key string) (*runtime.Snapshot, runtime.Value, error) {
+	snap, err := snapshot(ctx, st, ns)
+	if err != nil {
+		return nil, runtime.Value{}, err
+	}
+	v, ok := snap.Values[key]
+	if !ok {
+		return nil, runtime.Value{}, fmt.Errorf("key %s not found in namespace %s", key, ns)
+	}
+	return snap, v, nil
+}
+
 // checkpointNotFound is the error for a checkpoint the runtime did not
 // find: the namespace's own absence when that is the reason.
 func checkpointNotFound(ctx context.Context, st *runtime.Store, ns, name string) error {
@@ -305,15 +320,9 @@ func (c *loadCmd) Run(e *env) error {
 		return err
 	}
 	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
-		// A snapshot rather than Get: it carries the schema, which says
-		// whether the key is secret.
-		snap, err := snapshot(ctx, st, c.Namespace)
+		snap, v, err := keyValue(ctx, st, c.Namespace, c.Key)
 		if err != nil {
 			return err
-		}
-		v, ok := snap.Values[c.Key]
-		if !ok {
-			return fmt.Errorf("key %s not found in namespace %s", c.Key, c.Namespace)
 		}
 		red := newRedactor(c.ShowSecrets, snap.Schema)
 		if e.JSON {
@@ -428,12 +437,8 @@ func (c *deleteCmd) Run(e *env) error {
 		return err
 	}
 	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
-		snap, err := snapshot(ctx, st, c.Namespace)
-		if err != nil {
+		if _, _, err := keyValue(ctx, st, c.Namespace, c.Key); err != nil {
 			return err
-		}
-		if _, ok := snap.Values[c.Key]; !ok {
-			return fmt.Errorf("key %s not found in namespace %s", c.Key, c.Namespace)
 		}
 		rev, err := st.Delete(ctx, c.Namespace, c.Key)
 		if err != nil {

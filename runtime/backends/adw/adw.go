@@ -68,7 +68,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
 	"time"
 
 	"github.com/stategen/stategen/runtime"
@@ -296,7 +295,7 @@ func (b *Backend) Snapshot(_ context.Context, ns string) (*runtime.Snapshot, err
 	if err != nil {
 		return nil, err
 	}
-	if !st.exists() {
+	if !st.Exists() {
 		return nil, b.notFound(ns)
 	}
 	return &runtime.Snapshot{Namespace: ns, Revision: st.rev, Schema: st.schema(), Values: st.values()}, nil
@@ -319,9 +318,9 @@ func (b *Backend) Stamp(_ context.Context, ns string) (runtime.Stamp, error) {
 	return fsstore.MixStamps(stamps[:]...), nil
 }
 
-// exists says whether the namespace holds a key or a schema: one that does
+// Exists says whether the namespace holds a key or a schema: one that does
 // not is not found, and a namespace condition at revision 0 asks for that.
-func (st *nsState) exists() bool {
+func (st *nsState) Exists() bool {
 	if st.rev == 0 {
 		return false
 	}
@@ -338,119 +337,66 @@ func (st *nsState) exists() bool {
 	return false
 }
 
-func checkConds(ns string, st *nsState, conds []runtime.Cond) error {
-	for _, c := range conds {
-		have, what := st.rev, "ADW id "+ns
-		if !st.exists() {
-			have = 0
-		}
-		if c.Key != "" {
-			have, what = 0, "key "+c.Key
-			if st.doc != nil && st.doc.Get(c.Key) != nil {
-				have = st.keyRev(c.Key)
-			}
-		}
-		if have != c.Revision {
-			return fmt.Errorf("%s: %w: expected revision %d, found %d", what, runtime.ErrConflict, c.Revision, have)
-		}
+// Revision, Exists and KeyRevision make nsState an fsstore.State.
+func (st *nsState) Revision() int64 { return st.rev }
+
+// KeyRevision is a present key's effective revision.
+func (st *nsState) KeyRevision(key string) (int64, bool) {
+	if st.doc != nil && st.doc.Get(key) != nil {
+		return st.keyRev(key), true
 	}
-	return nil
+	return 0, false
 }
 
 // Apply performs a batch: adw_state.json, then meta.json, each replaced
 // atomically, under the namespace's lock.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
-	puts, order, err := fsstore.ParseBatch(ns, batch)
-	if err != nil {
-		return 0, err
-	}
-	// Conditions that need an existing namespace fail on one without a
-	// directory: say so without creating one.
-	if _, err := b.dir.Stat(ns); fsstore.IsNotExist(err) {
-		if err := checkConds(ns, &nsState{}, batch.Conds); err != nil {
-			return 0, err
-		}
-	}
-
-	unlock, err := b.dir.Lock(ctx, lockPath(ns))
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
-	st, err := b.load(ns)
-	if err != nil {
-		return 0, err
-	}
-	if err := checkConds(ns, st, batch.Conds); err != nil {
-		return 0, err
-	}
-	rev := st.rev + 1
-	doc := st.doc
-	if doc == nil {
-		doc = fsstore.NewObject()
-	}
-	if batch.Replace {
-		kept := doc.Members[:0]
-		for _, m := range doc.Members {
-			if _, put := puts[m.Key]; put || !fsstore.IsKey(m.Key) {
-				kept = append(kept, m)
+	return fsstore.Apply(ctx, b.dir, ns, lockPath(ns), "ADW id "+ns, batch, &nsState{},
+		func() (*nsState, error) { return b.load(ns) },
+		func(st *nsState, puts map[string]*fsstore.Node, order []string) (int64, error) {
+			rev := st.rev + 1
+			doc := st.doc
+			if doc == nil {
+				doc = fsstore.NewObject()
 			}
-		}
-		doc.Members = kept
-	}
-	for _, k := range batch.Deletes {
-		doc.Delete(k)
-	}
-	// Keys in the file stay where they are; new ones go at the end, sorted,
-	// so that the same batch always writes the same bytes.
-	var added []string
-	for _, k := range order {
-		if doc.Get(k) != nil {
-			doc.Set(k, puts[k])
-		} else {
-			added = append(added, k)
-		}
-	}
-	sort.Strings(added)
-	for _, k := range added {
-		doc.Set(k, puts[k])
-	}
-	data := fsstore.AppendPython(nil, doc)
+			fsstore.Merge(doc, batch, puts, order, func(v *fsstore.Node) *fsstore.Node { return v })
+			data := fsstore.AppendPython(nil, doc)
 
-	m := meta{Revision: rev, Keys: map[string]int64{}, SHA256: sum(data)}
-	if s := st.schema(); !s.IsZero() {
-		m.Schema = &s
-	}
-	if batch.Schema != nil {
-		m.Schema = nil
-		if !batch.Schema.IsZero() {
-			s := *batch.Schema
-			m.Schema = &s
-		}
-	}
-	for _, mem := range doc.Members {
-		if !fsstore.IsKey(mem.Key) {
-			continue
-		}
-		if _, put := puts[mem.Key]; put {
-			m.Keys[mem.Key] = rev
-		} else {
-			m.Keys[mem.Key] = st.keyRev(mem.Key)
-		}
-	}
-	metaData, err := json.MarshalIndent(&m, "", "  ")
-	if err != nil {
-		return 0, fmt.Errorf("encode %s: %w", b.dir.Join(metaPath(ns)), err)
-	}
-	metaData = append(metaData, '\n')
-	// adw_state.json first: see load for why.
-	if err := b.dir.WriteFiles(
-		fsstore.File{Name: dataPath(ns), Data: data},
-		fsstore.File{Name: metaPath(ns), Data: metaData},
-	); err != nil {
-		return 0, err
-	}
-	return rev, nil
+			m := meta{Revision: rev, Keys: map[string]int64{}, SHA256: sum(data)}
+			if s := st.schema(); !s.IsZero() {
+				m.Schema = &s
+			}
+			if batch.Schema != nil {
+				m.Schema = nil
+				if !batch.Schema.IsZero() {
+					s := *batch.Schema
+					m.Schema = &s
+				}
+			}
+			for _, mem := range doc.Members {
+				if !fsstore.IsKey(mem.Key) {
+					continue
+				}
+				if _, put := puts[mem.Key]; put {
+					m.Keys[mem.Key] = rev
+				} else {
+					m.Keys[mem.Key] = st.keyRev(mem.Key)
+				}
+			}
+			metaData, err := json.MarshalIndent(&m, "", "  ")
+			if err != nil {
+				return 0, fmt.Errorf("encode %s: %w", b.dir.Join(metaPath(ns)), err)
+			}
+			metaData = append(metaData, '\n')
+			// adw_state.json first: see load for why.
+			if err := b.dir.WriteFiles(
+				fsstore.File{Name: dataPath(ns), Data: data},
+				fsstore.File{Name: metaPath(ns), Data: metaData},
+			); err != nil {
+				return 0, err
+			}
+			return rev, nil
+		})
 }
 
 // Namespaces lists the ADW ids of DIR: directories that hold an
@@ -464,7 +410,7 @@ func (b *Backend) Namespaces(context.Context) ([]string, error) {
 	// found and repaired.
 	return b.dir.Existing(ns, cpDir, func(ns string) bool {
 		st, err := b.load(ns)
-		return err != nil || st.exists()
+		return err != nil || st.Exists()
 	}), nil
 }
 

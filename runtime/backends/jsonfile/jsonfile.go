@@ -408,7 +408,7 @@ func (b *Backend) Snapshot(_ context.Context, ns string) (*runtime.Snapshot, err
 	if err != nil {
 		return nil, err
 	}
-	if !st.exists() {
+	if !st.Exists() {
 		return nil, b.notFound(ns)
 	}
 	snap := &runtime.Snapshot{Namespace: ns, Revision: st.rev, Schema: st.schema, Values: make(map[string]runtime.Value, len(st.entries))}
@@ -434,29 +434,21 @@ func (b *Backend) Stamp(_ context.Context, ns string) (runtime.Stamp, error) {
 	return fsstore.FileStamp(fi), nil
 }
 
-// exists says whether the namespace holds a key or a schema: one that does
+// Exists says whether the namespace holds a key or a schema: one that does
 // not is not found, and a namespace condition at revision 0 asks for that.
-func (st *nsState) exists() bool {
+func (st *nsState) Exists() bool {
 	return st.doc != nil && (len(st.entries) > 0 || !st.schema.IsZero())
 }
 
-func checkConds(ns string, st *nsState, conds []runtime.Cond) error {
-	for _, c := range conds {
-		have, what := st.rev, "namespace "+ns
-		if !st.exists() {
-			have = 0
-		}
-		if c.Key != "" {
-			have, what = 0, "key "+c.Key
-			if e := st.entries[c.Key]; e != nil {
-				have = e.rev
-			}
-		}
-		if have != c.Revision {
-			return fmt.Errorf("%s: %w: expected revision %d, found %d", what, runtime.ErrConflict, c.Revision, have)
-		}
+// Revision, Exists and KeyRevision make nsState an fsstore.State.
+func (st *nsState) Revision() int64 { return st.rev }
+
+// KeyRevision is a present key's effective revision.
+func (st *nsState) KeyRevision(key string) (int64, bool) {
+	if e := st.entries[key]; e != nil {
+		return e.rev, true
 	}
-	return nil
+	return 0, false
 }
 
 func entryNode(value *fsstore.Node, ts string, rev int64) *fsstore.Node {
@@ -505,81 +497,35 @@ func countKeys(doc *fsstore.Node) int64 {
 // Apply performs a batch as one atomic replace of state.json, under the
 // namespace's lock.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
-	puts, order, err := fsstore.ParseBatch(ns, batch)
-	if err != nil {
-		return 0, err
-	}
-	// Conditions that need an existing namespace fail on one without a
-	// directory: say so without creating one.
-	if _, err := b.dir.Stat(ns); fsstore.IsNotExist(err) {
-		if err := checkConds(ns, &nsState{}, batch.Conds); err != nil {
-			return 0, err
-		}
-	}
-
-	unlock, err := b.dir.Lock(ctx, lockPath(ns))
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
-	st, err := b.load(ns)
-	if err != nil {
-		return 0, err
-	}
-	if err := checkConds(ns, st, batch.Conds); err != nil {
-		return 0, err
-	}
-	rev := max(st.rev, st.mark) + 1
-	ts := formatTime(now())
-	doc := st.doc
-	if doc == nil {
-		doc = fsstore.NewObject()
-	}
-	if batch.Replace {
-		kept := doc.Members[:0]
-		for _, m := range doc.Members {
-			if _, put := puts[m.Key]; put || m.Key == reservedKey || !fsstore.IsKey(m.Key) {
-				kept = append(kept, m)
+	return fsstore.Apply(ctx, b.dir, ns, lockPath(ns), "namespace "+ns, batch, &nsState{},
+		func() (*nsState, error) { return b.load(ns) },
+		func(st *nsState, puts map[string]*fsstore.Node, order []string) (int64, error) {
+			rev := max(st.rev, st.mark) + 1
+			ts := formatTime(now())
+			doc := st.doc
+			if doc == nil {
+				doc = fsstore.NewObject()
 			}
-		}
-		doc.Members = kept
-	}
-	for _, k := range batch.Deletes {
-		doc.Delete(k)
-	}
-	// Keys left alone keep their revision, now written down, so that it no
-	// longer depends on how the file was found (a Python-written entry
-	// becomes an ordinary one).
-	for k, e := range st.entries {
-		if _, put := puts[k]; !put {
-			e.node.Set("revision", fsstore.IntNode(e.rev))
-		}
-	}
-	// Keys already in the file stay where they are; new ones go at the end,
-	// sorted, so the same batch always writes the same bytes.
-	var added []string
-	for _, k := range order {
-		if doc.Get(k) != nil {
-			doc.Set(k, entryNode(puts[k], ts, rev))
-		} else {
-			added = append(added, k)
-		}
-	}
-	sort.Strings(added)
-	for _, k := range added {
-		doc.Set(k, entryNode(puts[k], ts, rev))
-	}
-	schema := st.schema
-	if batch.Schema != nil {
-		schema = *batch.Schema
-	}
-	setMeta(doc, meta{revision: rev, schema: schema, keys: countKeys(doc)}, ts)
-
-	if err := b.dir.WriteFiles(fsstore.File{Name: statePath(ns), Data: fsstore.AppendPython(nil, doc)}); err != nil {
-		return 0, err
-	}
-	b.writeMark(ns, rev)
-	return rev, nil
+			// Keys left alone keep their revision, now written down, so that
+			// it no longer depends on how the file was found (a
+			// Python-written entry becomes an ordinary one).
+			for k, e := range st.entries {
+				if _, put := puts[k]; !put {
+					e.node.Set("revision", fsstore.IntNode(e.rev))
+				}
+			}
+			fsstore.Merge(doc, batch, puts, order, func(v *fsstore.Node) *fsstore.Node { return entryNode(v, ts, rev) })
+			schema := st.schema
+			if batch.Schema != nil {
+				schema = *batch.Schema
+			}
+			setMeta(doc, meta{revision: rev, schema: schema, keys: countKeys(doc)}, ts)
+			if err := b.dir.WriteFiles(fsstore.File{Name: statePath(ns), Data: fsstore.AppendPython(nil, doc)}); err != nil {
+				return 0, err
+			}
+			b.writeMark(ns, rev)
+			return rev, nil
+		})
 }
 
 // Namespaces lists the directories of DIR that hold a state.json or a
@@ -593,7 +539,7 @@ func (b *Backend) Namespaces(context.Context) ([]string, error) {
 	// found and repaired.
 	return b.dir.Existing(ns, cpDir, func(ns string) bool {
 		st, err := b.load(ns)
-		return err != nil || st.exists()
+		return err != nil || st.Exists()
 	}), nil
 }
 

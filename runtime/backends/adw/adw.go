@@ -514,19 +514,10 @@ func (b *Backend) readCheckpoint(ns, name string) (*runtime.Checkpoint, error) {
 
 // Checkpoints lists a namespace's checkpoint files.
 func (b *Backend) Checkpoints(_ context.Context, ns string) ([]runtime.CheckpointInfo, error) {
-	if err := fsstore.CheckNames(ns); err != nil {
-		return nil, err
-	}
-	return b.dir.Checkpoints(ns+"/"+cpDir, func(name string) (*runtime.Checkpoint, error) { return b.readCheckpoint(ns, name) })
+	return b.dir.Checkpoints(ns, ns+"/"+cpDir, func(name string) (*runtime.Checkpoint, error) { return b.readCheckpoint(ns, name) })
 }
 
 // DeleteCheckpoint removes a checkpoint file.
 func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
-	if err := fsstore.CheckNames(ns); err != nil {
-		return err
-	}
-	if err := runtime.ValidateName("checkpoint", name); err != nil {
-		return err
-	}
-	return b.dir.DeleteCheckpoint(ctx, lockPath(ns), cpPath(ns, name), name)
+	return b.dir.DeleteCheckpoint(ctx, ns, name, lockPath(ns), cpPath(ns, name))
 }

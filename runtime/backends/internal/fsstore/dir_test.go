@@ -247,7 +247,7 @@ func TestListing(t *testing.T) {
 		t.Errorf("namespaces %v (%v), want [a b]", ns, err)
 	}
 	var read []string
-	infos, err := d.Checkpoints("a/checkpoints", func(name string) (*runtime.Checkpoint, error) {
+	infos, err := d.Checkpoints("a", "a/checkpoints", func(name string) (*runtime.Checkpoint, error) {
 		read = append(read, name)
 		if name == "c2" {
 			return nil, runtime.ErrNotFound // deleted since the listing
@@ -257,7 +257,7 @@ func TestListing(t *testing.T) {
 	if err != nil || len(read) != 2 || read[0] != "c1" || read[1] != "c2" || len(infos) != 1 || infos[0].Name != "c1" {
 		t.Errorf("checkpoints %v read %v (%v), want [c1] after reading [c1 c2]", infos, read, err)
 	}
-	if infos, err := d.Checkpoints("b/checkpoints", nil); err != nil || infos != nil {
+	if infos, err := d.Checkpoints("b", "b/checkpoints", nil); err != nil || infos != nil {
 		t.Errorf("missing directory: %v, %v", infos, err)
 	}
 }

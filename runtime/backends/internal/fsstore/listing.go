@@ -53,10 +53,13 @@ func (d *Dir) Namespaces(markers ...string) ([]string, error) {
 	return out, nil
 }
 
-// Checkpoints lists the checkpoints kept in dir as NAME.json files, with
+// Checkpoints lists namespace ns's checkpoints, kept in dir as NAME.json files, with
 // names stategen accepts, reading each with read. A missing dir holds none;
 // a checkpoint deleted since the listing is left out.
-func (d *Dir) Checkpoints(dir string, read func(name string) (*runtime.Checkpoint, error)) ([]runtime.CheckpointInfo, error) {
+func (d *Dir) Checkpoints(ns, dir string, read func(name string) (*runtime.Checkpoint, error)) ([]runtime.CheckpointInfo, error) {
+	if err := CheckNames(ns); err != nil {
+		return nil, err
+	}
 	ents, err := d.ReadDir(dir)
 	if IsNotExist(err) {
 		return nil, nil
@@ -82,9 +85,15 @@ func (d *Dir) Checkpoints(dir string, read func(name string) (*runtime.Checkpoin
 	return out, nil
 }
 
-// DeleteCheckpoint removes the checkpoint file path while holding the lock
-// lockFile; a missing one is runtime.ErrNotFound.
-func (d *Dir) DeleteCheckpoint(ctx context.Context, lockFile, path, name string) error {
+// DeleteCheckpoint removes checkpoint name of namespace ns, the file path,
+// while holding the lock lockFile; a missing one is runtime.ErrNotFound.
+func (d *Dir) DeleteCheckpoint(ctx context.Context, ns, name, lockFile, path string) error {
+	if err := CheckNames(ns); err != nil {
+		return err
+	}
+	if err := runtime.ValidateName("checkpoint", name); err != nil {
+		return err
+	}
 	err := d.RemoveLocked(ctx, lockFile, path)
 	if IsNotExist(err) {
 		return fmt.Errorf("checkpoint %q (%s): %w", name, d.Join(path), runtime.ErrNotFound)

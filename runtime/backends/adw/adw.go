@@ -25,24 +25,28 @@
 // # Bookkeeping
 //
 // Nothing of stategen's goes into adw_state.json, which Python's model
-// validation would reject. Beside it, meta.json records the namespace's
-// revision and schema, each key's revision and the SHA-256 of the
-// adw_state.json it describes:
+// validation would reject. Beside it, meta.json describes the
+// adw_state.json stategen last wrote (its revision, schema, each key's
+// revision and its SHA-256) and, under "prev", the one that write
+// replaced:
 //
 //	{"revision": 7, "schema": {"name": "ADWState", "version": 2},
-//	 "keys": {"adw_id": 1, "branch_name": 7}, "sha256": "9f86d0..."}
+//	 "keys": {"adw_id": 1, "branch_name": 7}, "sha256": "9f86d0...",
+//	 "prev": {"revision": 6, ...}}
 //
-// A write replaces adw_state.json, then meta.json; a reader reads meta.json,
-// then adw_state.json. When the file's hash is not the recorded one, the
-// file was written by someone else (a Python phase), or by a writer that has
-// not yet replaced meta.json or died before it could: either way the
-// namespace and all its keys have the recorded revision plus one, so a
-// compare-and-set against anything read before fails, and the data read is
-// what that revision holds. (Replacing meta.json first, the reader could
-// pair the new meta with the old data and give that data a revision a later
-// write would have too: a lost update.) A file without meta.json (written by
-// Python alone) is at revision 1, every key with it. Two foreign writes in a
-// row without a stategen write between them share a revision.
+// A write replaces meta.json (and syncs its directory), then
+// adw_state.json; a reader reads meta.json, then adw_state.json, and takes
+// the description whose hash the file has. A reader between the renames,
+// or the state a crash between them leaves, pairs the old file with prev:
+// the old state, wholly, at its own revision and schema, so a migration is
+// never seen half done and a compare-and-set against it conflicts with the
+// write that lands. A reader that missed both renames sees meta change and
+// reads again. A file that matches neither description was written by
+// someone else (a Python phase): the namespace and all its keys then have
+// the recorded revision plus one, so a compare-and-set against anything
+// read before fails. A file without meta.json (written by Python alone) is
+// at revision 1, every key with it. Two foreign writes in a row without a
+// stategen write between them share a revision.
 //
 // Checkpoints are stategen's own JSON files (name, creation time, revision,
 // schema, and each key's value and revision); the ADW scripts have none.
@@ -54,9 +58,7 @@
 // file, fsync, rename, fsync of the directory), readers take no lock, every
 // path goes through an os.Root of DIR, directories are created 0700 and files
 // 0600, and a file that does not parse is runtime.ErrCorrupt and is never
-// rewritten. Values are at most as durable as the order of the two renames
-// across a crash, which is safe either way: any mismatch reads as a foreign
-// write. A TTL is runtime.ErrUnsupported.
+// rewritten. A TTL is runtime.ErrUnsupported.
 package adw
 
 import (
@@ -121,37 +123,68 @@ func metaPath(ns string) string     { return ns + "/" + metaFile }
 func lockPath(ns string) string     { return ns + "/" + lockFile }
 func cpPath(ns, name string) string { return ns + "/" + cpDir + "/" + name + ".json" }
 
-// meta is meta.json.
-type meta struct {
+// description is what stategen knows of one adw_state.json: its
+// revision, schema, key revisions and hash.
+type description struct {
 	Revision int64              `json:"revision"`
 	Schema   *runtime.SchemaRef `json:"schema,omitempty"`
 	Keys     map[string]int64   `json:"keys"`
 	SHA256   string             `json:"sha256"`
 }
 
+// meta is meta.json: the description of the file being written, and of
+// the one it replaces, so that a reader (or a crash) between the two
+// renames still pairs a file with its own revision and schema.
+type meta struct {
+	description
+	Prev *description `json:"prev,omitempty"`
+}
+
 // nsState is a namespace as read from its two files.
 type nsState struct {
-	doc   *fsstore.Node // adw_state.json; nil when there is none
-	meta  *meta         // nil when there is none
-	match bool          // adw_state.json is the file meta describes
-	rev   int64         // effective revision; 0: the namespace does not exist
+	doc  *fsstore.Node // adw_state.json; nil when there is none
+	sum  string        // its hash
+	meta *meta         // nil when there is none
+	desc *description  // the description adw_state.json matches; nil: a foreign write
+	rev  int64         // effective revision; 0: the namespace does not exist
 }
 
 func (st *nsState) schema() runtime.SchemaRef {
-	if st.meta == nil || st.meta.Schema == nil {
-		return runtime.SchemaRef{}
+	switch {
+	case st.desc != nil && st.desc.Schema != nil:
+		return *st.desc.Schema
+	case st.desc == nil && st.meta != nil && st.meta.Schema != nil:
+		return *st.meta.Schema // a foreign write: the best guess
 	}
-	return *st.meta.Schema
+	return runtime.SchemaRef{}
 }
 
 // keyRev is a present key's effective revision.
 func (st *nsState) keyRev(k string) int64 {
-	if st.match {
-		if r, ok := st.meta.Keys[k]; ok && r > 0 && r <= st.rev {
+	if st.desc != nil {
+		if r, ok := st.desc.Keys[k]; ok && r > 0 && r <= st.rev {
 			return r
 		}
 	}
 	return st.rev
+}
+
+// described is the description of the file as read, for meta's prev; nil
+// when there is no file.
+func (st *nsState) described() *description {
+	if st.doc == nil {
+		return nil
+	}
+	d := &description{Revision: st.rev, Keys: map[string]int64{}, SHA256: st.sum}
+	if s := st.schema(); !s.IsZero() {
+		d.Schema = &s
+	}
+	for _, m := range st.doc.Members {
+		if fsstore.IsKey(m.Key) {
+			d.Keys[m.Key] = st.keyRev(m.Key)
+		}
+	}
+	return d
 }
 
 // values returns stategen's keys.
@@ -192,14 +225,13 @@ func sum(data []byte) string {
 func (b *Backend) load(ns string) (*nsState, error) {
 	var data, metaData []byte
 	var m *meta
-	match := false
 	for attempt := 0; ; attempt++ {
 		var err error
-		// Meta first, then data: a writer replaces adw_state.json first, so
-		// the only mismatched pair this order can see is the old meta with
-		// the new data, which reads as that data at the next revision: what
-		// it is. (The other order could pair new meta with old data and
-		// give the old data a revision that a later write will also have.)
+		// Meta first, then data. A writer replaces meta.json first, then
+		// adw_state.json, so a reader may see the new meta with the old
+		// file, which meta's prev describes; or, if both renames happen
+		// between its two reads, the old meta with the new file, which it
+		// notices by reading meta again.
 		if metaData, err = b.readOpt(metaPath(ns)); err != nil {
 			return nil, err
 		}
@@ -209,40 +241,51 @@ func (b *Backend) load(ns string) (*nsState, error) {
 		if data, err = b.readOpt(dataPath(ns)); err != nil {
 			return nil, err
 		}
-		match = m != nil && data != nil && sum(data) == m.SHA256
-		if m == nil || match || attempt == 2 {
+		if m == nil || data == nil || m.describes(sum(data)) != nil || attempt == 2 {
 			break
 		}
-		// A foreign write, or a writer between its two renames: in the
-		// latter case meta has changed by now, and a new read gets the
-		// exact key revisions.
 		again, err := b.readOpt(metaPath(ns))
 		if err != nil {
 			return nil, err
 		}
 		if bytes.Equal(again, metaData) {
-			break
+			break // a foreign write
 		}
 	}
-	st := &nsState{meta: m, match: match}
+	st := &nsState{meta: m}
 	if data != nil {
 		doc, err := fsstore.ParseObject(data)
 		if err != nil {
 			return nil, runtime.Corrupt(b.dir.Join(dataPath(ns)), err)
 		}
-		st.doc = doc
+		st.doc, st.sum = doc, sum(data)
+		if m != nil {
+			st.desc = m.describes(st.sum)
+		}
 	}
 	switch {
 	case m == nil && data == nil:
 		st.rev = 0
 	case m == nil:
 		st.rev = 1 // written by Python alone
-	case match:
-		st.rev = m.Revision
+	case st.desc != nil:
+		st.rev = st.desc.Revision
 	default:
-		st.rev = m.Revision + 1 // written by someone else since
+		st.rev = m.Revision + 1 // written (or deleted) by someone else since
 	}
 	return st, nil
+}
+
+// describes returns the description, current or previous, of the file with
+// the given hash; nil if neither is it.
+func (m *meta) describes(hash string) *description {
+	switch {
+	case m.SHA256 == hash:
+		return &m.description
+	case m.Prev != nil && m.Prev.SHA256 == hash:
+		return m.Prev
+	}
+	return nil
 }
 
 // decodeMeta parses meta.json; nil data gives nil.
@@ -362,7 +405,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 			fsstore.Merge(doc, batch, puts, order, func(v *fsstore.Node) *fsstore.Node { return v })
 			data := fsstore.AppendPython(nil, doc)
 
-			m := meta{Revision: rev, Keys: map[string]int64{}, SHA256: sum(data)}
+			m := meta{description: description{Revision: rev, Keys: map[string]int64{}, SHA256: sum(data)}, Prev: st.described()}
 			if s := st.schema(); !s.IsZero() {
 				m.Schema = &s
 			}
@@ -388,11 +431,13 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 				return 0, fmt.Errorf("encode %s: %w", b.dir.Join(metaPath(ns)), err)
 			}
 			metaData = append(metaData, '\n')
-			// adw_state.json first: see load for why.
-			if err := b.dir.WriteFiles(
-				fsstore.File{Name: dataPath(ns), Data: data},
-				fsstore.File{Name: metaPath(ns), Data: metaData},
-			); err != nil {
+			// meta.json first, durably (its directory synced) before the data
+			// is renamed, so that even a power loss cannot keep the new file
+			// without the meta that describes it: see load.
+			if err := b.dir.WriteFiles(fsstore.File{Name: metaPath(ns), Data: metaData}); err != nil {
+				return 0, err
+			}
+			if err := b.dir.WriteFiles(fsstore.File{Name: dataPath(ns), Data: data}); err != nil {
 				return 0, err
 			}
 			return rev, nil

@@ -211,6 +211,39 @@ func TestPythonFileKept(t *testing.T) {
 
 // TestForeignWrites: a Python phase rewrites adw_state.json between
 // stategen's writes; conditions against what was read before fail.
+// A writer that dies between its two renames (meta.json replaced,
+// adw_state.json not yet) leaves the old file beside the new meta: it must
+// read as the old state, wholly, with its own revision and schema, so a
+// schema change (a migration) is never seen half done.
+func TestCrashBetweenRenames(t *testing.T) {
+	ctx := context.Background()
+	b, dir := openBackend(t)
+	v1, v2 := runtime.SchemaRef{Name: "S", Version: 1}, runtime.SchemaRef{Name: "S", Version: 2}
+	r1 := fstest.Apply(t, b, "a1b2c3d4", &runtime.Batch{Schema: &v1, Puts: []runtime.KV{fstest.KV("old", `1`)}})
+	path := filepath.Join(dir, "a1b2c3d4", "adw_state.json")
+	oldFile := fstest.ReadFile(t, path)
+
+	fstest.Apply(t, b, "a1b2c3d4", &runtime.Batch{Schema: &v2, Replace: true, Puts: []runtime.KV{fstest.KV("new", `2`)}})
+	fstest.WriteFile(t, path, oldFile) // the data rename never happened
+
+	snap, err := b.Snapshot(ctx, "a1b2c3d4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Schema != v1 || snap.Revision != r1 || len(snap.Values) != 1 || snap.Values["old"].Revision != r1 {
+		t.Fatalf("after a crash between the renames: schema %v, revision %d (want %v, %d), values %v", snap.Schema, snap.Revision, v1, r1, snap.Values)
+	}
+	// The store goes on from there: a write conditioned on that revision
+	// succeeds, and its revision is past the crashed one's.
+	r3, err := b.Apply(ctx, "a1b2c3d4", &runtime.Batch{Conds: []runtime.Cond{{Revision: r1}}, Puts: []runtime.KV{fstest.KV("later", `3`)}})
+	if err != nil || r3 <= r1 {
+		t.Fatalf("write after the crash: revision %d, %v", r3, err)
+	}
+	if snap, _ := b.Snapshot(ctx, "a1b2c3d4"); snap.Schema != v1 || len(snap.Values) != 2 {
+		t.Fatalf("after the next write: %v %v", snap.Schema, snap.Values)
+	}
+}
+
 func TestForeignWrites(t *testing.T) {
 	ctx := context.Background()
 	b, dir := openBackend(t)

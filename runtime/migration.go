@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -147,16 +146,16 @@ func (s *StateStore[T]) migrate(ctx context.Context, snap *Snapshot) (*Snapshot,
 // current reads the namespace, migrating it to the schema's version first
 // when it is older; a migration that lost a race starts over.
 func (s *StateStore[T]) current(ctx context.Context) (*Snapshot, error) {
-	for n := 1; ; n++ {
+	var out *Snapshot
+	err := retryConflicts(ctx, func() (bool, error) {
 		snap, err := s.st.Snapshot(ctx, s.ns)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		out, err := s.migrate(ctx, snap)
-		if err == nil || !errors.Is(err, ErrConflict) || !sleep(ctx, conflictRetry.backoff(n)) {
-			return out, err
-		}
-	}
+		out, err = s.migrate(ctx, snap)
+		return false, err
+	})
+	return out, err
 }
 
 // Migrate brings the namespace's stored state to the schema's version now,

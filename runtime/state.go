@@ -212,23 +212,33 @@ func (s *StateStore[T]) checkSchema(stored SchemaRef) error {
 // condition that nobody wrote the namespace meanwhile, starting over on
 // conflict until ctx ends. It returns the value written.
 func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, error) {
-	if _, err := s.current(ctx); err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
 	var out *T
-	_, err := s.st.UpdateNamespace(ctx, s.ns, func(snap *Snapshot) (*Batch, error) {
-		if snap == nil {
+	err := retryConflicts(ctx, func() (bool, error) {
+		// One read serves both the migration of older state and the update.
+		snap, err := s.current(ctx)
+		switch {
+		case errors.Is(err, ErrNotFound):
 			snap = &Snapshot{Namespace: s.ns}
+		case err != nil:
+			return false, err
 		}
 		v, err := s.decode(snap, false)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if err := fn(v); err != nil {
-			return nil, err
+			return true, err
+		}
+		b, err := s.batch(v)
+		if err != nil {
+			return true, err
+		}
+		b.Conds = []Cond{{Revision: snap.Revision}}
+		if _, err := s.st.Apply(ctx, s.ns, b); err != nil {
+			return false, err
 		}
 		out = v
-		return s.batch(v)
+		return false, nil
 	})
 	if err != nil {
 		return nil, err

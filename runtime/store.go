@@ -290,32 +290,46 @@ func (s *Store) Namespaces(ctx context.Context) ([]string, error) {
 // jittered so that competing writers spread out.
 var conflictRetry = RetryPolicy{Initial: 500 * time.Microsecond, Max: 20 * time.Millisecond}
 
+// retryConflicts runs attempt until it ends other than with ErrConflict,
+// sleeping a short jittered while between attempts, until ctx ends. An
+// attempt reports an error as final (never retried, even if it wraps
+// ErrConflict) when it comes from the caller's own function.
+func retryConflicts(ctx context.Context, attempt func() (final bool, err error)) error {
+	for n := 1; ; n++ {
+		final, err := attempt()
+		if err == nil || final || !errors.Is(err, ErrConflict) || !sleep(ctx, conflictRetry.backoff(n)) {
+			return err
+		}
+	}
+}
+
 // UpdateKey reads a key, calls fn with its value (found is false when absent)
 // and writes fn's result on condition that nobody wrote the key meanwhile,
 // starting over on conflict until it succeeds or ctx ends. It returns the
 // stored value.
 func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value, found bool) (json.RawMessage, error)) (Value, error) {
-	for n := 1; ; n++ {
+	var out Value
+	err := retryConflicts(ctx, func() (bool, error) {
 		cur, err := s.Get(ctx, ns, key)
 		found := err == nil
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return Value{}, err
+			return false, err
 		}
 		next, err := fn(cur, found)
 		if err != nil {
-			return Value{}, err
+			return true, err
 		}
 		rev, err := s.apply(ctx, "update", ns, key, &Batch{
 			Puts:  []KV{{Key: key, Value: next}},
 			Conds: []Cond{{Key: key, Revision: cur.Revision}},
 		})
-		if err == nil {
-			return Value{Data: next, Revision: rev}, nil
-		}
-		if !errors.Is(err, ErrConflict) || !sleep(ctx, conflictRetry.backoff(n)) {
-			return Value{}, err
-		}
+		out = Value{Data: next, Revision: rev}
+		return false, err
+	})
+	if err != nil {
+		return Value{}, err
 	}
+	return out, nil
 }
 
 // UpdateNamespace reads a snapshot (nil when the namespace does not exist),
@@ -323,28 +337,25 @@ func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value
 // namespace did not change meanwhile, starting over on conflict until it
 // succeeds or ctx ends. It returns the new revision.
 func (s *Store) UpdateNamespace(ctx context.Context, ns string, fn func(*Snapshot) (*Batch, error)) (int64, error) {
-	for n := 1; ; n++ {
+	var rev int64
+	err := retryConflicts(ctx, func() (bool, error) {
 		snap, err := s.Snapshot(ctx, ns)
-		var rev int64
+		var have int64
 		switch {
 		case err == nil:
-			rev = snap.Revision
+			have = snap.Revision
 		case errors.Is(err, ErrNotFound):
 			snap = nil
 		default:
-			return 0, err
+			return false, err
 		}
 		b, err := fn(snap)
 		if err != nil {
-			return 0, err
+			return true, err
 		}
-		b.Conds = append(b.Conds, Cond{Revision: rev})
-		newRev, err := s.apply(ctx, "update", ns, "", b)
-		if err == nil {
-			return newRev, nil
-		}
-		if !errors.Is(err, ErrConflict) || !sleep(ctx, conflictRetry.backoff(n)) {
-			return 0, err
-		}
-	}
+		b.Conds = append(b.Conds, Cond{Revision: have})
+		rev, err = s.apply(ctx, "update", ns, "", b)
+		return false, err
+	})
+	return rev, err
 }

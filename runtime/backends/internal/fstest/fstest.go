@@ -4,6 +4,7 @@ package fstest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,4 +163,70 @@ func Bench(b *testing.B, url string, state []byte) {
 			}
 		})
 	})
+}
+
+// NamesStayInside calls a file backend directly (past the Store's checks)
+// with names that could escape its directory, and through a namespace that
+// is a symbolic link out of it: every call is refused, and nothing is read,
+// written or created outside. file is the namespace file the backend keeps
+// (state.json, adw_state.json), content a valid one holding key.
+func NamesStayInside(t *testing.T, open func(dir string) (runtime.Backend, error), file, content, key string) {
+	ctx := context.Background()
+	base := t.TempDir()
+	dir := filepath.Join(base, "store")
+	b, err := open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	outside := filepath.Join(base, "outside")
+	WriteFile(t, filepath.Join(outside, file), content)
+	if err := os.Symlink(outside, filepath.Join(dir, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	cp := func(name string) *runtime.Checkpoint {
+		return &runtime.Checkpoint{CheckpointInfo: runtime.CheckpointInfo{Name: name}, Values: map[string]runtime.Value{"k": {Data: []byte(`1`)}}}
+	}
+	for _, bad := range []string{"../x", "..", "/abs", "a/b", "../outside", "", ".stategen", ".hidden", "__x", "__stategen__"} {
+		errs := map[string]error{}
+		_, errs["apply ns"] = b.Apply(ctx, bad, &runtime.Batch{Puts: []runtime.KV{KV("k", `1`)}})
+		_, errs["apply key"] = b.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{KV(bad, `1`)}})
+		_, errs["delete key"] = b.Apply(ctx, "ns", &runtime.Batch{Deletes: []string{bad}})
+		_, errs["get ns"] = b.Get(ctx, bad, "k")
+		_, errs["get key"] = b.Get(ctx, "ns", bad)
+		_, errs["snapshot"] = b.Snapshot(ctx, bad)
+		_, errs["stamp"] = b.(runtime.Stamper).Stamp(ctx, bad)
+		errs["put checkpoint ns"] = b.PutCheckpoint(ctx, bad, cp("cp"))
+		errs["put checkpoint name"] = b.PutCheckpoint(ctx, "ns", cp(bad))
+		_, errs["get checkpoint"] = b.GetCheckpoint(ctx, "ns", bad)
+		_, errs["checkpoints"] = b.Checkpoints(ctx, bad)
+		errs["delete checkpoint"] = b.DeleteCheckpoint(ctx, "ns", bad)
+		for op, err := range errs {
+			if !errors.Is(err, runtime.ErrInvalidName) {
+				t.Errorf("%s with %q: got %v, want ErrInvalidName", op, bad, err)
+			}
+		}
+	}
+	// The os.Root refuses a namespace whose directory links out of the store.
+	if _, err := b.Get(ctx, "evil", key); err == nil {
+		t.Error("read through a link out of the store")
+	}
+	if _, err := b.Apply(ctx, "evil", &runtime.Batch{Puts: []runtime.KV{KV("k", `1`)}}); err == nil {
+		t.Error("wrote through a link out of the store")
+	}
+	if err := b.PutCheckpoint(ctx, "evil", cp("cp")); err == nil {
+		t.Error("wrote a checkpoint through a link out of the store")
+	}
+	if ns, _ := b.Namespaces(ctx); len(ns) != 0 {
+		t.Errorf("namespaces %v: the link is listed", ns)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 || ReadFile(t, filepath.Join(outside, file)) != content {
+		t.Errorf("the directory outside changed: %v", ents)
+	}
+	if ents, _ := os.ReadDir(base); len(ents) != 2 {
+		t.Errorf("created beside the store: %v", ents)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("created in the store: %v", ents)
+	}
 }

@@ -39,7 +39,9 @@ type Backend interface {
 	PutCheckpoint(ctx context.Context, ns string, cp *Checkpoint) error
 	// GetCheckpoint reads a checkpoint; a missing one is ErrNotFound.
 	GetCheckpoint(ctx context.Context, ns, name string) (*Checkpoint, error)
-	// Checkpoints lists a namespace's checkpoints, in any order.
+	// Checkpoints lists a namespace's checkpoints, in any order. A
+	// checkpoint that cannot be read is listed with its Name and Err (which
+	// wraps ErrCorrupt), never dropped, and does not fail the listing.
 	Checkpoints(ctx context.Context, ns string) ([]CheckpointInfo, error)
 	// DeleteCheckpoint removes one; a missing one is ErrNotFound.
 	DeleteCheckpoint(ctx context.Context, ns, name string) error
@@ -158,6 +160,9 @@ type CheckpointInfo struct {
 	Schema   SchemaRef `json:"schema"`
 	// Keys is the number of keys it holds.
 	Keys int `json:"keys"`
+	// Err is set, and the other fields but Name are zero, for a checkpoint
+	// that could not be read; it wraps ErrCorrupt.
+	Err error `json:"-"`
 }
 
 // Config is what a backend receives from Open besides its URL.
@@ -167,6 +172,11 @@ type Config struct {
 	TTL time.Duration
 	// Logger receives the backend's diagnostics. Never nil.
 	Logger *slog.Logger
+	// ReadOnly asks the backend to create and change nothing: opening a
+	// store that does not exist fails with an error wrapping ErrNotFound
+	// that says there is no store at its location, and every write fails
+	// with ErrReadOnly.
+	ReadOnly bool
 }
 
 // Opener opens a backend for a URL of its scheme.

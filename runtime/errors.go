@@ -31,6 +31,12 @@ var (
 	ErrUnsupported = errors.New("not supported by this backend")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrReadOnly: a write to a store opened with ReadOnly, or to a backend
+	// that is only a source for copies.
+	ErrReadOnly = errors.New("store is read-only")
+	// ErrUnknownOutcome: a write reached the backend but its reply was lost,
+	// and whether it was applied cannot be known; it was not applied twice.
+	ErrUnknownOutcome = errors.New("outcome of the write is unknown")
 )
 
 // transientError marks an error as worth retrying.
@@ -57,7 +63,7 @@ func IsTransient(err error) bool {
 	if !errors.As(err, &t) {
 		return false
 	}
-	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrSchemaTooNew, ErrSchemaMismatch} {
+	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrSchemaTooNew, ErrSchemaMismatch, ErrReadOnly, ErrUnknownOutcome} {
 		if errors.Is(err, final) {
 			return false
 		}

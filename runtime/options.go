@@ -9,11 +9,12 @@ import (
 type Option func(*options)
 
 type options struct {
-	cache  cacheMode
-	ttl    time.Duration // relaxed cache trust period
-	retry  RetryPolicy
-	logger *slog.Logger
-	keyTTL time.Duration // expiry of stored data
+	cache    cacheMode
+	ttl      time.Duration // relaxed cache trust period
+	retry    RetryPolicy
+	logger   *slog.Logger
+	keyTTL   time.Duration // expiry of stored data
+	readOnly bool
 }
 
 func defaultOptions() options {
@@ -52,3 +53,9 @@ func WithLogger(l *slog.Logger) Option {
 // it nothing ever expires. Backends that cannot expire data refuse it with
 // ErrUnsupported at Open.
 func WithTTL(d time.Duration) Option { return func(o *options) { o.keyTTL = d } }
+
+// ReadOnly opens the store for reading only: Open fails, creating nothing,
+// when there is no store at the URL (the error wraps ErrNotFound), and every
+// write fails with ErrReadOnly. Inspection tools use it so that a mistyped
+// URL is reported instead of becoming a new, empty store.
+func ReadOnly() Option { return func(o *options) { o.readOnly = true } }

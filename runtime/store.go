@@ -59,7 +59,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	be, err := open(ctx, u, Config{TTL: o.keyTTL, Logger: o.logger})
+	be, err := open(ctx, u, Config{TTL: o.keyTTL, Logger: o.logger, ReadOnly: o.readOnly})
 	if err != nil {
 		return nil, fmt.Errorf("stategen: open %s: %w", name, err)
 	}

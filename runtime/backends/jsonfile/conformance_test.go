@@ -9,4 +9,4 @@ import (
 
 func TestMain(m *testing.M) { backendtest.Main(m) }
 
-func TestConformance(t *testing.T) { backendtest.Run(t, fstest.Harness("json", stateFile)) }
+func TestConformance(t *testing.T) { backendtest.Run(t, fstest.Harness("json", "", "state.json")) }

@@ -193,6 +193,7 @@ func (b *Backend) write(st *nsState, batch *runtime.Batch, puts map[string][]byt
 		}
 		next.data = &id
 	}
+	testHook("written", ns)
 	// The last look before anything is replaced: a change by another
 	// program since st was read makes the write start over, and so meet
 	// its condition against the new revision.
@@ -211,8 +212,14 @@ func (b *Backend) write(st *nsState, batch *runtime.Batch, puts map[string][]byt
 	if tmp == "" {
 		return rev, nil
 	}
+	testHook("meta", ns)
 	return rev, b.install(tmp, dataName, st.data)
 }
+
+// testHook lets tests act at the named instants of a write: "written"
+// (the new data file is in its temporary file) and "meta" (the bookkeeping
+// is replaced, the data file not yet).
+var testHook = func(point, ns string) {}
 
 // unchanged reports whether the data file is still the version was (nil:
 // still absent), as far as stat tells.

@@ -258,4 +258,3 @@ func (b *Backend) install(tmp, name string, was *fileID) error {
 	}
 	return b.dir.syncDir(path.Dir(name))
 }
-

@@ -321,12 +321,18 @@ func TestTornReads(t *testing.T) {
 	var stop atomic.Bool
 	var writes atomic.Int64
 	done := make(chan struct{})
+	stopWriter := func() {
+		stop.Store(true)
+		<-done
+	}
+	defer stopWriter() // before the test's directory goes, also on failure
 	go func() {
 		defer close(done)
 		for i := 1; !stop.Load(); i++ {
 			f, err := os.OpenFile(data, os.O_WRONLY|os.O_TRUNC, 0)
 			if err != nil {
-				panic(err)
+				t.Error(err)
+				return
 			}
 			time.Sleep(50 * time.Microsecond) // Python's json.dump between the truncation and the bytes
 			body := `{"a": ` + strings.Repeat(" ", 4000) + `"` + strings.Repeat("v", i%50) + `"}`
@@ -342,8 +348,7 @@ func TestTornReads(t *testing.T) {
 			t.Fatalf("read %d: %v", i, vals)
 		}
 	}
-	stop.Store(true)
-	<-done
+	stopWriter()
 	// A file that stays unparsable is corrupt, once it has settled.
 	writeInPlace(t, data, `{"a": `)
 	if _, err := b.Snapshot(ctx, "ns"); !errors.Is(err, runtime.ErrCorrupt) {

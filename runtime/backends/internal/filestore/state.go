@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"time"
@@ -324,12 +323,13 @@ func (b *Backend) writeMeta(ns string, m *meta) error {
 
 // How long a read waits for a data file that does not parse to be
 // written whole: another program may be rewriting it in place (Python's
-// open(path, "w") truncates it first). A file that has not changed for
-// settle and still does not parse is corrupt; so is one that keeps changing
-// for tornLimit without ever parsing.
+// open(path, "w") truncates it first). While some process has the file open
+// for writing the read waits, up to tornLimit; once none has, what does not
+// parse is corrupt. Where that cannot be known, a file that has not changed
+// for settle and still does not parse is corrupt.
 const (
 	settle    = 500 * time.Millisecond
-	tornLimit = 5 * time.Second
+	tornLimit = 10 * time.Second
 )
 
 // readData reads the data file whole, at one version: the file is stat'ed
@@ -338,25 +338,29 @@ const (
 func (b *Backend) readData(ctx context.Context, ns string) (*object, *fileID, error) {
 	name := b.path(ns, b.f.DataFile())
 	start := time.Now()
+	var unparsable statID // the version that did not parse
+	var since time.Time   // when it was first seen
 	for delay := 200 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
-		data, before, after, err := b.readStable(name)
+		r, err := b.readStable(name)
 		if IsNotExist(err) {
 			return nil, nil, nil
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", b.dir.Join(name), err)
 		}
-		if statOf(before) == statOf(after) {
-			doc, perr := parseObject(data)
-			if perr == nil {
-				id := identify(after, data)
-				return doc, &id, nil
+		if r.err == nil {
+			return r.doc, &r.id, nil
+		}
+		if r.stable {
+			if s := r.id.stat(); s != unparsable {
+				unparsable, since = s, time.Now()
 			}
-			if time.Since(after.ModTime()) >= settle || time.Since(start) >= tornLimit {
-				return nil, nil, runtime.Corrupt(b.dir.Join(name), perr)
+			if r.settled || !r.writing && time.Since(since) >= settle {
+				return nil, nil, runtime.Corrupt(b.dir.Join(name), r.err)
 			}
-		} else if time.Since(start) >= tornLimit {
-			return nil, nil, runtime.Corrupt(b.dir.Join(name), errors.New("the file kept changing while it was read"))
+		}
+		if time.Since(start) >= tornLimit {
+			return nil, nil, runtime.Corrupt(b.dir.Join(name), fmt.Errorf("%w; the file was still being written after %v", r.err, tornLimit))
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -368,17 +372,29 @@ func (b *Backend) readData(ctx context.Context, ns string) (*object, *fileID, er
 	}
 }
 
-// readStable reads a file and stats it before and after.
-func (b *Backend) readStable(name string) (data []byte, before, after fs.FileInfo, err error) {
+// read is one read of a data file.
+type read struct {
+	doc *object
+	id  fileID
+	err error // why it did not parse
+	// stable says the file did not change while it was read; writing
+	// that some process may have it open for writing, and settled that
+	// none has, which makes a file that does not parse corrupt.
+	stable, writing, settled bool
+}
+
+// readStable reads a file, stat'ing it before and after, and parses it.
+func (b *Backend) readStable(name string) (read, error) {
 	fh, err := b.dir.OpenFile(name)
 	if err != nil {
-		return nil, nil, nil, err
+		return read{}, err
 	}
 	defer fh.Close()
-	if before, err = fh.Stat(); err != nil {
-		return nil, nil, nil, err
+	before, err := fh.Stat()
+	if err != nil {
+		return read{}, err
 	}
-	data = make([]byte, 0, before.Size()+512)
+	data := make([]byte, 0, before.Size()+512)
 	for {
 		n, err := fh.Read(data[len(data):cap(data)])
 		data = data[:len(data)+n]
@@ -386,14 +402,29 @@ func (b *Backend) readStable(name string) (data []byte, before, after fs.FileInf
 			break
 		}
 		if err != nil {
-			return nil, nil, nil, err
+			return read{}, err
 		}
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
 		}
 	}
-	if after, err = fh.Stat(); err != nil {
-		return nil, nil, nil, err
+	after, err := fh.Stat()
+	if err != nil {
+		return read{}, err
 	}
-	return data, before, after, nil
+	r := read{id: identify(after, data), stable: statOf(before) == statOf(after)}
+	if !r.stable {
+		r.err = errors.New("the file changed while it was read")
+		return r, nil
+	}
+	if r.doc, r.err = parseObject(data); r.err != nil {
+		writing, known := beingWritten(fh)
+		// Nobody writes it now, and nobody wrote it since it was read.
+		final := false
+		if fi, err := fh.Stat(); err == nil {
+			final = statOf(fi) == statOf(after)
+		}
+		r.writing, r.settled = writing || !known, known && !writing && final
+	}
+	return r, nil
 }

@@ -176,6 +176,9 @@ func NamesStayInside(t *testing.T, open func(dir string) (runtime.Backend, error
 	ctx := context.Background()
 	base := t.TempDir()
 	dir := filepath.Join(base, "store")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	b, err := open(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -167,8 +167,17 @@ func TestUpdateRacingPython(t *testing.T) {
 	py := python.NewADW(t)
 	py.Must("", "create", "a1b2c3d4")
 	st := openStore(t, "adw:"+py.Agents())
+	// The watcher reads without the lock that writers and reads recording
+	// a foreign write take, so it sees every version of the file.
+	watcher, err := runtime.Open(ctx, "adw:"+py.Agents(), runtime.ReadOnly(), runtime.WithoutCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	// Python saves every few milliseconds, as often as a Go write lasts,
+	// so that both a lost save and the time to see it happen.
 	const saves, updates = 300, 100
-	loop := py.Command("loop", "a1b2c3d4", "branch_name", strconv.Itoa(saves))
+	loop := py.Command("loop", "a1b2c3d4", "branch_name", strconv.Itoa(saves), "3")
 	if err := loop.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +195,7 @@ func TestUpdateRacingPython(t *testing.T) {
 		defer wg.Done()
 		last := -1
 		for !stop() {
-			v, err := st.Get(ctx, "a1b2c3d4", "branch_name")
+			v, err := watcher.Get(ctx, "a1b2c3d4", "branch_name")
 			if err != nil {
 				t.Errorf("%s: %v", what, err)
 				return

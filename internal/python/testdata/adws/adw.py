@@ -6,10 +6,12 @@
   adw.py check FILE              validate a file with ADWStateData (exit 3 if invalid)
   adw.py stdout ID               load, then to_stdout()
   adw.py stdin KEY=JSON...       from_stdin(), update, save, to_stdout()
-  adw.py loop ID KEY N           load once, then N saves with KEY set to "0".."N-1"
+  adw.py loop ID KEY N [MS]      load once, then N saves with KEY set to "0".."N-1",
+                                 MS milliseconds apart
 """
 import json
 import sys
+import time
 
 from adw_modules.data_types import ADWStateData
 from adw_modules.state import ADWState
@@ -61,9 +63,11 @@ def main(argv):
         state.to_stdout()
     elif cmd == "loop":
         state = load(argv[1])
+        pause = int(argv[4]) / 1000 if len(argv) > 4 else 0
         for i in range(int(argv[3])):
             state.update(**{argv[2]: str(i)})
             state.save("loop")
+            time.sleep(pause)
     else:
         sys.exit(f"unknown command {cmd}")
 

@@ -213,12 +213,29 @@ func (b *Backend) write(st *nsState, batch *runtime.Batch, puts map[string][]byt
 		return rev, nil
 	}
 	testHook("meta", ns)
+	// And the very last, just before the swap. Writing the bookkeeping took
+	// a sync of its own, time enough for another program's save: if one
+	// came, the bookkeeping goes back to describing the state as read (at
+	// this write's revision, which no reader has seen paired with any
+	// file), and the write starts over.
+	if mayRestart && !b.unchanged(dataName, st.data) {
+		undo := st.describe()
+		undo.Revision = rev
+		if err := b.writeMeta(ns, &meta{description: *undo}); err != nil {
+			b.dir.root.Remove(tmp)
+			return 0, err
+		}
+		b.dir.root.Remove(tmp)
+		return 0, errRestart
+	}
+	testHook("swap", ns)
 	return rev, b.install(tmp, dataName, st.data)
 }
 
 // testHook lets tests act at the named instants of a write: "written"
 // (the new data file is in its temporary file) and "meta" (the bookkeeping
-// is replaced, the data file not yet).
+// is replaced, the data file not yet: the last look at the data file is
+// still to come) and "swap" (after that look).
 var testHook = func(point, ns string) {}
 
 // unchanged reports whether the data file is still the version was (nil:

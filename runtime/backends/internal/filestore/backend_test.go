@@ -238,8 +238,8 @@ func TestChangedBeforeReplace(t *testing.T) {
 }
 
 // TestDisplacedPutBack: a version another program wrote in the instant
-// before the data file is replaced (between the bookkeeping and the swap) is
-// put back, as if written after this write, which keeps its revision and
+// before the data file is replaced (after the last look, before the swap)
+// is put back, as if written after this write, which keeps its revision and
 // its keys beside the file.
 func TestDisplacedPutBack(t *testing.T) {
 	for _, how := range []string{"in place", "renamed over"} {
@@ -251,7 +251,7 @@ func TestDisplacedPutBack(t *testing.T) {
 			foreign := `{"a": "theirs", "b": "theirs"}`
 			var once sync.Once
 			setHook(t, func(point, _ string) {
-				if point != "meta" {
+				if point != "swap" {
 					return
 				}
 				once.Do(func() {
@@ -279,6 +279,31 @@ func TestDisplacedPutBack(t *testing.T) {
 				t.Errorf("left behind: %v", ents)
 			}
 		})
+	}
+}
+
+// TestChangedAfterBookkeeping: a change by another program while the
+// bookkeeping was written makes the write start over, and nothing of the
+// abandoned attempt shows: not its keys beside the file, nor its schema.
+func TestChangedAfterBookkeeping(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	b := newBackend(t, dir, runtime.Config{})
+	data := filepath.Join(dir, "ns", "data.json")
+	v1, v2 := runtime.SchemaRef{Name: "S", Version: 1}, runtime.SchemaRef{Name: "S", Version: 2}
+	rev := apply(t, b, &runtime.Batch{Schema: &v1, Puts: []runtime.KV{kv("a", `1`), kv("x", `"old"`)}})
+	var once sync.Once
+	setHook(t, func(point, _ string) {
+		if point == "meta" {
+			once.Do(func() { writeInPlace(t, data, `{"a": 2}`) })
+		}
+	})
+	_, err := b.Apply(ctx, "ns", &runtime.Batch{Schema: &v2, Puts: []runtime.KV{kv("a", `9`), kv("x", `"new"`)}, Conds: []runtime.Cond{{Revision: rev}}})
+	if !errors.Is(err, runtime.ErrConflict) {
+		t.Fatalf("conditional write: %v, want ErrConflict", err)
+	}
+	snap, vals := snapshot(t, b)
+	if vals["a"] != "2" || vals["x"] != `"old"` || snap.Schema != v1 || snap.Revision <= rev {
+		t.Errorf("after the abandoned write: %+v %v", snap, vals)
 	}
 }
 

@@ -59,8 +59,8 @@ func TestLayout(t *testing.T) {
 }
 
 // TestEarlierLayout: a store written by an earlier release, which kept its
-// bookkeeping in state.json under "__stategen__", keeps its schema, and the
-// next write moves the bookkeeping out.
+// bookkeeping in state.json under "__stategen__", keeps its schema and
+// revisions, and the next write moves the bookkeeping out.
 func TestEarlierLayout(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -77,11 +77,11 @@ func TestEarlierLayout(t *testing.T) {
 	}
 	defer st.Close()
 	snap, err := st.Snapshot(ctx, "ns")
-	if err != nil || snap.Schema != (runtime.SchemaRef{Name: "S", Version: 2}) || len(snap.Values) != 1 {
+	if err != nil || snap.Schema != (runtime.SchemaRef{Name: "S", Version: 2}) || len(snap.Values) != 1 || snap.Revision != 7 || snap.Values["branch_name"].Revision != 7 {
 		t.Fatalf("%+v, %v", snap, err)
 	}
-	if _, err := st.Put(ctx, "ns", "k", json.RawMessage(`1`)); err != nil {
-		t.Fatal(err)
+	if rev, err := st.Put(ctx, "ns", "k", json.RawMessage(`1`)); err != nil || rev != 8 {
+		t.Fatalf("next write: revision %d, %v", rev, err)
 	}
 	if got := fstest.ReadFile(t, filepath.Join(dir, "ns", "state.json")); strings.Contains(got, "__stategen__") {
 		t.Errorf("the old bookkeeping stayed:\n%s", got)

@@ -86,6 +86,9 @@ func interpret(m *meta, doc *object, data *fileID) *nsState {
 			d = m.Prev
 		}
 	}
+	if d == nil && m == nil && doc != nil {
+		d = legacyDescription(doc) // an earlier release's file, if it is one
+	}
 	if d == nil {
 		if m == nil && data == nil {
 			return st // never written
@@ -131,6 +134,50 @@ func interpret(m *meta, doc *object, data *fileID) *nsState {
 		st.keyRevs[k] = r
 	}
 	return st
+}
+
+// legacyDescription reads the bookkeeping an earlier release kept in the
+// data file itself: the namespace's revision and schema in its legacyKey
+// member and each key's revision in the key's entry, so that upgrading
+// keeps every revision. It is nil for a file without that member. A key
+// without a revision, or a key count other than the member's, means
+// another program wrote the file after that release: such keys have the
+// next revision.
+func legacyDescription(doc *object) *description {
+	raw, ok := doc.get(legacyKey)
+	if !ok {
+		return nil
+	}
+	var entry struct {
+		Value struct {
+			Revision int64              `json:"revision"`
+			Schema   *runtime.SchemaRef `json:"schema"`
+			Keys     *int               `json:"keys"`
+		} `json:"value"`
+	}
+	if json.Unmarshal(raw, &entry) != nil || entry.Value.Revision < 1 {
+		return nil
+	}
+	d := &description{Revision: entry.Value.Revision, Schema: entry.Value.Schema, Keys: map[string]int64{}}
+	var unrevised []string
+	for _, m := range doc.members {
+		if !isKey(m.key) {
+			continue
+		}
+		if _, _, rev, err := unwrapEntry(m.value); err == nil && rev > 0 {
+			d.Keys[m.key] = rev
+			d.Revision = max(d.Revision, rev)
+		} else {
+			unrevised = append(unrevised, m.key)
+		}
+	}
+	if len(unrevised) > 0 || entry.Value.Keys != nil && *entry.Value.Keys != len(d.Keys)+len(unrevised) {
+		d.Revision++
+		for _, k := range unrevised {
+			d.Keys[k] = d.Revision
+		}
+	}
+	return d
 }
 
 // legacySchema reads the schema named by a data file's legacyKey member,

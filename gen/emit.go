@@ -144,7 +144,7 @@ func (e *emitter) accessors(fl field) {
 	m := e.m
 	recv := jen.Id("s").Op("*").Id(m.name + "Store")
 	key := jen.Id(keyVar(m.name, fl.GoName))
-	at := []jen.Code{jen.Id("ctx"), jen.Id("s").Dot("Store").Call(), jen.Id("s").Dot("Namespace").Call()}
+	at := []jen.Code{jen.Id("ctx"), jen.Id("s")}
 	ctx := jen.Id("ctx").Qual("context", "Context")
 	typ := e.typeCode(fl.typ)
 	absent := "an absent key is an error matching runtime.ErrNotFound"

@@ -77,11 +77,11 @@ func TestStateStoreRoundTrip(t *testing.T) {
 	if string(snap.Values["done"].Data) != `["plan"]` || string(snap.Values["port"].Data) != "8080" || len(snap.Values) != 5 {
 		t.Errorf("stored values %v", snap.Values)
 	}
-	if snap.Schema != (runtime.SchemaRef{Name: "RunState", Version: 2}) {
+	if !snap.Schema.Equal(runtime.SchemaRef{Name: "RunState", Version: 2, Keys: []string{"id", "phase", "done", "port", "model"}}) {
 		t.Errorf("stored schema %v", snap.Schema)
 	}
 	// Per-field accessors see the same state.
-	if p, err := keyPort.Load(ctx, st, "a1b2c3d4"); err != nil || p != 8080 {
+	if p, err := keyPort.Load(ctx, s); err != nil || p != 8080 {
 		t.Errorf("field load %d, %v", p, err)
 	}
 }
@@ -89,13 +89,13 @@ func TestStateStoreRoundTrip(t *testing.T) {
 func TestStateStoreDefaultsAndRequired(t *testing.T) {
 	ctx := context.Background()
 	st, s := openState(t)
-	if _, err := keyPhase.Load(ctx, st, "a1b2c3d4"); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := keyPhase.Load(ctx, s); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("absent key without default: %v, want ErrNotFound", err)
 	}
-	if m, err := keyModel.Load(ctx, st, "a1b2c3d4"); err != nil || m != "base" {
+	if m, err := keyModel.Load(ctx, s); err != nil || m != "base" {
 		t.Errorf("absent key with default: %q, %v; want base", m, err)
 	}
-	if err := keyPhase.Save(ctx, st, "a1b2c3d4", "plan"); err != nil {
+	if err := keyPhase.Save(ctx, s, "plan"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.Load(ctx)
@@ -118,13 +118,17 @@ func TestStateStoreDefaultsAndRequired(t *testing.T) {
 		t.Fatalf("after update: %+v, %v", v, err)
 	}
 	// A field update of an absent key starts from the default.
-	if m, err := keyModel.Update(ctx, st, "other", func(m string) (string, error) { return m + "+", nil }); err != nil || m != "base+" {
-		t.Errorf("field update from default: %q, %v", m, err)
-	}
-	if err := keyModel.Delete(ctx, st, "other"); err != nil {
+	other, err := runtime.NewStateStore(st, "other", runSchema)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := keyModel.Load(ctx, st, "other"); m != "base" {
+	if m, err := keyModel.Update(ctx, other, func(m string) (string, error) { return m + "+", nil }); err != nil || m != "base+" {
+		t.Errorf("field update from default: %q, %v", m, err)
+	}
+	if err := keyModel.Delete(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := keyModel.Load(ctx, other); m != "base" {
 		t.Errorf("after delete the default is back: %q", m)
 	}
 }
@@ -160,10 +164,13 @@ func TestStateStoreSchemaChecks(t *testing.T) {
 	if v, err := plain.Load(ctx); err != nil || v.ID != "p" {
 		t.Errorf("unversioned state: %+v, %v", v, err)
 	}
-	// A value of the wrong JSON kind is corrupt, naming the key.
+	// A value of the wrong JSON kind is a type mismatch naming the key,
+	// the stored kind and the Go type.
 	st.Put(ctx, "plain", "port", json.RawMessage(`"eighty"`))
-	if _, err := plain.Load(ctx); !errors.Is(err, runtime.ErrCorrupt) || !strings.Contains(err.Error(), "port") {
-		t.Errorf("wrong kind: %v, want ErrCorrupt naming port", err)
+	_, err := plain.Load(ctx)
+	if !errors.Is(err, runtime.ErrTypeMismatch) || errors.Is(err, runtime.ErrCorrupt) ||
+		!strings.Contains(err.Error(), "key port holds a JSON string, but its field is a Go int, which holds a JSON number") {
+		t.Errorf("wrong kind: %v, want ErrTypeMismatch naming port, string and int", err)
 	}
 	if _, err := runtime.NewStateStore(st, "../x", runSchema); !errors.Is(err, runtime.ErrInvalidName) {
 		t.Errorf("bad namespace: %v", err)

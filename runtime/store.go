@@ -179,7 +179,10 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 	if err := validateBatch(ns, b); err != nil {
 		return 0, s.wrap(op, ns, key, err)
 	}
-	if len(b.Conds) > 0 && b.ID == "" {
+	if err := s.writable(op, ns, key); err != nil {
+		return 0, err
+	}
+	if (len(b.Conds) > 0 || b.IfSchema != nil) && b.ID == "" {
 		c := *b // the caller's batch stays as it was
 		c.ID = batchID()
 		b = &c
@@ -195,6 +198,15 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 		s.cache.invalidate(ns)
 	}
 	return rev, err
+}
+
+// writable refuses a write to a Store opened ReadOnly, whatever its
+// backend would do.
+func (s *Store) writable(op, ns, key string) error {
+	if s.opts.readOnly {
+		return s.wrap(op, ns, key, ErrReadOnly)
+	}
+	return nil
 }
 
 // batchID is a random name for a batch, unique for all practical purposes.

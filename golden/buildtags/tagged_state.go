@@ -53,21 +53,21 @@ func NewTaggedStore(st *runtime.Store, namespace string) (*TaggedStore, error) {
 
 // SaveMode stores Mode.
 func (s *TaggedStore) SaveMode(ctx context.Context, v string) error {
-	return keyTaggedMode.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyTaggedMode.Save(ctx, s, v)
 }
 
 // LoadMode reads Mode; an absent key is an error matching runtime.ErrNotFound.
 func (s *TaggedStore) LoadMode(ctx context.Context) (string, error) {
-	return keyTaggedMode.Load(ctx, s.Store(), s.Namespace())
+	return keyTaggedMode.Load(ctx, s)
 }
 
 // DeleteMode removes Mode; an absent key is no error.
 func (s *TaggedStore) DeleteMode(ctx context.Context) error {
-	return keyTaggedMode.Delete(ctx, s.Store(), s.Namespace())
+	return keyTaggedMode.Delete(ctx, s)
 }
 
 // UpdateMode replaces Mode with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *TaggedStore) UpdateMode(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyTaggedMode.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyTaggedMode.Update(ctx, s, fn)
 }

@@ -52,21 +52,21 @@ func NewMinimalStore(st *runtime.Store, namespace string) (*MinimalStore, error)
 
 // SavePhase stores Phase.
 func (s *MinimalStore) SavePhase(ctx context.Context, v string) error {
-	return keyMinimalPhase.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyMinimalPhase.Save(ctx, s, v)
 }
 
 // LoadPhase reads Phase; an absent key is an error matching runtime.ErrNotFound.
 func (s *MinimalStore) LoadPhase(ctx context.Context) (string, error) {
-	return keyMinimalPhase.Load(ctx, s.Store(), s.Namespace())
+	return keyMinimalPhase.Load(ctx, s)
 }
 
 // DeletePhase removes Phase; an absent key is no error.
 func (s *MinimalStore) DeletePhase(ctx context.Context) error {
-	return keyMinimalPhase.Delete(ctx, s.Store(), s.Namespace())
+	return keyMinimalPhase.Delete(ctx, s)
 }
 
 // UpdatePhase replaces Phase with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *MinimalStore) UpdatePhase(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyMinimalPhase.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyMinimalPhase.Update(ctx, s, fn)
 }

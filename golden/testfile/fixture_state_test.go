@@ -52,21 +52,21 @@ func NewFixtureStore(st *runtime.Store, namespace string) (*FixtureStore, error)
 
 // SaveStep stores Step.
 func (s *FixtureStore) SaveStep(ctx context.Context, v int) error {
-	return keyFixtureStep.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyFixtureStep.Save(ctx, s, v)
 }
 
 // LoadStep reads Step; an absent key is an error matching runtime.ErrNotFound.
 func (s *FixtureStore) LoadStep(ctx context.Context) (int, error) {
-	return keyFixtureStep.Load(ctx, s.Store(), s.Namespace())
+	return keyFixtureStep.Load(ctx, s)
 }
 
 // DeleteStep removes Step; an absent key is no error.
 func (s *FixtureStore) DeleteStep(ctx context.Context) error {
-	return keyFixtureStep.Delete(ctx, s.Store(), s.Namespace())
+	return keyFixtureStep.Delete(ctx, s)
 }
 
 // UpdateStep replaces Step with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *FixtureStore) UpdateStep(ctx context.Context, fn func(int) (int, error)) (int, error) {
-	return keyFixtureStep.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyFixtureStep.Update(ctx, s, fn)
 }

@@ -52,21 +52,21 @@ func NewPlanStore(st *runtime.Store, namespace string) (*PlanStore, error) {
 
 // SaveFile stores File.
 func (s *PlanStore) SaveFile(ctx context.Context, v string) error {
-	return keyPlanFile.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyPlanFile.Save(ctx, s, v)
 }
 
 // LoadFile reads File; an absent key is an error matching runtime.ErrNotFound.
 func (s *PlanStore) LoadFile(ctx context.Context) (string, error) {
-	return keyPlanFile.Load(ctx, s.Store(), s.Namespace())
+	return keyPlanFile.Load(ctx, s)
 }
 
 // DeleteFile removes File; an absent key is no error.
 func (s *PlanStore) DeleteFile(ctx context.Context) error {
-	return keyPlanFile.Delete(ctx, s.Store(), s.Namespace())
+	return keyPlanFile.Delete(ctx, s)
 }
 
 // UpdateFile replaces File with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *PlanStore) UpdateFile(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyPlanFile.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyPlanFile.Update(ctx, s, fn)
 }

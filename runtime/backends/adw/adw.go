@@ -149,6 +149,10 @@ type nsState struct {
 	rev  int64         // effective revision; 0: the namespace does not exist
 }
 
+// Schema is the schema the namespace records; it makes nsState an
+// fsstore.State.
+func (st *nsState) Schema() runtime.SchemaRef { return st.schema() }
+
 func (st *nsState) schema() runtime.SchemaRef {
 	switch {
 	case st.desc != nil && st.desc.Schema != nil:

@@ -99,7 +99,7 @@ func TestLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantKeys := map[string]int64{"adw_id": 1, "all_adws": 1, "backend_port": 1, "branch_name": 1, "issue_number": 2}
-	if m.Revision != 2 || !cmp.Equal(m.Keys, wantKeys) || m.SHA256 != sha(wantData) || *m.Schema != schema {
+	if m.Revision != 2 || !cmp.Equal(m.Keys, wantKeys) || m.SHA256 != sha(wantData) || !m.Schema.Equal(schema) {
 		t.Errorf("meta %+v", m)
 	}
 
@@ -108,7 +108,7 @@ func TestLayout(t *testing.T) {
 		t.Errorf("get: %s rev %d, %v", v.Data, v.Revision, err)
 	}
 	snap, err := b.Snapshot(ctx, "a1b2c3d4")
-	if err != nil || snap.Revision != 2 || snap.Schema != schema || len(snap.Values) != 5 || snap.Values["issue_number"].Revision != 2 {
+	if err != nil || snap.Revision != 2 || !snap.Schema.Equal(schema) || len(snap.Values) != 5 || snap.Values["issue_number"].Revision != 2 {
 		t.Errorf("snapshot %+v, %v", snap, err)
 	}
 
@@ -140,7 +140,7 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cp.Revision != 2 || cp.Keys != 5 || cp.Schema != schema || string(cp.Values["branch_name"].Data) != `"feat/é<x>&y 𝄞"` || cp.Values["issue_number"].Revision != 2 {
+	if cp.Revision != 2 || cp.Keys != 5 || !cp.Schema.Equal(schema) || string(cp.Values["branch_name"].Data) != `"feat/é<x>&y 𝄞"` || cp.Values["issue_number"].Revision != 2 {
 		t.Errorf("checkpoint %+v", cp)
 	}
 }
@@ -230,7 +230,7 @@ func TestCrashBetweenRenames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Schema != v1 || snap.Revision != r1 || len(snap.Values) != 1 || snap.Values["old"].Revision != r1 {
+	if !snap.Schema.Equal(v1) || snap.Revision != r1 || len(snap.Values) != 1 || snap.Values["old"].Revision != r1 {
 		t.Fatalf("after a crash between the renames: schema %v, revision %d (want %v, %d), values %v", snap.Schema, snap.Revision, v1, r1, snap.Values)
 	}
 	// The store goes on from there: a write conditioned on that revision
@@ -239,7 +239,7 @@ func TestCrashBetweenRenames(t *testing.T) {
 	if err != nil || r3 <= r1 {
 		t.Fatalf("write after the crash: revision %d, %v", r3, err)
 	}
-	if snap, _ := b.Snapshot(ctx, "a1b2c3d4"); snap.Schema != v1 || len(snap.Values) != 2 {
+	if snap, _ := b.Snapshot(ctx, "a1b2c3d4"); !snap.Schema.Equal(v1) || len(snap.Values) != 2 {
 		t.Fatalf("after the next write: %v %v", snap.Schema, snap.Values)
 	}
 }

@@ -265,6 +265,25 @@ func decodeMeta(r *fsstore.Node) (meta, error) {
 			return m, fmt.Errorf("schema version: %w", err)
 		}
 		m.schema = runtime.SchemaRef{Name: name.Text, Version: int(ver)}
+		for _, f := range []struct {
+			name string
+			keys *[]string
+		}{{"keys", &m.schema.Keys}, {"secret", &m.schema.Secret}} {
+			field, keys := f.name, f.keys
+			a := s.Get(field)
+			if a == nil {
+				continue
+			}
+			if a.Kind != fsstore.Array {
+				return m, fmt.Errorf("schema %s: want an array of strings", field)
+			}
+			for _, e := range a.Elems {
+				if e.Kind != fsstore.String {
+					return m, fmt.Errorf("schema %s: want an array of strings", field)
+				}
+				*keys = append(*keys, e.Text)
+			}
+		}
 	}
 	if k := v.Get("keys"); k != nil {
 		if m.keys, err = k.Int(); err != nil {
@@ -443,6 +462,9 @@ func (st *nsState) Exists() bool {
 // Revision, Exists and KeyRevision make nsState an fsstore.State.
 func (st *nsState) Revision() int64 { return st.rev }
 
+// Schema is the schema the namespace records.
+func (st *nsState) Schema() runtime.SchemaRef { return st.schema }
+
 // KeyRevision is a present key's effective revision.
 func (st *nsState) KeyRevision(key string) (int64, bool) {
 	if e := st.entries[key]; e != nil {
@@ -470,6 +492,18 @@ func setMeta(doc *fsstore.Node, m meta, ts string) {
 		s := fsstore.NewObject()
 		s.Set("name", fsstore.StringNode(m.schema.Name))
 		s.Set("version", fsstore.IntNode(int64(m.schema.Version)))
+		for _, f := range []struct {
+			name string
+			keys []string
+		}{{"keys", m.schema.Keys}, {"secret", m.schema.Secret}} {
+			if name, keys := f.name, f.keys; len(keys) > 0 {
+				a := &fsstore.Node{Kind: fsstore.Array}
+				for _, k := range keys {
+					a.Elems = append(a.Elems, fsstore.StringNode(k))
+				}
+				s.Set(name, a)
+			}
+		}
 		v.Set("schema", s)
 	}
 	v.Set("keys", fsstore.IntNode(m.keys))

@@ -180,7 +180,7 @@ func TestLayout(t *testing.T) {
 	if err != nil || len(cps) != 1 {
 		t.Fatalf("checkpoints %v, %v", cps, err)
 	}
-	if c := cps[0]; c.Name != "after_plan" || c.Revision != 2 || c.Keys != 2 || c.Schema != schema || !c.Created.Equal(now()) {
+	if c := cps[0]; c.Name != "after_plan" || c.Revision != 2 || c.Keys != 2 || !c.Schema.Equal(schema) || !c.Created.Equal(now()) {
 		t.Errorf("checkpoint info %+v", c)
 	}
 

@@ -91,8 +91,9 @@ type Backend struct {
 	client goredis.UniversalClient
 	prefix string
 	// ttl is the expiry in milliseconds as the scripts take it ("0": none).
-	ttl    string
-	logger *slog.Logger
+	ttl      string
+	logger   *slog.Logger
+	readOnly bool
 }
 
 func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
@@ -130,7 +131,7 @@ func New(client goredis.UniversalClient, prefix string, cfg runtime.Config) (*Ba
 	if err := checkPrefix(prefix); err != nil {
 		return nil, err
 	}
-	b := &Backend{client: client, prefix: prefix, ttl: "0", logger: cfg.Logger}
+	b := &Backend{client: client, prefix: prefix, ttl: "0", logger: cfg.Logger, readOnly: cfg.ReadOnly}
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}

@@ -17,6 +17,20 @@ type State interface {
 	Exists() bool
 	// KeyRevision is a present key's effective revision.
 	KeyRevision(key string) (rev int64, present bool)
+	// Schema is the schema the namespace records (zero for none).
+	Schema() runtime.SchemaRef
+}
+
+// CheckSchema checks a batch's IfSchema against st: the namespace must
+// record no schema or one of want's name and version.
+func CheckSchema(st State, want *runtime.SchemaRef) error {
+	if want == nil {
+		return nil
+	}
+	if have := st.Schema(); (have.Name != "" || have.Version != 0) && !have.SameVersion(*want) {
+		return fmt.Errorf("schema: %w: expected %s, found %s", runtime.ErrConflict, *want, have)
+	}
+	return nil
 }
 
 // CheckConds checks a batch's conditions against st; what names the
@@ -64,6 +78,9 @@ func Apply[S State](ctx context.Context, d *Dir, ns, lockFile, what string, batc
 		return 0, err
 	}
 	if err := CheckConds(what, st, batch.Conds); err != nil {
+		return 0, err
+	}
+	if err := CheckSchema(st, batch.IfSchema); err != nil {
 		return 0, err
 	}
 	return write(st, puts, order)

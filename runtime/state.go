@@ -294,8 +294,7 @@ type SchemaInfo struct {
 
 // Info describes the schema for tools.
 func (s *Schema[T]) Info() SchemaInfo {
-	ref := s.Ref()
-	return SchemaInfo{Name: ref.Name, Version: ref.Version, Keys: ref.Keys, Secret: ref.Secret}
+	return SchemaInfo(s.Ref())
 }
 
 var (

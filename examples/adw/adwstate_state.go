@@ -65,7 +65,7 @@ var (
 	}
 	keyADWStateAllADWs = &runtime.Key[[]string]{
 		Name:  ADWStateKeyAllADWs,
-		Codec: runtime.JSONCodec[[]string](),
+		Codec: runtime.EmptySlice(runtime.JSONCodec[[]string]()),
 	}
 	keyADWStateCurrentPhase = &runtime.Key[string]{
 		Name:  ADWStateKeyCurrentPhase,
@@ -73,7 +73,7 @@ var (
 	}
 	keyADWStateCompletedPhases = &runtime.Key[[]string]{
 		Name:  ADWStateKeyCompletedPhases,
-		Codec: runtime.JSONCodec[[]string](),
+		Codec: runtime.EmptySlice(runtime.JSONCodec[[]string]()),
 	}
 )
 
@@ -125,6 +125,33 @@ var ADWStateSchema = &runtime.Schema[ADWState]{
 func init() {
 	runtime.RegisterSchema(ADWStateSchema.Info())
 }
+
+// NewADWState returns a new ADWState with the defaults of its tags set (ModelSet "base")
+// and every other field zero. Save writes every field, zero values too: start
+// from NewADWState, not from a literal, so that the defaults are stored.
+func NewADWState() *ADWState {
+	return ADWStateSchema.New()
+}
+
+// _ADWState_changed_since_generation_run_go_generate is ADWState as this file was generated for. The build fails
+// below, naming it, when the fields of ADWState (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _ADWState_changed_since_generation_run_go_generate = struct {
+	ADWID           string     `state:"adw_id,required"`
+	IssueNumber     string     `state:"issue_number"`
+	BranchName      string     `state:"branch_name"`
+	PlanFile        string     `state:"plan_file"`
+	IssueClass      IssueClass `state:"issue_class"`
+	WorktreePath    string     `state:"worktree_path"`
+	BackendPort     int        `state:"backend_port"`
+	FrontendPort    int        `state:"frontend_port"`
+	ModelSet        string     `state:"model_set,default=\"base\""`
+	AllADWs         []string   `state:"all_adws"`
+	CurrentPhase    string     `state:"current_phase"`
+	CompletedPhases []string   `state:"completed_phases"`
+}
+
+var _ _ADWState_changed_since_generation_run_go_generate = ADWState{}
 
 // ADWStateStore is a typed view of one namespace (one workflow run) holding ADWState:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.

@@ -76,6 +76,12 @@ type Kinds struct {
 	Addr     netip.Addr
 	Shout    Upper
 	Nested   map[string][]*Inner
+	// Python's Optional[X] = None: the zero value is stored as null.
+	OptIssue string            `state:",nullzero"`
+	OptPort  Port              `state:",nullzero,default=8080"`
+	OptTags  []string          `state:",nullzero"`
+	OptMeta  map[string]string `state:",nullzero"`
+	OptWhen  time.Time         `state:",nullzero"`
 	//lint:ignore U1000 an unexported field, to show it is not stored
 	private string
 	Cache   []byte `state:"-"`

@@ -43,6 +43,11 @@ const (
 	KindsKeyAddr     = "addr"
 	KindsKeyShout    = "shout"
 	KindsKeyNested   = "nested"
+	KindsKeyOptIssue = "opt_issue"
+	KindsKeyOptPort  = "opt_port"
+	KindsKeyOptTags  = "opt_tags"
+	KindsKeyOptMeta  = "opt_meta"
+	KindsKeyOptWhen  = "opt_when"
 )
 
 var (
@@ -69,7 +74,7 @@ var (
 	keyKindsFlags = &runtime.Key[[]string]{
 		Name:    KindsKeyFlags,
 		Default: json.RawMessage("[\"a\",\"b\"]"),
-		Codec:   runtime.JSONCodec[[]string](),
+		Codec:   runtime.EmptySlice(runtime.JSONCodec[[]string]()),
 	}
 	keyKindsEnabled = &runtime.Key[bool]{
 		Name:  KindsKeyEnabled,
@@ -133,7 +138,7 @@ var (
 	}
 	keyKindsInners = &runtime.Key[[]Inner]{
 		Name:  KindsKeyInners,
-		Codec: runtime.JSONCodec[[]Inner](),
+		Codec: runtime.EmptySlice(runtime.JSONCodec[[]Inner]()),
 	}
 	keyKindsMatrix = &runtime.Key[[2][3]int]{
 		Name:  KindsKeyMatrix,
@@ -141,11 +146,11 @@ var (
 	}
 	keyKindsByName = &runtime.Key[map[string]Inner]{
 		Name:  KindsKeyByName,
-		Codec: runtime.JSONCodec[map[string]Inner](),
+		Codec: runtime.EmptyMap(runtime.JSONCodec[map[string]Inner]()),
 	}
 	keyKindsByID = &runtime.Key[map[int64]string]{
 		Name:  KindsKeyByID,
-		Codec: runtime.JSONCodec[map[int64]string](),
+		Codec: runtime.EmptyMap(runtime.JSONCodec[map[int64]string]()),
 	}
 	keyKindsBlob = &runtime.Key[[]byte]{
 		Name:  KindsKeyBlob,
@@ -173,7 +178,28 @@ var (
 	}
 	keyKindsNested = &runtime.Key[map[string][]*Inner]{
 		Name:  KindsKeyNested,
-		Codec: runtime.JSONCodec[map[string][]*Inner](),
+		Codec: runtime.EmptyMap(runtime.JSONCodec[map[string][]*Inner]()),
+	}
+	keyKindsOptIssue = &runtime.Key[string]{
+		Name:  KindsKeyOptIssue,
+		Codec: runtime.NullZero(runtime.StringCodec),
+	}
+	keyKindsOptPort = &runtime.Key[Port]{
+		Name:    KindsKeyOptPort,
+		Default: json.RawMessage("8080"),
+		Codec:   runtime.NullZero(runtime.UintOf[Port]()),
+	}
+	keyKindsOptTags = &runtime.Key[[]string]{
+		Name:  KindsKeyOptTags,
+		Codec: runtime.NullZeroSlice(runtime.JSONCodec[[]string]()),
+	}
+	keyKindsOptMeta = &runtime.Key[map[string]string]{
+		Name:  KindsKeyOptMeta,
+		Codec: runtime.NullZeroMap(runtime.JSONCodec[map[string]string]()),
+	}
+	keyKindsOptWhen = &runtime.Key[time.Time]{
+		Name:  KindsKeyOptWhen,
+		Codec: runtime.NullZero(runtime.JSONCodec[time.Time]()),
 	}
 )
 
@@ -276,6 +302,21 @@ var KindsSchema = &runtime.Schema[Kinds]{
 		runtime.FieldOf(keyKindsNested, func(v *Kinds) *map[string][]*Inner {
 			return &v.Nested
 		}),
+		runtime.FieldOf(keyKindsOptIssue, func(v *Kinds) *string {
+			return &v.OptIssue
+		}),
+		runtime.FieldOf(keyKindsOptPort, func(v *Kinds) *Port {
+			return &v.OptPort
+		}),
+		runtime.FieldOf(keyKindsOptTags, func(v *Kinds) *[]string {
+			return &v.OptTags
+		}),
+		runtime.FieldOf(keyKindsOptMeta, func(v *Kinds) *map[string]string {
+			return &v.OptMeta
+		}),
+		runtime.FieldOf(keyKindsOptWhen, func(v *Kinds) *time.Time {
+			return &v.OptWhen
+		}),
 	},
 	Migrations: map[int]runtime.MigrationFunc{
 		1: migrateKindsV1,
@@ -286,6 +327,59 @@ var KindsSchema = &runtime.Schema[Kinds]{
 func init() {
 	runtime.RegisterSchema(KindsSchema.Info())
 }
+
+// NewKinds returns a new Kinds with the defaults of its tags set (Model "base", Retries 3, Flags ["a","b"], OptPort 8080)
+// and every other field zero. Save writes every field, zero values too: start
+// from NewKinds, not from a literal, so that the defaults are stored.
+func NewKinds() *Kinds {
+	return KindsSchema.New()
+}
+
+// _Kinds_changed_since_generation_run_go_generate is Kinds as this file was generated for. The build fails
+// below, naming it, when the fields of Kinds (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Kinds_changed_since_generation_run_go_generate = struct {
+	ID       string   `state:"id,required"`
+	Secret   string   `state:",secret"`
+	Model    string   `state:"model,default=\"base\""`
+	Retries  int      `state:"retries,default=3"`
+	Flags    []string `state:"flags,default=[\"a\",\"b\"]"`
+	Enabled  bool
+	I8       int8
+	I16      int16
+	I32      int32
+	I64      int64
+	U        uint
+	U8       uint8
+	U32      uint32
+	U64      uint64
+	F32      float32
+	F64      float64
+	Class    Class
+	Port     Port
+	Inner    Inner
+	InnerPtr *Inner
+	Inners   []Inner
+	Matrix   [2][3]int
+	ByName   map[string]Inner
+	ByID     map[int64]string
+	Blob     []byte
+	When     time.Time
+	Timeout  time.Duration
+	Raw      json.RawMessage
+	Addr     netip.Addr
+	Shout    Upper
+	Nested   map[string][]*Inner
+	OptIssue string            `state:",nullzero"`
+	OptPort  Port              `state:",nullzero,default=8080"`
+	OptTags  []string          `state:",nullzero"`
+	OptMeta  map[string]string `state:",nullzero"`
+	OptWhen  time.Time         `state:",nullzero"`
+	private  string
+	Cache    []byte `state:"-"`
+}
+
+var _ _Kinds_changed_since_generation_run_go_generate = Kinds{}
 
 // KindsStore is a typed view of one namespace (one workflow run) holding Kinds:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
@@ -951,4 +1045,109 @@ func (s *KindsStore) DeleteNested(ctx context.Context) error {
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateNested(ctx context.Context, fn func(map[string][]*Inner) (map[string][]*Inner, error)) (map[string][]*Inner, error) {
 	return keyKindsNested.Update(ctx, s, fn)
+}
+
+// SaveOptIssue stores OptIssue.
+func (s *KindsStore) SaveOptIssue(ctx context.Context, v string) error {
+	return keyKindsOptIssue.Save(ctx, s, v)
+}
+
+// LoadOptIssue reads OptIssue; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadOptIssue(ctx context.Context) (string, error) {
+	return keyKindsOptIssue.Load(ctx, s)
+}
+
+// DeleteOptIssue removes OptIssue; an absent key is no error.
+func (s *KindsStore) DeleteOptIssue(ctx context.Context) error {
+	return keyKindsOptIssue.Delete(ctx, s)
+}
+
+// UpdateOptIssue replaces OptIssue with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptIssue(ctx context.Context, fn func(string) (string, error)) (string, error) {
+	return keyKindsOptIssue.Update(ctx, s, fn)
+}
+
+// SaveOptPort stores OptPort.
+func (s *KindsStore) SaveOptPort(ctx context.Context, v Port) error {
+	return keyKindsOptPort.Save(ctx, s, v)
+}
+
+// LoadOptPort reads OptPort; an absent key gives the default, 8080.
+func (s *KindsStore) LoadOptPort(ctx context.Context) (Port, error) {
+	return keyKindsOptPort.Load(ctx, s)
+}
+
+// DeleteOptPort removes OptPort; an absent key is no error.
+func (s *KindsStore) DeleteOptPort(ctx context.Context) error {
+	return keyKindsOptPort.Delete(ctx, s)
+}
+
+// UpdateOptPort replaces OptPort with fn's result (fn gets the default when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptPort(ctx context.Context, fn func(Port) (Port, error)) (Port, error) {
+	return keyKindsOptPort.Update(ctx, s, fn)
+}
+
+// SaveOptTags stores OptTags.
+func (s *KindsStore) SaveOptTags(ctx context.Context, v []string) error {
+	return keyKindsOptTags.Save(ctx, s, v)
+}
+
+// LoadOptTags reads OptTags; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadOptTags(ctx context.Context) ([]string, error) {
+	return keyKindsOptTags.Load(ctx, s)
+}
+
+// DeleteOptTags removes OptTags; an absent key is no error.
+func (s *KindsStore) DeleteOptTags(ctx context.Context) error {
+	return keyKindsOptTags.Delete(ctx, s)
+}
+
+// UpdateOptTags replaces OptTags with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptTags(ctx context.Context, fn func([]string) ([]string, error)) ([]string, error) {
+	return keyKindsOptTags.Update(ctx, s, fn)
+}
+
+// SaveOptMeta stores OptMeta.
+func (s *KindsStore) SaveOptMeta(ctx context.Context, v map[string]string) error {
+	return keyKindsOptMeta.Save(ctx, s, v)
+}
+
+// LoadOptMeta reads OptMeta; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadOptMeta(ctx context.Context) (map[string]string, error) {
+	return keyKindsOptMeta.Load(ctx, s)
+}
+
+// DeleteOptMeta removes OptMeta; an absent key is no error.
+func (s *KindsStore) DeleteOptMeta(ctx context.Context) error {
+	return keyKindsOptMeta.Delete(ctx, s)
+}
+
+// UpdateOptMeta replaces OptMeta with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptMeta(ctx context.Context, fn func(map[string]string) (map[string]string, error)) (map[string]string, error) {
+	return keyKindsOptMeta.Update(ctx, s, fn)
+}
+
+// SaveOptWhen stores OptWhen.
+func (s *KindsStore) SaveOptWhen(ctx context.Context, v time.Time) error {
+	return keyKindsOptWhen.Save(ctx, s, v)
+}
+
+// LoadOptWhen reads OptWhen; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadOptWhen(ctx context.Context) (time.Time, error) {
+	return keyKindsOptWhen.Load(ctx, s)
+}
+
+// DeleteOptWhen removes OptWhen; an absent key is no error.
+func (s *KindsStore) DeleteOptWhen(ctx context.Context) error {
+	return keyKindsOptWhen.Delete(ctx, s)
+}
+
+// UpdateOptWhen replaces OptWhen with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptWhen(ctx context.Context, fn func(time.Time) (time.Time, error)) (time.Time, error) {
+	return keyKindsOptWhen.Update(ctx, s, fn)
 }

@@ -36,6 +36,20 @@ func init() {
 	runtime.RegisterSchema(TaggedSchema.Info())
 }
 
+// NewTagged returns a new Tagged. Its fields have no defaults: it is the zero Tagged.
+func NewTagged() *Tagged {
+	return TaggedSchema.New()
+}
+
+// _Tagged_changed_since_generation_run_go_generate is Tagged as this file was generated for. The build fails
+// below, naming it, when the fields of Tagged (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Tagged_changed_since_generation_run_go_generate = struct {
+	Mode string
+}
+
+var _ _Tagged_changed_since_generation_run_go_generate = Tagged{}
+
 // TaggedStore is a typed view of one namespace (one workflow run) holding Tagged:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type TaggedStore struct {

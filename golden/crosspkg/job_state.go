@@ -25,7 +25,7 @@ var (
 	}
 	keyJobRefs = &runtime.Key[map[string]other.Ref]{
 		Name:  JobKeyRefs,
-		Codec: runtime.JSONCodec[map[string]other.Ref](),
+		Codec: runtime.EmptyMap(runtime.JSONCodec[map[string]other.Ref]()),
 	}
 	keyJobPair = &runtime.Key[other.Pair[string, int]]{
 		Name:  JobKeyPair,
@@ -37,7 +37,7 @@ var (
 	}
 	keyJobLevels = &runtime.Key[[]other1.Level]{
 		Name:  JobKeyLevels,
-		Codec: runtime.JSONCodec[[]other1.Level](),
+		Codec: runtime.EmptySlice(runtime.JSONCodec[[]other1.Level]()),
 	}
 )
 
@@ -68,6 +68,24 @@ var JobSchema = &runtime.Schema[Job]{
 func init() {
 	runtime.RegisterSchema(JobSchema.Info())
 }
+
+// NewJob returns a new Job. Its fields have no defaults: it is the zero Job.
+func NewJob() *Job {
+	return JobSchema.New()
+}
+
+// _Job_changed_since_generation_run_go_generate is Job as this file was generated for. The build fails
+// below, naming it, when the fields of Job (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Job_changed_since_generation_run_go_generate = struct {
+	Ref    other.Ref
+	Refs   map[string]other.Ref
+	Pair   other.Pair[string, int]
+	Level  other1.Level
+	Levels []other1.Level
+}
+
+var _ _Job_changed_since_generation_run_go_generate = Job{}
 
 // JobStore is a typed view of one namespace (one workflow run) holding Job:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.

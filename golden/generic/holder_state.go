@@ -51,6 +51,22 @@ func init() {
 	runtime.RegisterSchema(HolderSchema.Info())
 }
 
+// NewHolder returns a new Holder. Its fields have no defaults: it is the zero Holder.
+func NewHolder() *Holder {
+	return HolderSchema.New()
+}
+
+// _Holder_changed_since_generation_run_go_generate is Holder as this file was generated for. The build fails
+// below, naming it, when the fields of Holder (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Holder_changed_since_generation_run_go_generate = struct {
+	Name  Box[string]
+	Sizes Box[[]int]
+	Nest  Box[Box[bool]]
+}
+
+var _ _Holder_changed_since_generation_run_go_generate = Holder{}
+
 // HolderStore is a typed view of one namespace (one workflow run) holding Holder:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type HolderStore struct {

@@ -35,6 +35,20 @@ func init() {
 	runtime.RegisterSchema(MinimalSchema.Info())
 }
 
+// NewMinimal returns a new Minimal. Its fields have no defaults: it is the zero Minimal.
+func NewMinimal() *Minimal {
+	return MinimalSchema.New()
+}
+
+// _Minimal_changed_since_generation_run_go_generate is Minimal as this file was generated for. The build fails
+// below, naming it, when the fields of Minimal (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Minimal_changed_since_generation_run_go_generate = struct {
+	Phase string
+}
+
+var _ _Minimal_changed_since_generation_run_go_generate = Minimal{}
+
 // MinimalStore is a typed view of one namespace (one workflow run) holding Minimal:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type MinimalStore struct {

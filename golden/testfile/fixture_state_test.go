@@ -35,6 +35,20 @@ func init() {
 	runtime.RegisterSchema(FixtureSchema.Info())
 }
 
+// NewFixture returns a new Fixture. Its fields have no defaults: it is the zero Fixture.
+func NewFixture() *Fixture {
+	return FixtureSchema.New()
+}
+
+// _Fixture_changed_since_generation_run_go_generate is Fixture as this file was generated for. The build fails
+// below, naming it, when the fields of Fixture (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Fixture_changed_since_generation_run_go_generate = struct {
+	Step int
+}
+
+var _ _Fixture_changed_since_generation_run_go_generate = Fixture{}
+
 // FixtureStore is a typed view of one namespace (one workflow run) holding Fixture:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type FixtureStore struct {

@@ -43,6 +43,21 @@ func init() {
 	runtime.RegisterSchema(BuildSchema.Info())
 }
 
+// NewBuild returns a new Build. Its fields have no defaults: it is the zero Build.
+func NewBuild() *Build {
+	return BuildSchema.New()
+}
+
+// _Build_changed_since_generation_run_go_generate is Build as this file was generated for. The build fails
+// below, naming it, when the fields of Build (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Build_changed_since_generation_run_go_generate = struct {
+	Worktree string
+	Done     bool
+}
+
+var _ _Build_changed_since_generation_run_go_generate = Build{}
+
 // BuildStore is a typed view of one namespace (one workflow run) holding Build:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type BuildStore struct {

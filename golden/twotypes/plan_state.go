@@ -35,6 +35,20 @@ func init() {
 	runtime.RegisterSchema(PlanSchema.Info())
 }
 
+// NewPlan returns a new Plan. Its fields have no defaults: it is the zero Plan.
+func NewPlan() *Plan {
+	return PlanSchema.New()
+}
+
+// _Plan_changed_since_generation_run_go_generate is Plan as this file was generated for. The build fails
+// below, naming it, when the fields of Plan (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Plan_changed_since_generation_run_go_generate = struct {
+	File string
+}
+
+var _ _Plan_changed_since_generation_run_go_generate = Plan{}
+
 // PlanStore is a typed view of one namespace (one workflow run) holding Plan:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type PlanStore struct {

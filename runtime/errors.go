@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Every error the runtime returns wraps one of these where it
@@ -89,6 +90,17 @@ type opError struct {
 }
 
 func (e *opError) Error() string {
+	if e.err == ErrNotFound && e.ns != "" {
+		// Say what is missing rather than which operation missed it.
+		what := "namespace " + e.ns
+		switch {
+		case strings.Contains(e.op, "checkpoint") || e.op == "restore":
+			what = "checkpoint " + e.key + " in namespace " + e.ns
+		case e.key != "" && !strings.Contains(e.key, ","):
+			what = "key " + e.key + " in namespace " + e.ns
+		}
+		return "stategen: " + what + " not found (" + e.store + ")"
+	}
 	msg := "stategen: " + e.op
 	if e.ns != "" {
 		msg += " " + e.ns

@@ -246,3 +246,31 @@ func TestSchemaRegistry(t *testing.T) {
 		t.Error("unregistered schema found")
 	}
 }
+
+// TestNotFoundMessages: a missing namespace, key or checkpoint is named as
+// such, not by the operation that missed it ("snapshot x: not found").
+func TestNotFoundMessages(t *testing.T) {
+	ctx := context.Background()
+	st, err := runtime.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Put(ctx, "ns", "k", json.RawMessage(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	_, snapErr := st.Snapshot(ctx, "nope")
+	_, getErr := st.Get(ctx, "ns", "other")
+	_, cpErr := st.GetCheckpoint(ctx, "ns", "cp")
+	_, restoreErr := st.Restore(ctx, "ns", "cp")
+	for err, want := range map[error]string{
+		snapErr:    "stategen: namespace nope not found (sqlite:",
+		getErr:     "stategen: key other in namespace ns not found (sqlite:",
+		cpErr:      "stategen: checkpoint cp in namespace ns not found (sqlite:",
+		restoreErr: "stategen: checkpoint cp in namespace ns not found (sqlite:",
+	} {
+		if !errors.Is(err, runtime.ErrNotFound) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%v: want ErrNotFound starting %q", err, want)
+		}
+	}
+}

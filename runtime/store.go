@@ -107,6 +107,15 @@ func redact(u *url.URL) string {
 	return redactRaw(c.Redacted())
 }
 
+// RedactURL is a store URL as stategen prints it: every password replaced
+// by xxxxx, whatever the URL's shape, parsed or not.
+func RedactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return redact(u)
+	}
+	return redactRaw(raw)
+}
+
 // redactRaw hides the password of a URL written as text, parsed or not:
 // whatever stands between a ':' and the last '@' before the path, after
 // the scheme and its slashes, as in scheme://user:PW@host, scheme:/:PW@host,

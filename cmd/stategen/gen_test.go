@@ -265,9 +265,11 @@ func TestUsage(t *testing.T) {
 	}{
 		{"help", []string{"--help"}, exitOK, "Usage: stategen <command>", ""},
 		{"gen help", []string{"gen", "--help"}, exitOK, "--type=TYPE", ""},
-		{"unknown flag", []string{"gen", "--type=S", "--bogus"}, exitUsage, "", "stategen: unknown flag --bogus: see 'stategen --help'\n"},
+		{"unknown flag", []string{"gen", "--type=S", "--bogus"}, exitUsage, "", "stategen: unknown flag --bogus: see 'stategen gen --help'\n"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", "frobnicate"},
-		{"no command", nil, exitUsage, "", "see 'stategen --help'"},
+		// Bare stategen prints its usage, as the go command does.
+		{"no command", nil, exitUsage, "", "Usage: stategen <command>"},
+		{"help command", []string{"help", "gen"}, exitOK, "Usage: stategen gen --type=TYPE", ""},
 		{"missing type", []string{"gen"}, exitUsage, "", "--type"},
 		{"empty type", []string{"gen", "--type=S,,T"}, exitUsage, "", `--type "" is not a Go type name`},
 		{"bad type", []string{"gen", "--type=S T"}, exitUsage, "", `--type "S T" is not a Go type name`},
@@ -284,8 +286,8 @@ func TestUsage(t *testing.T) {
 			if !strings.Contains(r.stderr, tc.wantStderr) {
 				t.Errorf("stderr = %q, want it to contain %q", r.stderr, tc.wantStderr)
 			}
-			if tc.wantCode == exitUsage && !strings.HasSuffix(r.stderr, "see 'stategen --help'\n") {
-				t.Errorf("stderr = %q, want it to end with see 'stategen --help'", r.stderr)
+			if help := regexp.MustCompile(`see 'stategen( [a-z]+)? --help'\n$`); tc.wantCode == exitUsage && tc.args != nil && !help.MatchString(r.stderr) {
+				t.Errorf("stderr = %q, want it to end with see 'stategen [COMMAND] --help'", r.stderr)
 			}
 			if tc.wantCode == exitOK && r.stderr != "" {
 				t.Errorf("stderr = %q, want nothing", r.stderr)

@@ -190,13 +190,36 @@ func (s *StateStore[T]) decode(snap *Snapshot, required bool) (*T, error) {
 	if err := s.checkSchema(snap.Schema); err != nil {
 		return nil, err
 	}
-	v := new(T)
+	v, key, err := s.schema.decode(func(k string) ([]byte, bool) {
+		val, ok := snap.Values[k]
+		return val.Data, ok
+	}, required)
+	if err != nil {
+		return nil, s.st.wrap("load", s.ns, key, err)
+	}
+	return v, nil
+}
+
+// Decode makes a T of stored values (key to JSON), as Load does: absent
+// keys take their defaults, a required key without a value is ErrMissing,
+// a value of the wrong type ErrTypeMismatch. It checks state that comes
+// from elsewhere (a pipe, a file) before any of it is stored.
+func (s *Schema[T]) Decode(values map[string]json.RawMessage) (*T, error) {
+	v, _, err := s.decode(func(k string) ([]byte, bool) {
+		data, ok := values[k]
+		return data, ok
+	}, true)
+	return v, err
+}
+
+// decode makes a T from get's values; key names the field a type mismatch
+// is about.
+func (s *Schema[T]) decode(get func(key string) ([]byte, bool), required bool) (v *T, key string, err error) {
+	v = new(T)
 	var missing []string
-	for _, f := range s.schema.Fields {
-		data := []byte(nil)
-		if val, ok := snap.Values[f.Key]; ok {
-			data = val.Data
-		} else if f.Default != nil {
+	for _, f := range s.Fields {
+		data, ok := get(f.Key)
+		if !ok {
 			data = f.Default
 		}
 		if f.Required && required && (data == nil || emptyJSON(data)) {
@@ -206,13 +229,13 @@ func (s *StateStore[T]) decode(snap *Snapshot, required bool) (*T, error) {
 			continue
 		}
 		if err := f.decode(v, data); err != nil {
-			return nil, s.st.wrap("decode", s.ns, f.Key, f.mismatch(data, err))
+			return nil, f.Key, f.mismatch(data, err)
 		}
 	}
 	if len(missing) > 0 {
-		return nil, s.st.wrap("load", s.ns, "", missingError(missing))
+		return nil, "", missingError(missing)
 	}
-	return v, nil
+	return v, "", nil
 }
 
 // Update reads the whole struct (defaults and zero values when the

@@ -274,3 +274,83 @@ func TestNotFoundMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaDecode: values from elsewhere are checked as Load checks stored
+// state, and a secret value never appears in the error.
+func TestSchemaDecode(t *testing.T) {
+	v, err := runSchema.Decode(map[string]json.RawMessage{"id": json.RawMessage(`"a1"`), "port": json.RawMessage(`8080`)})
+	if err != nil || v.ID != "a1" || v.Port != 8080 || v.Model != "base" {
+		t.Fatalf("decode: %+v, %v; want id a1, port 8080 and model's default", v, err)
+	}
+	for name, tc := range map[string]struct {
+		values map[string]json.RawMessage
+		want   error
+	}{
+		"missing required": {map[string]json.RawMessage{"port": json.RawMessage(`1`)}, runtime.ErrMissing},
+		"null required":    {map[string]json.RawMessage{"id": json.RawMessage(`null`)}, runtime.ErrMissing},
+		"empty required":   {map[string]json.RawMessage{"id": json.RawMessage(`""`)}, runtime.ErrMissing},
+		"wrong type":       {map[string]json.RawMessage{"id": json.RawMessage(`"a1"`), "port": json.RawMessage(`"80"`)}, runtime.ErrTypeMismatch},
+	} {
+		if _, err := runSchema.Decode(tc.values); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+	secret := &runtime.Schema[runState]{Name: "S", Version: 1, Fields: []runtime.Field[runState]{
+		runtime.FieldOf(&runtime.Key[int]{Name: "pin", Secret: true, Codec: runtime.IntCodec}, func(v *runState) *int { return &v.Port }),
+	}}
+	_, err = secret.Decode(map[string]json.RawMessage{"pin": json.RawMessage(`"SECRET-7f3a"`)})
+	if !errors.Is(err, runtime.ErrTypeMismatch) || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "key pin holds a JSON string") {
+		t.Errorf("secret of the wrong type: %v, want a type mismatch that names the key and not the value", err)
+	}
+	_, err = secret.Decode(map[string]json.RawMessage{"pin": json.RawMessage(`1.5`)})
+	if !errors.Is(err, runtime.ErrTypeMismatch) || strings.Contains(err.Error(), "1.5") {
+		t.Errorf("secret number that does not fit: %v, want no value in the message", err)
+	}
+}
+
+// TestRequiredOnWrites: what Load refuses, writes refuse first, naming the
+// key; a required number or boolean is a value whatever it is.
+func TestRequiredOnWrites(t *testing.T) {
+	ctx := context.Background()
+	st, s := openState(t)
+	for name, err := range map[string]error{
+		"save of an empty required key":       s.Save(ctx, &runState{}),
+		"field save of an empty required key": keyID.Save(ctx, s, ""),
+		"field delete of a required key":      keyID.Delete(ctx, s),
+		"update that leaves it empty": func() error {
+			_, err := s.Update(ctx, func(v *runState) error { return nil })
+			return err
+		}(),
+		"field update that empties it": func() error {
+			_, err := keyID.Update(ctx, s, func(string) (string, error) { return "", nil })
+			return err
+		}(),
+	} {
+		if !errors.Is(err, runtime.ErrMissing) || !strings.Contains(err.Error(), "id") {
+			t.Errorf("%s: %v, want ErrMissing naming id", name, err)
+		}
+	}
+	if _, err := st.Snapshot(ctx, "a1b2c3d4"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("refused writes wrote: %v", err)
+	}
+	// A stored null or empty value is no value for Load either.
+	for _, stored := range []string{`null`, `""`} {
+		if _, err := st.Put(ctx, "a1b2c3d4", "id", json.RawMessage(stored)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Load(ctx); !errors.Is(err, runtime.ErrMissing) {
+			t.Errorf("load of a stored %s required key: %v, want ErrMissing", stored, err)
+		}
+		if _, err := keyID.Load(ctx, s); !errors.Is(err, runtime.ErrMissing) {
+			t.Errorf("field load of a stored %s required key: %v, want ErrMissing", stored, err)
+		}
+	}
+	port := &runtime.Key[int]{Name: "port", Required: true, Codec: runtime.IntCodec}
+	flag := &runtime.Key[bool]{Name: "flag", Required: true, Codec: runtime.BoolCodec}
+	if err := port.Save(ctx, s, 0); err != nil {
+		t.Errorf("required number 0: %v, want it stored", err)
+	}
+	if err := flag.Save(ctx, s, false); err != nil {
+		t.Errorf("required boolean false: %v, want it stored", err)
+	}
+}

@@ -32,40 +32,41 @@ var (
 	}
 	keyADWStateIssueNumber = &runtime.Key[string]{
 		Name:  ADWStateKeyIssueNumber,
-		Codec: runtime.StringCodec,
+		Codec: runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStateBranchName = &runtime.Key[string]{
 		Name:  ADWStateKeyBranchName,
-		Codec: runtime.StringCodec,
+		Codec: runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStatePlanFile = &runtime.Key[string]{
 		Name:  ADWStateKeyPlanFile,
-		Codec: runtime.StringCodec,
+		Codec: runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStateIssueClass = &runtime.Key[IssueClass]{
 		Name:  ADWStateKeyIssueClass,
-		Codec: runtime.StringOf[IssueClass](),
+		Codec: runtime.NullZero(runtime.StringOf[IssueClass]()),
 	}
 	keyADWStateWorktreePath = &runtime.Key[string]{
 		Name:  ADWStateKeyWorktreePath,
-		Codec: runtime.StringCodec,
+		Codec: runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStateBackendPort = &runtime.Key[int]{
 		Name:  ADWStateKeyBackendPort,
-		Codec: runtime.IntCodec,
+		Codec: runtime.NullZero(runtime.IntCodec),
 	}
 	keyADWStateFrontendPort = &runtime.Key[int]{
 		Name:  ADWStateKeyFrontendPort,
-		Codec: runtime.IntCodec,
+		Codec: runtime.NullZero(runtime.IntCodec),
 	}
 	keyADWStateModelSet = &runtime.Key[string]{
 		Name:    ADWStateKeyModelSet,
 		Default: json.RawMessage("\"base\""),
-		Codec:   runtime.StringCodec,
+		Codec:   runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStateAllADWs = &runtime.Key[[]string]{
-		Name:  ADWStateKeyAllADWs,
-		Codec: runtime.EmptySlice(runtime.JSONCodec[[]string]()),
+		Name:    ADWStateKeyAllADWs,
+		Default: json.RawMessage("[]"),
+		Codec:   runtime.EmptySlice(runtime.JSONCodec[[]string]()),
 	}
 	keyADWStateCurrentPhase = &runtime.Key[string]{
 		Name:  ADWStateKeyCurrentPhase,
@@ -126,7 +127,7 @@ func init() {
 	runtime.RegisterSchema(ADWStateSchema.Info())
 }
 
-// NewADWState returns a new ADWState with the defaults of its tags set (ModelSet "base")
+// NewADWState returns a new ADWState with the defaults of its tags set (ModelSet "base", AllADWs [])
 // and every other field zero. Save writes every field, zero values too: start
 // from NewADWState, not from a literal, so that the defaults are stored.
 func NewADWState() *ADWState {
@@ -138,15 +139,15 @@ func NewADWState() *ADWState {
 // changed since, so that no field is silently left unstored: run go generate.
 type _ADWState_changed_since_generation_run_go_generate = struct {
 	ADWID           string     `state:"adw_id,required"`
-	IssueNumber     string     `state:"issue_number"`
-	BranchName      string     `state:"branch_name"`
-	PlanFile        string     `state:"plan_file"`
-	IssueClass      IssueClass `state:"issue_class"`
-	WorktreePath    string     `state:"worktree_path"`
-	BackendPort     int        `state:"backend_port"`
-	FrontendPort    int        `state:"frontend_port"`
-	ModelSet        string     `state:"model_set,default=\"base\""`
-	AllADWs         []string   `state:"all_adws"`
+	IssueNumber     string     `state:"issue_number,nullzero"`
+	BranchName      string     `state:"branch_name,nullzero"`
+	PlanFile        string     `state:"plan_file,nullzero"`
+	IssueClass      IssueClass `state:"issue_class,nullzero"`
+	WorktreePath    string     `state:"worktree_path,nullzero"`
+	BackendPort     int        `state:"backend_port,nullzero"`
+	FrontendPort    int        `state:"frontend_port,nullzero"`
+	ModelSet        string     `state:"model_set,nullzero,default=\"base\""`
+	AllADWs         []string   `state:"all_adws,default=[]"`
 	CurrentPhase    string     `state:"current_phase"`
 	CompletedPhases []string   `state:"completed_phases"`
 }
@@ -362,7 +363,7 @@ func (s *ADWStateStore) SaveAllADWs(ctx context.Context, v []string) error {
 	return keyADWStateAllADWs.Save(ctx, s, v)
 }
 
-// LoadAllADWs reads AllADWs; an absent key is an error matching runtime.ErrNotFound.
+// LoadAllADWs reads AllADWs; an absent key gives the default, [].
 func (s *ADWStateStore) LoadAllADWs(ctx context.Context) ([]string, error) {
 	return keyADWStateAllADWs.Load(ctx, s)
 }
@@ -372,7 +373,7 @@ func (s *ADWStateStore) DeleteAllADWs(ctx context.Context) error {
 	return keyADWStateAllADWs.Delete(ctx, s)
 }
 
-// UpdateAllADWs replaces AllADWs with fn's result (fn gets the zero value when the key is
+// UpdateAllADWs replaces AllADWs with fn's result (fn gets the default when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateAllADWs(ctx context.Context, fn func([]string) ([]string, error)) ([]string, error) {
 	return keyADWStateAllADWs.Update(ctx, s, fn)

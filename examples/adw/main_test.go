@@ -122,6 +122,36 @@ func TestPiping(t *testing.T) {
 	}
 }
 
+// State on stdin is checked whole before any of it is stored: a field of
+// the wrong type (Python writing issue_number as a number) or no adw_id
+// is refused, naming the key, and the run is left as it was.
+func TestStdinValidated(t *testing.T) {
+	for name, url := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			flags := []string{"--store", url, "--workdir", t.TempDir()}
+			for input, want := range map[string]string{
+				`{"adw_id": "c0ffee00", "issue_number": 42, "branch_name": "b"}`: "key issue_number holds a JSON number, but its field is a Go string",
+				`{"issue_number": "42"}`:                         "required key missing: key adw_id",
+				`{"adw_id": "", "issue_number": "42"}`:           "required key missing: key adw_id",
+				`{"adw_id": "c0ffee00", "backend_port": "9100"}`: "key backend_port holds a JSON string",
+			} {
+				code, out, errOut := adw(t, input, append([]string{"build"}, flags...)...)
+				if code != 1 || out != "" || !strings.Contains(errOut, want) || !strings.Contains(errOut, "nothing was stored") {
+					t.Errorf("build fed %s: exit %d, stderr %q; want 1 and %q", input, code, errOut, want)
+				}
+			}
+			st, err := runtime.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if ns, _ := st.Namespaces(context.Background()); len(ns) != 0 {
+				t.Errorf("refused input stored namespaces %v", ns)
+			}
+		})
+	}
+}
+
 func toStrings(v any) []string {
 	var out []string
 	list, _ := v.([]any)
@@ -210,6 +240,10 @@ assert s["branch_name"].startswith("feature-issue-5-adw-a1b2c3d4"), s
 assert s["plan_file"].endswith("plan.md"), s
 assert s["python_only"] == {"kept": True}, s
 assert s["issue_class"] == "/bug", s
+# Optional fields Python left None stay null: not "" or 0, which its
+# validation refuses.
+assert s["worktree_path"] is None and s["backend_port"] is None and s["frontend_port"] is None, s
+assert s["all_adws"] == ["a1b2c3d4"] and s["model_set"] == "heavy", s
 print("ok")
 `
 	out2, err := exec.Command(python, "-c", check, filepath.Join(agents, "a1b2c3d4", "adw_state.json")).CombinedOutput()

@@ -50,15 +50,13 @@ func (w *workflow) start(ctx context.Context, issue string) (*ADWStateStore, err
 	if err != nil {
 		return nil, err
 	}
-	err = s.Save(ctx, &ADWState{
-		ADWID:        id,
-		IssueNumber:  issue,
-		IssueClass:   Feature,
-		ModelSet:     "base",
-		AllADWs:      []string{id},
-		WorktreePath: filepath.Join(w.workdir, "trees", id),
-	})
-	return s, err
+	// NewADWState sets the defaults (model_set "base", all_adws []): Save
+	// writes every field, so a literal would store zero values instead.
+	v := NewADWState()
+	v.ADWID, v.IssueNumber, v.IssueClass = id, issue, Feature
+	v.AllADWs = append(v.AllADWs, id)
+	v.WorktreePath = filepath.Join(w.workdir, "trees", id)
+	return s, s.Save(ctx, v)
 }
 
 // run starts a run and does every phase.
@@ -223,24 +221,30 @@ func (w *workflow) pipe(ctx context.Context, p, issue string, stdin io.Reader) e
 }
 
 // fromStdin stores the flat JSON state read from stdin and returns its run.
+// The state is checked whole first, as a load would check it (adw_id
+// present, each field of its type), so that bad input stores nothing;
+// keys that are not fields of ADWState (another program's) are kept.
 func (w *workflow) fromStdin(ctx context.Context, stdin io.Reader) (*ADWStateStore, error) {
 	var flat map[string]json.RawMessage
 	if err := json.NewDecoder(stdin).Decode(&flat); err != nil {
 		return nil, fmt.Errorf("reading the state from stdin (pipe in a previous phase, or give --issue): %w", err)
 	}
-	var id string
-	if err := json.Unmarshal(flat[ADWStateKeyADWID], &id); err != nil || id == "" {
-		return nil, errors.New("the state on stdin has no adw_id")
+	v, err := ADWStateSchema.Decode(flat)
+	if err != nil {
+		return nil, fmt.Errorf("the state on stdin is not a valid ADWState, nothing was stored: %w", err)
 	}
-	s, err := NewADWStateStore(w.st, id)
+	s, err := NewADWStateStore(w.st, v.ADWID)
 	if err != nil {
 		return nil, err
 	}
-	b := &runtime.Batch{Schema: &runtime.SchemaRef{Name: ADWStateSchema.Name, Version: ADWStateSchema.Version}}
-	for k, v := range flat {
-		b.Puts = append(b.Puts, runtime.KV{Key: k, Value: v})
+	// One write: the schema recorded, on condition that stored state is not
+	// of another version.
+	ref := ADWStateSchema.Ref()
+	b := &runtime.Batch{Schema: &ref, IfSchema: &ref}
+	for k, data := range flat {
+		b.Puts = append(b.Puts, runtime.KV{Key: k, Value: data})
 	}
-	if _, err := w.st.Apply(ctx, id, b); err != nil {
+	if _, err := w.st.Apply(ctx, v.ADWID, b); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -10,7 +10,7 @@ import (
 	"github.com/stategen/stategen/runtime"
 )
 
-//go:generate go run github.com/stategen/stategen/cmd/stategen gen --type=Kinds
+//go:generate go tool stategen gen --type=Kinds
 
 // Class is a named string.
 type Class string

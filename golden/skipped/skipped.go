@@ -7,7 +7,7 @@ import (
 	"sync"
 )
 
-//go:generate go run github.com/stategen/stategen/cmd/stategen gen --type=Run
+//go:generate go tool stategen gen --type=Run
 
 // Run is a run with runtime-only fields beside its state.
 type Run struct {

@@ -1,6 +1,6 @@
 // Package pysqlite reads the SQLite layout of the Python StateManager that
-// stategen replaces (shared/reference/state_manager.py): one database per
-// namespace, DIR/<namespace>/state.db, with a table state (key, value as
+// stategen replaces (the state_manager.py ADW scripts copy): one database
+// per namespace, DIR/<namespace>/state.db, with a table state (key, value as
 // JSON text, timestamp) and a table checkpoints (name, state as the JSON
 // of a list of [key, value, timestamp] rows, created_at). Importing the
 // package registers the URL scheme pysqlite: pysqlite:DIR, where the

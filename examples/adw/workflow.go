@@ -181,7 +181,11 @@ func (w *workflow) status(ctx context.Context, id string) error {
 		return err
 	}
 	for _, cp := range cps {
-		w.say("  checkpoint %-16s revision %d, %d keys", cp.Name, cp.Revision, cp.Keys)
+		keys := fmt.Sprintf("%d keys", cp.Keys)
+		if cp.Keys == 1 {
+			keys = "1 key"
+		}
+		w.say("  checkpoint %-16s revision %d, %s", cp.Name, cp.Revision, keys)
 	}
 	return nil
 }

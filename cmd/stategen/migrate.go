@@ -72,6 +72,11 @@ func (c *migrateCmd) Run(e *env) error {
 		}
 	}
 	dst, err := openStore(ctx, c.To, c.DryRun)
+	if c.DryRun && errors.Is(err, runtime.ErrNotFound) {
+		// A destination that does not exist yet would get everything:
+		// compare with an empty store rather than create one.
+		dst, err = runtime.New(noStore{}, runtime.RedactURL(c.To), runtime.ReadOnly()), nil
+	}
 	if err != nil {
 		return err
 	}
@@ -129,6 +134,32 @@ func (c *migrateCmd) Run(e *env) error {
 	}
 	return nil
 }
+
+// noStore is a store that holds nothing, the destination of a dry run into
+// a store that does not exist yet.
+type noStore struct{}
+
+func (noStore) Get(context.Context, string, string) (runtime.Value, error) {
+	return runtime.Value{}, runtime.ErrNotFound
+}
+func (noStore) Snapshot(context.Context, string) (*runtime.Snapshot, error) {
+	return nil, runtime.ErrNotFound
+}
+func (noStore) Apply(context.Context, string, *runtime.Batch) (int64, error) {
+	return 0, runtime.ErrReadOnly
+}
+func (noStore) Namespaces(context.Context) ([]string, error) { return nil, nil }
+func (noStore) PutCheckpoint(context.Context, string, *runtime.Checkpoint) error {
+	return runtime.ErrReadOnly
+}
+func (noStore) GetCheckpoint(context.Context, string, string) (*runtime.Checkpoint, error) {
+	return nil, runtime.ErrNotFound
+}
+func (noStore) Checkpoints(context.Context, string) ([]runtime.CheckpointInfo, error) {
+	return nil, nil
+}
+func (noStore) DeleteCheckpoint(context.Context, string, string) error { return runtime.ErrReadOnly }
+func (noStore) Close() error                                           { return nil }
 
 // holds checks that st holds namespace ns (state or checkpoints).
 func holds(ctx context.Context, st *runtime.Store, ns string) error {

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,6 +54,14 @@ func TestMigrate(t *testing.T) {
 	}
 	if r := runCLI(t, "--store", to, "namespaces"); r.stdout != "" {
 		t.Fatalf("the dry run wrote: %+v", r)
+	}
+	// A dry run into a store that does not exist yet creates nothing.
+	fresh := filepath.Join(dir, "fresh.db")
+	if r := runCLI(t, "migrate", "--from", from, "--to", "sqlite:"+fresh, "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "would copy 12 namespaces (60 keys, 2 checkpoints)") {
+		t.Fatalf("dry run into a new store: %+v", r)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the dry run created %s: %v", fresh, err)
 	}
 
 	r = runCLI(t, "migrate", "--from", from, "--to", to)

@@ -82,7 +82,7 @@ func openError(rawURL string, err error) error {
 		rawURL = runtime.DefaultURL
 	}
 	if errors.Is(err, runtime.ErrNotFound) {
-		return fmt.Errorf("no store at %s: nothing was read, and nothing created (check --store or $%s)", runtime.RedactURL(rawURL), runtime.EnvStore)
+		return noStoreError(fmt.Sprintf("no store at %s: nothing was created (is the URL right?)", runtime.RedactURL(rawURL)))
 	}
 	if !errors.Is(err, runtime.ErrUnknownScheme) {
 		return err
@@ -97,6 +97,13 @@ func openError(rawURL string, err error) error {
 	}
 	return fmt.Errorf("unknown store scheme %q (known: %s)", scheme, known)
 }
+
+// noStoreError is the message for a store that does not exist; it matches
+// runtime.ErrNotFound.
+type noStoreError string
+
+func (e noStoreError) Error() string { return string(e) }
+func (e noStoreError) Unwrap() error { return runtime.ErrNotFound }
 
 // checkNames validates kind, name pairs before the store is even opened, so
 // that a bad name changes nothing, not even by creating a database file.

@@ -34,6 +34,7 @@ require (
 )
 
 tool (
+	github.com/stategen/stategen/cmd/stategen
 	golang.org/x/tools/cmd/stringer
 	honnef.co/go/tools/cmd/staticcheck
 )

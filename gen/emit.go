@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"go/types"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -34,6 +35,8 @@ func emit(m *model) ([]byte, error) {
 	e.f.ImportName("encoding/json", "json")
 	e.keys()
 	e.schema()
+	e.constructor()
+	e.guard()
 	e.store()
 	for _, fl := range m.fields {
 		e.accessors(fl)
@@ -70,7 +73,7 @@ func (e *emitter) keys() {
 			if fl.Default != nil {
 				fields = append(fields, "Default", jen.Qual("encoding/json", "RawMessage").Call(jen.Lit(string(fl.Default))))
 			}
-			fields = append(fields, "Codec", e.codecCode(fl.typ, typ))
+			fields = append(fields, "Codec", e.fieldCodec(fl, typ))
 			g.Id(keyVar(m.name, fl.GoName)).Op("=").Op("&").Qual(runtimePath, "Key").Types(typ).Add(literal(fields...))
 		}
 	})
@@ -111,6 +114,72 @@ func (e *emitter) schema() {
 	e.f.Var().Id(m.name+"Schema").Op("=").Op("&").Qual(runtimePath, "Schema").Types(jen.Id(m.name)).Add(literal(fields...))
 }
 
+// constructor emits NewT, which returns a T with the tag defaults set.
+func (e *emitter) constructor() {
+	m := e.m
+	var defaults []string
+	for _, fl := range m.fields {
+		if fl.Default != nil {
+			defaults = append(defaults, fmt.Sprintf("%s %s", fl.GoName, fl.Default))
+		}
+	}
+	e.f.Line()
+	if len(defaults) == 0 {
+		e.f.Commentf("New%s returns a new %s. Its fields have no defaults: it is the zero %s.", m.name, m.name, m.name)
+	} else {
+		e.f.Commentf("New%s returns a new %s with the defaults of its tags set (%s)", m.name, m.name, strings.Join(defaults, ", "))
+		e.f.Comment("and every other field zero. Save writes every field, zero values too: start")
+		e.f.Comment("from New" + m.name + ", not from a literal, so that the defaults are stored.")
+	}
+	e.f.Func().Id("New" + m.name).Params().Op("*").Id(m.name).Block(
+		jen.Return(jen.Id(m.name + "Schema").Dot("New").Call()),
+	)
+}
+
+// guard emits a compile-time check that the struct's fields (names,
+// types, tags, order) are still what this file was generated for: an
+// alias of the struct type as it was, to which a T literal must be
+// assignable. The compiler's error names the alias, which says to run go
+// generate. (A literal, not a variable: go vet would take a copy of a
+// struct holding a mutex for a bug.)
+func (e *emitter) guard() {
+	m := e.m
+	name := guardName(m.name)
+	fields := make([]jen.Code, 0, len(m.all))
+	for _, sf := range m.all {
+		fields = append(fields, e.fieldDecl(sf))
+	}
+	e.f.Line()
+	e.f.Commentf("%s is %s as this file was generated for. The build fails", name, m.name)
+	e.f.Commentf("below, naming it, when the fields of %s (their names, types, tags or order)", m.name)
+	e.f.Comment("changed since, so that no field is silently left unstored: run go generate.")
+	e.f.Type().Id(name).Op("=").Struct(fields...)
+	e.f.Line()
+	e.f.Var().Id("_").Id(name).Op("=").Id(m.name).Values()
+}
+
+// fieldDecl is a struct field's declaration: name (unless embedded), type
+// and tag.
+func (e *emitter) fieldDecl(sf structField) jen.Code {
+	f := e.anyTypeCode(sf.typ)
+	if !sf.embedded {
+		f = jen.Id(sf.name).Add(f)
+	}
+	if sf.tag != "" {
+		f.Add(tagCode(sf.tag))
+	}
+	return f
+}
+
+// tagCode is a struct tag as Go source: a raw string literal when it can be
+// one, an interpreted one otherwise.
+func tagCode(tag string) jen.Code {
+	if strconv.CanBackquote(tag) {
+		return jen.Op("`" + tag + "`")
+	}
+	return jen.Lit(tag)
+}
+
 // literal is a composite literal's body with its fields in the order given
 // (name, value, name, value...), one per line; jen.Dict would sort them.
 func literal(pairs ...any) *jen.Statement {
@@ -144,7 +213,7 @@ func (e *emitter) accessors(fl field) {
 	m := e.m
 	recv := jen.Id("s").Op("*").Id(m.name + "Store")
 	key := jen.Id(keyVar(m.name, fl.GoName))
-	at := []jen.Code{jen.Id("ctx"), jen.Id("s").Dot("Store").Call(), jen.Id("s").Dot("Namespace").Call()}
+	at := []jen.Code{jen.Id("ctx"), jen.Id("s")}
 	ctx := jen.Id("ctx").Qual("context", "Context")
 	typ := e.typeCode(fl.typ)
 	absent := "an absent key is an error matching runtime.ErrNotFound"
@@ -203,6 +272,69 @@ func (e *emitter) typeCode(t types.Type) *jen.Statement {
 	panic(fmt.Sprintf("stategen: no source form for %T", t))
 }
 
+// anyTypeCode is typeCode for any type a struct field can have, stored or
+// not (channels, functions, interfaces, anonymous structs), for the guard.
+func (e *emitter) anyTypeCode(t types.Type) *jen.Statement {
+	switch t := t.(type) {
+	case *types.Pointer:
+		return jen.Op("*").Add(e.anyTypeCode(t.Elem()))
+	case *types.Slice:
+		return jen.Index().Add(e.anyTypeCode(t.Elem()))
+	case *types.Array:
+		return jen.Index(jen.Lit(int(t.Len()))).Add(e.anyTypeCode(t.Elem()))
+	case *types.Map:
+		return jen.Map(e.anyTypeCode(t.Key())).Add(e.anyTypeCode(t.Elem()))
+	case *types.Chan:
+		switch t.Dir() {
+		case types.SendOnly:
+			return jen.Chan().Op("<-").Add(e.anyTypeCode(t.Elem()))
+		case types.RecvOnly:
+			return jen.Op("<-").Chan().Add(e.anyTypeCode(t.Elem()))
+		}
+		return jen.Chan().Add(e.anyTypeCode(t.Elem()))
+	case *types.Signature:
+		return jen.Func().Add(e.signature(t))
+	case *types.Interface:
+		var methods []jen.Code
+		for i := range t.NumEmbeddeds() {
+			methods = append(methods, e.anyTypeCode(t.EmbeddedType(i)))
+		}
+		for i := range t.NumExplicitMethods() {
+			fn := t.ExplicitMethod(i)
+			methods = append(methods, jen.Id(fn.Name()).Add(e.signature(fn.Signature())))
+		}
+		return jen.Interface(methods...)
+	case *types.Struct:
+		var fields []jen.Code
+		for i := range t.NumFields() {
+			f := t.Field(i)
+			fields = append(fields, e.fieldDecl(structField{name: f.Name(), typ: f.Type(), tag: t.Tag(i), embedded: f.Embedded()}))
+		}
+		return jen.Struct(fields...)
+	}
+	return e.typeCode(t)
+}
+
+// signature is a function type's parameters and results.
+func (e *emitter) signature(sig *types.Signature) *jen.Statement {
+	tuple := func(tup *types.Tuple, variadic bool) []jen.Code {
+		var out []jen.Code
+		for i := range tup.Len() {
+			if variadic && i == tup.Len()-1 {
+				out = append(out, jen.Op("...").Add(e.anyTypeCode(tup.At(i).Type().(*types.Slice).Elem())))
+				continue
+			}
+			out = append(out, e.anyTypeCode(tup.At(i).Type()))
+		}
+		return out
+	}
+	s := jen.Params(tuple(sig.Params(), sig.Variadic())...)
+	if sig.Results().Len() > 0 {
+		s.Params(tuple(sig.Results(), false)...)
+	}
+	return s
+}
+
 func (e *emitter) named(obj *types.TypeName, args *types.TypeList) *jen.Statement {
 	var s *jen.Statement
 	if obj.Pkg() == nil || obj.Pkg().Path() == e.m.pkgPath {
@@ -219,6 +351,40 @@ func (e *emitter) named(obj *types.TypeName, args *types.TypeList) *jen.Statemen
 		s = s.Types(codes...)
 	}
 	return s
+}
+
+// fieldCodec is a field's codec: its type's, wrapped so that nullzero
+// stores the zero value as null, and so that otherwise a nil slice or map
+// is stored as [] or {} rather than null.
+func (e *emitter) fieldCodec(fl field, typ *jen.Statement) jen.Code {
+	c := e.codecCode(fl.typ, typ)
+	// A type with its own JSON or text methods says how its nil is stored.
+	m := marshalers(fl.typ)
+	own := m.json != none || m.text != none
+	switch u := fl.typ.Underlying().(type) {
+	case *types.Slice:
+		if b, ok := u.Elem().Underlying().(*types.Basic); ok && b.Kind() == types.Byte && !fl.NullZero {
+			return c // base64: a string
+		}
+		if fl.NullZero {
+			return jen.Qual(runtimePath, "NullZeroSlice").Call(c)
+		}
+		if !own {
+			return jen.Qual(runtimePath, "EmptySlice").Call(c)
+		}
+	case *types.Map:
+		if fl.NullZero {
+			return jen.Qual(runtimePath, "NullZeroMap").Call(c)
+		}
+		if !own {
+			return jen.Qual(runtimePath, "EmptyMap").Call(c)
+		}
+	default:
+		if fl.NullZero {
+			return jen.Qual(runtimePath, "NullZero").Call(c)
+		}
+	}
+	return c
 }
 
 // codecCode picks a field's codec: the hand-written scalar codecs (no

@@ -78,6 +78,28 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("the program did not report %q:\n%s", backend+": ok", out)
 		}
 	}
+
+	// A field added without regenerating breaks the build, saying what to do.
+	changed := strings.Replace(string(input), "\tNested   map[string][]*Inner\n", "\tNested   map[string][]*Inner\n\tAdded    string\n", 1)
+	if changed == string(input) {
+		t.Fatal("could not add a field to allkinds.go")
+	}
+	write("allkinds/allkinds.go", changed)
+	cmd := exec.Command(goTool, "build", "./...")
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "Kinds_changed_since_generation_run_go_generate") {
+		t.Fatalf("a struct changed without regenerating: build %v, want a failure naming the guard:\n%s", err, out)
+	}
+	if files, err = Generate(Config{Dir: filepath.Join(mod, "allkinds"), Types: []string{"Kinds"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f.Path, f.Content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("build", "./...")
 }
 
 // e2eProgram uses the generated KindsStore on two backends.
@@ -179,6 +201,60 @@ func check(url string) error {
 	v, err := s.Update(ctx, func(k *allkinds.Kinds) error { k.Flags = append(k.Flags, "g"); return nil })
 	if err != nil || len(v.Flags) != 2 {
 		return fmt.Errorf("update %v, %v", v.Flags, err)
+	}
+
+	// The constructor sets the tag defaults, and nothing else.
+	n := allkinds.NewKinds()
+	if n.Model != "base" || n.Retries != 3 || !reflect.DeepEqual(n.Flags, []string{"a", "b"}) || n.OptPort != 8080 || n.ID != "" || n.Inners != nil {
+		return fmt.Errorf("NewKinds() = %+v", n)
+	}
+	// required is checked on writes, as on loads.
+	if err := s.Save(ctx, n); !errors.Is(err, runtime.ErrMissing) {
+		return fmt.Errorf("save without the required id: %v", err)
+	}
+	if err := s.SaveID(ctx, ""); !errors.Is(err, runtime.ErrMissing) {
+		return fmt.Errorf("save of an empty required id: %v", err)
+	}
+	if _, err := s.Update(ctx, func(k *allkinds.Kinds) error { k.ID = ""; return nil }); !errors.Is(err, runtime.ErrMissing) {
+		return fmt.Errorf("update that empties the required id: %v", err)
+	}
+	// nullzero fields store their zero value as null; slices and maps
+	// without it store nil as [] and {}.
+	n.ID = "a1b2c3d4"
+	if err := s.Save(ctx, n); err != nil {
+		return err
+	}
+	snap, err := st.Snapshot(ctx, "a1b2c3d4")
+	if err != nil {
+		return err
+	}
+	stored := map[string]string{}
+	for k, v := range snap.Values {
+		stored[k] = string(v.Data)
+	}
+	for k, want := range map[string]string{"opt_issue": "null", "opt_tags": "null", "opt_meta": "null", "opt_when": "null", "opt_port": "8080", "inners": "[]", "by_name": "{}", "nested": "{}"} {
+		if stored[k] != want {
+			return fmt.Errorf("stored %s = %s, want %s", k, stored[k], want)
+		}
+	}
+	got, err = s.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if got.OptIssue != "" || got.OptTags != nil || got.OptMeta != nil || !got.OptWhen.IsZero() || got.OptPort != 8080 {
+		return fmt.Errorf("nullzero fields loaded as %+v", got)
+	}
+	if err := s.SaveOptIssue(ctx, "42"); err != nil {
+		return err
+	}
+	if i, err := s.LoadOptIssue(ctx); err != nil || i != "42" {
+		return fmt.Errorf("opt_issue %q, %v", i, err)
+	}
+	if err := s.SaveOptIssue(ctx, ""); err != nil {
+		return err
+	}
+	if raw, err := st.Get(ctx, "a1b2c3d4", "opt_issue"); err != nil || string(raw.Data) != "null" {
+		return fmt.Errorf("opt_issue stored as %s, %v; want null", raw.Data, err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/token"
@@ -23,13 +24,23 @@ type model struct {
 	buildLine        string // the source file's //go:build line, if any
 	schema           schema.Type
 	fields           []field
-	migrations       []string // migrate<T>V<n> for n = 1 .. version-1
+	all              []structField // every field of the struct, for the guard
+	migrations       []string      // migrate<T>V<n> for n = 1 .. version-1
 }
 
 // field is a persisted field and its Go type.
 type field struct {
 	schema.Field
 	typ types.Type
+}
+
+// structField is one field of the struct as declared, persisted or not:
+// what makes two struct types identical.
+type structField struct {
+	name     string
+	typ      types.Type
+	tag      string
+	embedded bool
 }
 
 // storeMethods are the methods a generated store gets from
@@ -43,7 +54,11 @@ var accessorVerbs = []string{"Save", "Load", "Delete", "Update"}
 func buildModel(pkgs []*packages.Package, name, output string) (*model, error) {
 	pkg, obj := findType(pkgs, name)
 	if obj == nil {
-		return nil, &Error{Msg: fmt.Sprintf("type %s not found in package %s: check the name given to --type (it is case-sensitive)", name, pkgName(pkgs))}
+		hint := ""
+		if close, ok := schema.Closest(name, typeNames(pkgs)); ok {
+			hint = fmt.Sprintf(" (did you mean %s?)", close)
+		}
+		return nil, &Error{Msg: fmt.Sprintf("type %s not found in package %s%s: check the name given to --type (it is case-sensitive)", name, pkgName(pkgs), hint)}
 	}
 	pos := pkg.Fset.Position(obj.Pos())
 	fail := func(format string, args ...any) error {
@@ -78,6 +93,7 @@ func buildModel(pkgs []*packages.Package, name, output string) (*model, error) {
 	tc := newTypeChecker(pkg.Types)
 	for i := range st.NumFields() {
 		f := st.Field(i)
+		m.all = append(m.all, structField{name: f.Name(), typ: f.Type(), tag: st.Tag(i), embedded: f.Embedded()})
 		fpos := pkg.Fset.Position(f.Pos())
 		ferr := func(format string, args ...any) {
 			errs = append(errs, &Error{Pos: fpos, Msg: fmt.Sprintf("field %s: ", f.Name()) + fmt.Sprintf(format, args...)})
@@ -102,7 +118,7 @@ func buildModel(pkgs []*packages.Package, name, output string) (*model, error) {
 			continue
 		}
 		if reason := tc.check(f.Type()); reason != "" {
-			ferr("type %s cannot be stored: %s", types.TypeString(f.Type(), types.RelativeTo(pkg.Types)), reason)
+			ferr("type %s cannot be stored: %s; to leave the field out of the state, tag it `state:\"-\"`", types.TypeString(f.Type(), types.RelativeTo(pkg.Types)), reason)
 			continue
 		}
 		if err := checkAccessible(f.Type(), pkg.Types); err != nil {
@@ -113,7 +129,17 @@ func buildModel(pkgs []*packages.Package, name, output string) (*model, error) {
 		if key == "" {
 			key = schema.SnakeCase(f.Name())
 		}
-		sf := schema.Field{GoName: f.Name(), Key: key, Required: tag.Required, Secret: tag.Secret, Default: tag.Default, Kind: jsonKind(f.Type()), Pos: fpos}
+		sf := schema.Field{GoName: f.Name(), Key: key, Required: tag.Required, Secret: tag.Secret, NullZero: tag.NullZero, Default: tag.Default, Kind: jsonKind(f.Type()), Pos: fpos}
+		if tag.NullZero {
+			if reason := nullZeroProblem(f.Type(), types.RelativeTo(pkg.Types)); reason != "" {
+				ferr("nullzero %s", reason)
+				continue
+			}
+		}
+		if reason := defaultProblem(sf, f.Type(), types.RelativeTo(pkg.Types)); reason != "" {
+			ferr("%s", reason)
+			continue
+		}
 		m.schema.Fields = append(m.schema.Fields, sf)
 		m.fields = append(m.fields, field{Field: sf, typ: f.Type()})
 		for _, verb := range accessorVerbs {
@@ -131,7 +157,11 @@ func buildModel(pkgs []*packages.Package, name, output string) (*model, error) {
 		return nil, fail("%s has no field to persist: export a field (unexported fields and fields tagged state:\"-\" are not stored)", name)
 	}
 	if err := m.schema.Check(); err != nil {
-		return nil, &Error{Msg: err.Error()} // it names the field and where it is
+		var fe *schema.FieldError
+		if errors.As(err, &fe) {
+			return nil, &Error{Pos: fe.Pos, Msg: fe.Msg}
+		}
+		return nil, &Error{Pos: pos, Msg: err.Error()}
 	}
 	if err := m.checkNames(pkg); err != nil {
 		return nil, err
@@ -197,6 +227,22 @@ func findType(pkgs []*packages.Package, name string) (*packages.Package, *types.
 		}
 	}
 	return bestPkg, best
+}
+
+// typeNames lists the types the loaded packages declare, for hints.
+func typeNames(pkgs []*packages.Package) []string {
+	var names []string
+	for _, p := range pkgs {
+		if p.Types == nil {
+			continue
+		}
+		for _, n := range p.Types.Scope().Names() {
+			if _, ok := p.Types.Scope().Lookup(n).(*types.TypeName); ok {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 func pkgName(pkgs []*packages.Package) string {
@@ -283,7 +329,7 @@ func outputPath(src, name, output string) string {
 
 // idents are the package-level names generated code declares for the model.
 func (m *model) idents() []string {
-	ids := []string{m.name + "Schema", m.name + "Store", "New" + m.name + "Store"}
+	ids := []string{m.name + "Schema", m.name + "Store", "New" + m.name + "Store", "New" + m.name, guardName(m.name)}
 	for _, f := range m.fields {
 		ids = append(ids, m.name+"Key"+f.GoName, keyVar(m.name, f.GoName))
 	}
@@ -291,6 +337,13 @@ func (m *model) idents() []string {
 }
 
 func keyVar(typeName, field string) string { return "key" + typeName + field }
+
+// guardName is the type alias of the generated compile-time guard: the
+// compiler's error names it when the struct changed, and it says what to
+// do. The leading underscore keeps it out of the package's API.
+func guardName(typeName string) string {
+	return "_" + typeName + "_changed_since_generation_run_go_generate"
+}
 
 // checkNames refuses to generate names the package already declares
 // (outside the file being regenerated).

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"encoding/json"
 	"fmt"
 	"go/types"
 
@@ -205,4 +206,49 @@ func jsonKind(t types.Type) schema.Kind {
 		return schema.KindArray
 	}
 	return schema.KindObject
+}
+
+// nullZeroProblem says why the nullzero option cannot apply to t, or "":
+// it needs a zero value to tell, which comparable types, slices and maps
+// have; a pointer already stores nil as null.
+func nullZeroProblem(t types.Type, q types.Qualifier) string {
+	switch t.Underlying().(type) {
+	case *types.Pointer:
+		return "is for fields that are not pointers: a pointer field already stores nil as null, so drop nullzero"
+	case *types.Slice, *types.Map:
+		return ""
+	}
+	if !types.Comparable(t) {
+		return fmt.Sprintf("needs a type whose zero value can be told (a comparable type, a slice or a map), and %s is none of them: make the field a pointer, which stores nil as null", types.TypeString(t, q))
+	}
+	return ""
+}
+
+// defaultProblem says why a field's default cannot be its value, or "":
+// a default of another JSON kind than the field's (null is every kind's).
+func defaultProblem(f schema.Field, t types.Type, q types.Qualifier) string {
+	if f.Default == nil || f.Kind == schema.KindAny {
+		return ""
+	}
+	var v any
+	if err := json.Unmarshal(f.Default, &v); err != nil {
+		return "" // schema.Check reports invalid JSON
+	}
+	kind := schema.KindObject
+	switch v.(type) {
+	case nil:
+		return ""
+	case string:
+		kind = schema.KindString
+	case float64:
+		kind = schema.KindNumber
+	case bool:
+		kind = schema.KindBoolean
+	case []any:
+		kind = schema.KindArray
+	}
+	if kind != f.Kind {
+		return fmt.Sprintf("default %s is a JSON %s, but the field's type %s holds a JSON %s: give a default of its kind", f.Default, kind, types.TypeString(t, q), f.Kind)
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -23,19 +24,21 @@ import (
 type Backend interface {
 	// Get returns one key. An absent key is ErrNotFound.
 	Get(ctx context.Context, ns, key string) (Value, error)
-	// Snapshot returns the whole namespace as of one revision. A namespace
-	// that holds no key and no schema is ErrNotFound.
+	// Snapshot returns the whole namespace as of one revision, with the
+	// schema it records (Name, Version, Keys and Secret as written). A
+	// namespace that holds no key and no schema is ErrNotFound.
 	Snapshot(ctx context.Context, ns string) (*Snapshot, error)
 	// Apply performs a batch atomically (all or nothing, also across a
 	// crash of the writer) and returns the namespace's new revision. A failed
-	// condition is ErrConflict and changes nothing.
+	// condition (Conds or IfSchema) is ErrConflict and changes nothing.
 	Apply(ctx context.Context, ns string, b *Batch) (int64, error)
 	// Namespaces lists the namespaces that hold a key, a schema or
 	// checkpoints, sorted: one whose keys were all deleted is not listed.
 	Namespaces(ctx context.Context) ([]string, error)
 
 	// PutCheckpoint stores snap under name, replacing a checkpoint of that
-	// name, in one atomic write.
+	// name, in one atomic write. The checkpoint's Schema is kept whole, as
+	// Batch.Schema is.
 	PutCheckpoint(ctx context.Context, ns string, cp *Checkpoint) error
 	// GetCheckpoint reads a checkpoint; a missing one is ErrNotFound.
 	GetCheckpoint(ctx context.Context, ns, name string) (*Checkpoint, error)
@@ -48,6 +51,19 @@ type Backend interface {
 
 	// Close releases connections and files.
 	Close() error
+}
+
+// SchemaGetter is implemented by backends that can read one key together
+// with the schema its namespace records, in one read. Per-field loads of
+// generated code use it to see whether stored state needs migrating; the
+// Store falls back to Snapshot for a backend without it, which for a
+// backend that reads a namespace whole (a file) costs nothing more.
+type SchemaGetter interface {
+	// GetWithSchema is Get that also returns the namespace's recorded
+	// schema: at least its Name and Version (Keys and Secret may be left
+	// out), the zero SchemaRef when it records none. An absent key is
+	// ErrNotFound, and the schema is returned with it all the same.
+	GetWithSchema(ctx context.Context, ns, key string) (Value, SchemaRef, error)
 }
 
 // Stamper is implemented by backends that can tell cheaply whether a
@@ -74,15 +90,42 @@ type Value struct {
 	Updated time.Time
 }
 
-// SchemaRef names the schema and version stored state was written under.
+// SchemaRef names the schema and version stored state was written under,
+// and what a tool needs to show that state without the program's Go types:
+// the schema's keys and which of them are secret. Backends store it whole
+// with the namespace (and with each checkpoint) as Batch.Schema gives it,
+// and return it whole from Snapshot, GetCheckpoint and Checkpoints; its
+// JSON form (the field tags below) is how backends that store JSON keep it.
 // The zero value means none recorded.
 type SchemaRef struct {
 	Name    string `json:"name"`
 	Version int    `json:"version"`
+	// Keys are the schema's persisted keys, in declaration order; nil when
+	// the writer did not record them (stategen before Keys existed, or a
+	// hand-made batch).
+	Keys []string `json:"keys,omitempty"`
+	// Secret are the keys whose values tools must not print (the fields
+	// tagged secret), so that every stategen binary redacts them.
+	Secret []string `json:"secret,omitempty"`
 }
 
 // IsZero reports whether no schema is recorded.
-func (s SchemaRef) IsZero() bool { return s.Name == "" && s.Version == 0 }
+func (s SchemaRef) IsZero() bool {
+	return s.Name == "" && s.Version == 0 && len(s.Keys) == 0 && len(s.Secret) == 0
+}
+
+// SameVersion reports whether s and o name the same schema version: the
+// comparison that decides whether state needs migrating (Keys and Secret
+// do not count).
+func (s SchemaRef) SameVersion(o SchemaRef) bool { return s.Name == o.Name && s.Version == o.Version }
+
+// Equal reports whether s and o are the same in every field (go-cmp uses it).
+func (s SchemaRef) Equal(o SchemaRef) bool {
+	return s.SameVersion(o) && slices.Equal(s.Keys, o.Keys) && slices.Equal(s.Secret, o.Secret)
+}
+
+// IsSecret reports whether key is one of the schema's secret keys.
+func (s SchemaRef) IsSecret(key string) bool { return slices.Contains(s.Secret, key) }
 
 func (s SchemaRef) String() string {
 	if s.IsZero() {
@@ -134,8 +177,15 @@ type Batch struct {
 	Replace bool
 	// Conds must all hold or nothing is written (ErrConflict).
 	Conds []Cond
-	// Schema, if set, is recorded as the namespace's schema.
+	// Schema, if set, is recorded as the namespace's schema, whole (Keys
+	// and Secret included); the zero SchemaRef removes the record.
 	Schema *SchemaRef
+	// IfSchema, if set, is a condition like Conds: the namespace must
+	// record no schema, or one of IfSchema's Name and Version (Keys and
+	// Secret do not count), or nothing is written and the error wraps
+	// ErrConflict. Generated code sets it on every write, so that a write
+	// never stamps older stored state with a newer version unmigrated.
+	IfSchema *SchemaRef
 	// ID names the batch so that a retried Apply is not applied twice. The
 	// Store sets it on conditional batches and keeps it across its retries:
 	// a backend whose write can land without the writer hearing so (a

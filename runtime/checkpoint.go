@@ -39,8 +39,16 @@ func (s *Store) Checkpoint(ctx context.Context, ns, name string) (CheckpointInfo
 		CheckpointInfo: CheckpointInfo{Name: name, Created: now, Revision: snap.Revision, Schema: snap.Schema, Keys: len(snap.Values)},
 		Values:         snap.Values,
 	}
-	err = s.do(ctx, "checkpoint", ns, name, func() error { return s.be.PutCheckpoint(ctx, ns, cp) })
+	err = s.putCheckpoint(ctx, ns, cp)
 	return cp.CheckpointInfo, err
+}
+
+// putCheckpoint stores cp as it is.
+func (s *Store) putCheckpoint(ctx context.Context, ns string, cp *Checkpoint) error {
+	if err := s.writable("checkpoint", ns, cp.Name); err != nil {
+		return err
+	}
+	return s.do(ctx, "checkpoint", ns, cp.Name, func() error { return s.be.PutCheckpoint(ctx, ns, cp) })
 }
 
 // GetCheckpoint reads a checkpoint; a missing one is ErrNotFound.
@@ -93,6 +101,9 @@ func (s *Store) Checkpoints(ctx context.Context, ns string) ([]CheckpointInfo, e
 func (s *Store) DeleteCheckpoint(ctx context.Context, ns, name string) error {
 	if err := validateCheckpoint(ns, name); err != nil {
 		return s.wrap("delete checkpoint", ns, name, err)
+	}
+	if err := s.writable("delete checkpoint", ns, name); err != nil {
+		return err
 	}
 	return s.do(ctx, "delete checkpoint", ns, name, func() error { return s.be.DeleteCheckpoint(ctx, ns, name) })
 }

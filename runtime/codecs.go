@@ -230,3 +230,64 @@ func decodeFloat(b []byte, bits int) (float64, error) {
 	}
 	return f, nil
 }
+
+// NullZero makes c store its type's zero value as JSON null, and read null
+// as the zero value: a field tagged nullzero, the Go side of Python's
+// Optional[X] = None without a pointer field.
+func NullZero[V comparable](c *Codec[V]) *Codec[V] {
+	return storeAs(c, "null", func(v V) bool {
+		var zero V
+		return v == zero
+	}, true)
+}
+
+// NullZeroSlice is NullZero for a slice type: nil and empty store as null,
+// and null reads as nil.
+func NullZeroSlice[S ~[]E, E any](c *Codec[S]) *Codec[S] {
+	return storeAs(c, "null", func(v S) bool { return len(v) == 0 }, true)
+}
+
+// NullZeroMap is NullZero for a map type: nil and empty store as null,
+// and null reads as nil.
+func NullZeroMap[M ~map[K]E, K comparable, E any](c *Codec[M]) *Codec[M] {
+	return storeAs(c, "null", func(v M) bool { return len(v) == 0 }, true)
+}
+
+// EmptySlice makes c store a nil slice as [] instead of null, so that a
+// slice field never holds null (Python's List[str] = [] refuses None); the
+// codec of slice fields not tagged nullzero.
+func EmptySlice[S ~[]E, E any](c *Codec[S]) *Codec[S] {
+	return storeAs(c, "[]", func(v S) bool { return v == nil }, false)
+}
+
+// EmptyMap makes c store a nil map as {} instead of null; the codec of map
+// fields not tagged nullzero.
+func EmptyMap[M ~map[K]E, K comparable, E any](c *Codec[M]) *Codec[M] {
+	return storeAs(c, "{}", func(v M) bool { return v == nil }, false)
+}
+
+// storeAs is c, except that values for which is reports true are stored as
+// the JSON literal; with nullIsZero, null reads as the zero value without
+// asking c (so a type with its own UnmarshalJSON never sees it).
+func storeAs[V any](c *Codec[V], literal string, is func(V) bool, nullIsZero bool) *Codec[V] {
+	out := &Codec[V]{
+		Encode: func(v V) ([]byte, error) {
+			if is(v) {
+				return []byte(literal), nil
+			}
+			return c.Encode(v)
+		},
+		Decode: c.Decode,
+		Clone:  c.Clone,
+	}
+	if nullIsZero {
+		out.Decode = func(b []byte) (V, error) {
+			if string(trimJSONSpace(b)) == "null" {
+				var zero V
+				return zero, nil
+			}
+			return c.Decode(b)
+		}
+	}
+	return out
+}

@@ -26,6 +26,9 @@ func (s *Store) PutCheckpoint(ctx context.Context, ns string, cp *Checkpoint) er
 			return s.wrap("put checkpoint", ns, cp.Name, fmt.Errorf("%w: value of key %q is not valid JSON", ErrInvalidValue, k))
 		}
 	}
+	if err := s.writable("put checkpoint", ns, cp.Name); err != nil {
+		return err
+	}
 	cp.Keys = len(cp.Values)
 	return s.do(ctx, "put checkpoint", ns, cp.Name, func() error { return s.be.PutCheckpoint(ctx, ns, cp) })
 }

@@ -49,7 +49,7 @@ func TestCopyBetweenBackends(t *testing.T) {
 	if err != nil || got != want || got.Keys != 2 || got.Checkpoints != 2 {
 		t.Fatalf("digests differ after the copy: src %+v, dst %+v (%v)", want, got, err)
 	}
-	if s, _ := dst.Schema(ctx, "run1"); s != v2 {
+	if s, _ := dst.Schema(ctx, "run1"); !s.Equal(v2) {
 		t.Errorf("schema %v, want %v", s, v2)
 	}
 	cps, _ := dst.Checkpoints(ctx, "run1")

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Every error the runtime returns wraps one of these where it
@@ -11,7 +12,8 @@ import (
 var (
 	// ErrNotFound: the namespace, key or checkpoint does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrMissing: a required key is absent from stored state.
+	// ErrMissing: a required key has no value: absent, null or empty in
+	// stored state, or in a value about to be written.
 	ErrMissing = errors.New("required key missing")
 	// ErrConflict: a conditional write found a revision other than the expected one.
 	ErrConflict = errors.New("revision conflict")
@@ -21,6 +23,10 @@ var (
 	ErrInvalidValue = errors.New("invalid value")
 	// ErrCorrupt: stored data could not be decoded; it is left as it was.
 	ErrCorrupt = errors.New("corrupt stored data")
+	// ErrTypeMismatch: a stored value, valid JSON, does not decode as its
+	// field's Go type (Python wrote a number where Go has a string, or a
+	// value the type cannot hold); it is left as it was.
+	ErrTypeMismatch = errors.New("type mismatch")
 	// ErrSchemaTooNew: stored state was written by a newer schema version.
 	ErrSchemaTooNew = errors.New("stored schema version is newer than this program's")
 	// ErrSchemaMismatch: stored state belongs to another schema.
@@ -63,7 +69,7 @@ func IsTransient(err error) bool {
 	if !errors.As(err, &t) {
 		return false
 	}
-	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrSchemaTooNew, ErrSchemaMismatch, ErrReadOnly, ErrUnknownOutcome} {
+	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrTypeMismatch, ErrSchemaTooNew, ErrSchemaMismatch, ErrReadOnly, ErrUnknownOutcome} {
 		if errors.Is(err, final) {
 			return false
 		}
@@ -84,6 +90,17 @@ type opError struct {
 }
 
 func (e *opError) Error() string {
+	if e.err == ErrNotFound && e.ns != "" {
+		// Say what is missing rather than which operation missed it.
+		what := "namespace " + e.ns
+		switch {
+		case strings.Contains(e.op, "checkpoint") || e.op == "restore":
+			what = "checkpoint " + e.key + " in namespace " + e.ns
+		case e.key != "" && !strings.Contains(e.key, ","):
+			what = "key " + e.key + " in namespace " + e.ns
+		}
+		return "stategen: " + what + " not found (" + e.store + ")"
+	}
 	msg := "stategen: " + e.op
 	if e.ns != "" {
 		msg += " " + e.ns

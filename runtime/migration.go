@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -90,30 +91,129 @@ func (m *Migration) Delete(key string) error {
 // MigrationFunc upgrades stored state by one schema version.
 type MigrationFunc func(*Migration) error
 
+// scope is one namespace of a Store under a schema, without the schema's
+// Go type: what whole-struct and per-field access share. It checks the
+// schema stored state records, and migrates older state.
+type scope struct {
+	st  *Store
+	ns  string
+	ref SchemaRef // the schema whole: name, version, keys, secret keys
+	// migrations[n] upgrades stored state from version n to n+1.
+	migrations map[int]MigrationFunc
+}
+
+// View is what the per-field accessors of generated code (Key's methods)
+// read and write through: one namespace of a Store under a schema.
+// *StateStore[T] is a View, and so is every generated store, which embeds
+// one.
+type View interface {
+	view() *scope
+}
+
+// checkSchema refuses state written under another schema or a newer
+// version of this one. State that records no schema (written by hand or by
+// another program) is read as this version.
+func (sc *scope) checkSchema(stored SchemaRef) error {
+	switch {
+	case stored.Name == "" && stored.Version == 0:
+		return nil
+	case stored.Name != sc.ref.Name:
+		return sc.st.wrap("load", sc.ns, "", fmt.Errorf("%w: it holds %s, not %s", ErrSchemaMismatch, stored, sc.ref))
+	case stored.Version > sc.ref.Version:
+		return sc.st.wrap("load", sc.ns, "", fmt.Errorf("%w: stored %s, this program has %s", ErrSchemaTooNew, stored, sc.ref))
+	case stored.Version < sc.ref.Version:
+		return sc.st.wrap("load", sc.ns, "", fmt.Errorf("%w: stored %s, this program has %s and no migration to it", ErrSchemaMismatch, stored, sc.ref))
+	}
+	return nil
+}
+
+// current reads the namespace, migrating it to the schema's version first
+// when it is older; a migration that lost a race starts over. It does not
+// check the schema: checkSchema says what is wrong with what it returns.
+func (sc *scope) current(ctx context.Context) (*Snapshot, error) {
+	var out *Snapshot
+	err := retryConflicts(ctx, func() (bool, error) {
+		snap, err := sc.st.Snapshot(ctx, sc.ns)
+		if err != nil {
+			return false, err
+		}
+		out, err = sc.migrate(ctx, snap)
+		return false, err
+	})
+	return out, err
+}
+
+// settle brings stored state to this schema after a write conditioned on
+// the schema conflicted: older state is migrated (so that the write can be
+// tried again), newer state or another schema's is refused. A namespace
+// that is gone needs nothing.
+func (sc *scope) settle(ctx context.Context) error {
+	snap, err := sc.current(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return sc.checkSchema(snap.Schema)
+}
+
+// write applies b, which must carry no other condition, recording the
+// schema and conditioned on the namespace recording no other version:
+// stored state of an older version is migrated first, then the write is
+// tried again; newer state is refused. It returns the new revision.
+func (sc *scope) write(ctx context.Context, op, key string, b *Batch, record bool) (int64, error) {
+	if record {
+		b.Schema = &sc.ref
+	}
+	b.IfSchema = &sc.ref
+	var rev int64
+	err := retryConflicts(ctx, func() (bool, error) {
+		var err error
+		rev, err = sc.st.apply(ctx, op, sc.ns, key, b)
+		if !errors.Is(err, ErrConflict) {
+			return false, err
+		}
+		if serr := sc.settle(ctx); serr != nil {
+			return true, serr
+		}
+		return false, err
+	})
+	return rev, err
+}
+
 // migrate brings snap to the schema's version, if it is older: it runs the
 // steps in memory, and only when all succeed checkpoints the old state and
 // writes the new one in one write conditioned on the snapshot's revision.
 // It returns the snapshot to decode (the migrated one), or ErrConflict when
-// another writer got there first.
-func (s *StateStore[T]) migrate(ctx context.Context, snap *Snapshot) (*Snapshot, error) {
+// another writer got there first. A read-only Store migrates in memory
+// only, writing nothing.
+func (sc *scope) migrate(ctx context.Context, snap *Snapshot) (*Snapshot, error) {
 	stored := snap.Schema
-	if stored.IsZero() || stored.Name != s.schema.Name || stored.Version >= s.schema.Version {
+	if stored.Name != sc.ref.Name || stored.Version >= sc.ref.Version {
 		return snap, nil // checkSchema says what is wrong, if anything
 	}
-	m := &Migration{Namespace: s.ns, values: make(map[string]json.RawMessage, len(snap.Values))}
+	m := &Migration{Namespace: sc.ns, values: make(map[string]json.RawMessage, len(snap.Values))}
 	for k, v := range snap.Values {
 		m.values[k] = v.Data
 	}
-	for n := stored.Version; n < s.schema.Version; n++ {
-		step := s.schema.Migrations[n]
+	for n := stored.Version; n < sc.ref.Version; n++ {
+		step := sc.migrations[n]
 		if step == nil {
-			return nil, s.st.wrap("migrate", s.ns, "", fmt.Errorf("%w: stored %s, this program has %s and no migration from version %d to %d",
-				ErrSchemaMismatch, stored, s.schema.Ref(), n, n+1))
+			return nil, sc.st.wrap("migrate", sc.ns, "", fmt.Errorf("%w: stored %s, this program has %s and no migration from version %d to %d",
+				ErrSchemaMismatch, stored, sc.ref, n, n+1))
 		}
 		m.From = n
 		if err := step(m); err != nil {
-			return nil, s.st.wrap("migrate", s.ns, "", fmt.Errorf("migration of %s from version %d to %d failed, nothing was changed: %w", s.schema.Name, n, n+1, err))
+			return nil, sc.st.wrap("migrate", sc.ns, "", fmt.Errorf("migration of %s from version %d to %d failed, nothing was changed: %w", sc.ref.Name, n, n+1, err))
 		}
+	}
+	out := &Snapshot{Namespace: sc.ns, Revision: snap.Revision, Schema: sc.ref, Values: make(map[string]Value, len(m.values))}
+	if sc.st.opts.readOnly {
+		for k, v := range m.values {
+			out.Values[k] = Value{Data: v, Revision: snap.Revision}
+		}
+		return out, nil
 	}
 
 	// Keep the old state: a checkpoint of the very snapshot migrated.
@@ -122,46 +222,36 @@ func (s *StateStore[T]) migrate(ctx context.Context, snap *Snapshot) (*Snapshot,
 		CheckpointInfo: CheckpointInfo{Name: name, Created: time.Now(), Revision: snap.Revision, Schema: stored, Keys: len(snap.Values)},
 		Values:         snap.Values,
 	}
-	if err := s.st.do(ctx, "checkpoint", s.ns, name, func() error { return s.st.be.PutCheckpoint(ctx, s.ns, cp) }); err != nil {
+	if err := sc.st.putCheckpoint(ctx, sc.ns, cp); err != nil {
 		return nil, err
 	}
-	ref := s.schema.Ref()
-	b := &Batch{Replace: true, Schema: &ref, Conds: []Cond{{Revision: snap.Revision}}}
+	b := &Batch{Replace: true, Schema: &sc.ref, Conds: []Cond{{Revision: snap.Revision}}}
 	for _, k := range m.Keys() {
 		b.Puts = append(b.Puts, KV{Key: k, Value: m.values[k]})
 	}
-	rev, err := s.st.Apply(ctx, s.ns, b)
+	rev, err := sc.st.Apply(ctx, sc.ns, b)
 	if err != nil {
 		return nil, err
 	}
-	s.st.opts.logger.LogAttrs(ctx, slog.LevelInfo, "stategen: migrated stored state",
-		slog.String("namespace", s.ns), slog.String("from", stored.String()), slog.String("to", ref.String()), slog.String("checkpoint", name))
-	out := &Snapshot{Namespace: s.ns, Revision: rev, Schema: ref, Values: make(map[string]Value, len(m.values))}
+	sc.st.opts.logger.LogAttrs(ctx, slog.LevelInfo, "stategen: migrated stored state",
+		slog.String("namespace", sc.ns), slog.String("from", stored.String()), slog.String("to", sc.ref.String()), slog.String("checkpoint", name))
+	out.Revision = rev
 	for k, v := range m.values {
 		out.Values[k] = Value{Data: v, Revision: rev}
 	}
 	return out, nil
 }
 
-// current reads the namespace, migrating it to the schema's version first
-// when it is older; a migration that lost a race starts over.
-func (s *StateStore[T]) current(ctx context.Context) (*Snapshot, error) {
-	var out *Snapshot
-	err := retryConflicts(ctx, func() (bool, error) {
-		snap, err := s.st.Snapshot(ctx, s.ns)
-		if err != nil {
-			return false, err
-		}
-		out, err = s.migrate(ctx, snap)
-		return false, err
-	})
-	return out, err
-}
-
 // Migrate brings the namespace's stored state to the schema's version now,
-// as Load and Update do on their own. Per-field accessors read keys as they
-// are stored, so a program that uses only them calls Migrate once.
+// as every generated read and write does on its own when it meets older
+// state.
 func (s *StateStore[T]) Migrate(ctx context.Context) error {
-	_, err := s.current(ctx)
-	return err
+	snap, err := s.current(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.checkSchema(snap.Schema)
 }

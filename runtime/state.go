@@ -15,13 +15,41 @@ type Schema[T any] struct {
 	Name    string
 	Version int
 	Fields  []Field[T]
-	// Migrations[n] upgrades stored state from version n to n+1; Load and
-	// Update run the steps from the stored version on.
+	// Migrations[n] upgrades stored state from version n to n+1; every
+	// generated read and write runs the steps from the stored version on.
 	Migrations map[int]MigrationFunc
 }
 
-// Ref names the schema as stored state records it.
-func (s *Schema[T]) Ref() SchemaRef { return SchemaRef{Name: s.Name, Version: s.Version} }
+// Ref is the schema as stored state records it: its name and version, its
+// keys and which of them are secret, so that tools without T (the stategen
+// CLI) know what to redact.
+func (s *Schema[T]) Ref() SchemaRef {
+	ref := SchemaRef{Name: s.Name, Version: s.Version, Keys: make([]string, 0, len(s.Fields))}
+	for _, f := range s.Fields {
+		ref.Keys = append(ref.Keys, f.Key)
+		if f.Secret {
+			ref.Secret = append(ref.Secret, f.Key)
+		}
+	}
+	return ref
+}
+
+// New returns a T with every field that has a default set to it, and the
+// others zero: the value generated constructors (NewT) return. A default
+// that does not decode as its field's type panics; the generator checks
+// defaults, so it means the generated code is stale.
+func (s *Schema[T]) New() *T {
+	v := new(T)
+	for _, f := range s.Fields {
+		if f.Default == nil {
+			continue
+		}
+		if err := f.decode(v, f.Default); err != nil {
+			panic(fmt.Sprintf("stategen: default %s of key %s of %s does not decode: %v (run go generate)", f.Default, f.Key, s.Name, err))
+		}
+	}
+	return v
+}
 
 // Field is one persisted field of T: its key and options, and how to encode
 // and decode it within a *T. Build one with FieldOf.
@@ -32,17 +60,8 @@ type Field[T any] struct {
 	Default  json.RawMessage
 	encode   func(*T) ([]byte, error)
 	decode   func(*T, []byte) error
-}
-
-// Key is one field's typed key: its storage name, options and codec. The
-// per-field accessors of generated code call its methods.
-type Key[V any] struct {
-	Name     string
-	Required bool
-	Secret   bool
-	// Default is the JSON used when the key is absent; nil for none.
-	Default json.RawMessage
-	Codec   *Codec[V]
+	// mismatch describes a value decode refused, for ErrTypeMismatch.
+	mismatch func(data []byte, err error) error
 }
 
 // FieldOf makes the Field of T that field points into, stored under k.
@@ -54,59 +73,20 @@ func FieldOf[T, V any](k *Key[V], field func(*T) *V) Field[T] {
 			*field(v), err = k.Codec.Decode(data)
 			return err
 		},
+		mismatch: k.mismatch,
 	}
-}
-
-// Load reads the key, or its default when it is absent; without a default
-// an absent key is ErrNotFound.
-func (k *Key[V]) Load(ctx context.Context, st *Store, ns string) (V, error) {
-	v, err := Load(ctx, st, ns, k.Name, k.Codec)
-	if errors.Is(err, ErrNotFound) && k.Default != nil {
-		return k.defaultValue(st, ns)
-	}
-	return v, err
-}
-
-func (k *Key[V]) defaultValue(st *Store, ns string) (V, error) {
-	v, err := k.Codec.Decode(k.Default)
-	if err != nil {
-		return v, st.wrap("decode default", ns, k.Name, fmt.Errorf("%w: default %s: %v", ErrInvalidValue, k.Default, err))
-	}
-	return v, nil
-}
-
-// Save stores v under the key.
-func (k *Key[V]) Save(ctx context.Context, st *Store, ns string, v V) error {
-	return Save(ctx, st, ns, k.Name, v, k.Codec)
-}
-
-// Delete removes the key; an absent key is no error.
-func (k *Key[V]) Delete(ctx context.Context, st *Store, ns string) error {
-	_, err := st.Delete(ctx, ns, k.Name)
-	return err
-}
-
-// Update applies fn to the key's value (its default, or the zero value,
-// when absent) and stores the result, retrying on conflict until ctx ends.
-func (k *Key[V]) Update(ctx context.Context, st *Store, ns string, fn func(V) (V, error)) (V, error) {
-	return Update(ctx, st, ns, k.Name, k.Codec, func(v V, found bool) (V, error) {
-		if !found && k.Default != nil {
-			d, err := k.defaultValue(st, ns)
-			if err != nil {
-				return v, err
-			}
-			v = d
-		}
-		return fn(v)
-	})
 }
 
 // StateStore is a typed view of one namespace under a schema: whole-struct
 // Save, Load and Update, and the namespace's checkpoints. Generated stores
-// embed it and add per-field accessors.
+// embed it and add per-field accessors (Key's methods, through it as a
+// View).
+//
+// Every write records the schema (name, version, keys, secret keys) and is
+// conditioned on the namespace recording no other version; every read of
+// state stored by an older version migrates it first (see Migration).
 type StateStore[T any] struct {
-	st     *Store
-	ns     string
+	scope
 	schema *Schema[T]
 }
 
@@ -115,8 +95,10 @@ func NewStateStore[T any](st *Store, ns string, schema *Schema[T]) (*StateStore[
 	if err := ValidateName("namespace", ns); err != nil {
 		return nil, st.wrap("open", ns, "", err)
 	}
-	return &StateStore[T]{st: st, ns: ns, schema: schema}, nil
+	return &StateStore[T]{scope: scope{st: st, ns: ns, ref: schema.Ref(), migrations: schema.Migrations}, schema: schema}, nil
 }
+
+func (s *StateStore[T]) view() *scope { return &s.scope }
 
 // Store is the Store the view reads and writes.
 func (s *StateStore[T]) Store() *Store { return s.st }
@@ -124,34 +106,76 @@ func (s *StateStore[T]) Store() *Store { return s.st }
 // Namespace is the namespace the view reads and writes.
 func (s *StateStore[T]) Namespace() string { return s.ns }
 
-// Save stores every field of v, and the schema's name and version, in one
-// atomic write.
+// Save stores every field of v (zero values and all: build v with the
+// generated constructor to start from the defaults), and the schema, in one
+// atomic write. A required field without a value is ErrMissing, and nothing
+// is written.
 func (s *StateStore[T]) Save(ctx context.Context, v *T) error {
 	b, err := s.batch(v)
 	if err != nil {
 		return err
 	}
-	_, err = s.st.Apply(ctx, s.ns, b)
+	_, err = s.write(ctx, "save", "", b, true)
 	return err
 }
 
-// batch encodes every field of v.
+// batch encodes every field of v, refusing required fields without a value.
 func (s *StateStore[T]) batch(v *T) (*Batch, error) {
-	ref := s.schema.Ref()
-	b := &Batch{Puts: make([]KV, 0, len(s.schema.Fields)), Schema: &ref}
+	b := &Batch{Puts: make([]KV, 0, len(s.schema.Fields))}
+	var missing []string
 	for _, f := range s.schema.Fields {
 		data, err := f.encode(v)
 		if err != nil {
 			return nil, s.st.wrap("encode", s.ns, f.Key, fmt.Errorf("%w: %v", ErrInvalidValue, err))
 		}
+		if f.Required && emptyJSON(data) {
+			missing = append(missing, f.Key)
+		}
 		b.Puts = append(b.Puts, KV{Key: f.Key, Value: data})
+	}
+	if len(missing) > 0 {
+		return nil, s.st.wrap("save", s.ns, "", missingError(missing))
 	}
 	return b, nil
 }
 
+// missingError is ErrMissing naming the required keys without a value.
+func missingError(keys []string) error {
+	noun := "key"
+	if len(keys) > 1 {
+		noun = "keys"
+	}
+	return fmt.Errorf("%w: %s %s (a required key must hold a value: not null, and not empty if a string, array or object)", ErrMissing, noun, strings.Join(keys, ", "))
+}
+
+// emptyJSON reports whether a value is what a required key may not hold:
+// null, or an empty string, array or object. Numbers and booleans, 0 and
+// false included, are values.
+func emptyJSON(data []byte) bool {
+	d := trimJSONSpace(data)
+	if len(d) == 0 || string(d) == "null" || string(d) == `""` {
+		return true
+	}
+	if d[0] != '[' && d[0] != '{' {
+		return false
+	}
+	return len(trimJSONSpace(d[1:len(d)-1])) == 0
+}
+
+func trimJSONSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
 // Load reads the whole struct in one read. A namespace that holds nothing is
-// ErrNotFound; absent keys take their defaults (or zero values), and absent
-// required keys are ErrMissing, naming them.
+// ErrNotFound; absent keys take their defaults (or zero values), and
+// required keys without a value are ErrMissing, naming them.
 func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
 	snap, err := s.current(ctx)
 	if err != nil {
@@ -166,51 +190,59 @@ func (s *StateStore[T]) decode(snap *Snapshot, required bool) (*T, error) {
 	if err := s.checkSchema(snap.Schema); err != nil {
 		return nil, err
 	}
-	v := new(T)
-	var missing []string
-	for _, f := range s.schema.Fields {
-		data := []byte(nil)
-		if val, ok := snap.Values[f.Key]; ok {
-			data = val.Data
-		} else if f.Default != nil {
-			data = f.Default
-		} else {
-			if f.Required && required {
-				missing = append(missing, f.Key)
-			}
-			continue
-		}
-		if err := f.decode(v, data); err != nil {
-			return nil, s.st.wrap("decode", s.ns, f.Key, Corrupt("value of key "+f.Key, err))
-		}
-	}
-	if len(missing) > 0 {
-		return nil, s.st.wrap("load", s.ns, "", fmt.Errorf("%w: %s", ErrMissing, strings.Join(missing, ", ")))
+	v, key, err := s.schema.decode(func(k string) ([]byte, bool) {
+		val, ok := snap.Values[k]
+		return val.Data, ok
+	}, required)
+	if err != nil {
+		return nil, s.st.wrap("load", s.ns, key, err)
 	}
 	return v, nil
 }
 
-// checkSchema refuses state written under another schema or a newer
-// version of this one. State that records no schema (written by hand or by
-// another program) is read as this version.
-func (s *StateStore[T]) checkSchema(stored SchemaRef) error {
-	switch {
-	case stored.IsZero():
-		return nil
-	case stored.Name != s.schema.Name:
-		return s.st.wrap("load", s.ns, "", fmt.Errorf("%w: it holds %s, not %s", ErrSchemaMismatch, stored, s.schema.Ref()))
-	case stored.Version > s.schema.Version:
-		return s.st.wrap("load", s.ns, "", fmt.Errorf("%w: stored %s, this program has %s", ErrSchemaTooNew, stored, s.schema.Ref()))
-	case stored.Version < s.schema.Version:
-		return s.st.wrap("load", s.ns, "", fmt.Errorf("%w: stored %s, this program has %s and no migration to it", ErrSchemaMismatch, stored, s.schema.Ref()))
+// Decode makes a T of stored values (key to JSON), as Load does: absent
+// keys take their defaults, a required key without a value is ErrMissing,
+// a value of the wrong type ErrTypeMismatch. It checks state that comes
+// from elsewhere (a pipe, a file) before any of it is stored.
+func (s *Schema[T]) Decode(values map[string]json.RawMessage) (*T, error) {
+	v, _, err := s.decode(func(k string) ([]byte, bool) {
+		data, ok := values[k]
+		return data, ok
+	}, true)
+	return v, err
+}
+
+// decode makes a T from get's values; key names the field a type mismatch
+// is about.
+func (s *Schema[T]) decode(get func(key string) ([]byte, bool), required bool) (v *T, key string, err error) {
+	v = new(T)
+	var missing []string
+	for _, f := range s.Fields {
+		data, ok := get(f.Key)
+		if !ok {
+			data = f.Default
+		}
+		if f.Required && required && (data == nil || emptyJSON(data)) {
+			missing = append(missing, f.Key)
+		}
+		if data == nil {
+			continue
+		}
+		if err := f.decode(v, data); err != nil {
+			return nil, f.Key, f.mismatch(data, err)
+		}
 	}
-	return nil
+	if len(missing) > 0 {
+		return nil, "", missingError(missing)
+	}
+	return v, "", nil
 }
 
 // Update reads the whole struct (defaults and zero values when the
 // namespace holds nothing), lets fn change it, and writes it back on
 // condition that nobody wrote the namespace meanwhile, starting over on
-// conflict until ctx ends. It returns the value written.
+// conflict until ctx ends. It returns the value written. A required field
+// fn leaves without a value is ErrMissing, and nothing is written.
 func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, error) {
 	var out *T
 	err := retryConflicts(ctx, func() (bool, error) {
@@ -234,7 +266,8 @@ func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, erro
 			return true, err
 		}
 		b.Conds = []Cond{{Revision: snap.Revision}}
-		if _, err := s.st.Apply(ctx, s.ns, b); err != nil {
+		b.Schema, b.IfSchema = &s.ref, &s.ref
+		if _, err := s.st.apply(ctx, "update", s.ns, "", b); err != nil {
 			return false, err
 		}
 		out = v
@@ -284,14 +317,7 @@ type SchemaInfo struct {
 
 // Info describes the schema for tools.
 func (s *Schema[T]) Info() SchemaInfo {
-	info := SchemaInfo{Name: s.Name, Version: s.Version}
-	for _, f := range s.Fields {
-		info.Keys = append(info.Keys, f.Key)
-		if f.Secret {
-			info.Secret = append(info.Secret, f.Key)
-		}
-	}
-	return info
+	return SchemaInfo(s.Ref())
 }
 
 var (
@@ -299,9 +325,11 @@ var (
 	schemas   = map[string]SchemaInfo{}
 )
 
-// RegisterSchema makes a schema known to tools linked into the same program
-// (the CLI redacts its secret keys). Generated code registers each schema
-// from init; the last registration of a name wins.
+// RegisterSchema makes a schema known to tools linked into the same program.
+// Generated code registers each schema from init; the last registration of
+// a name wins. Stored state records its schema's secret keys itself (see
+// SchemaRef), so the stategen CLI redacts them without it; the registry
+// covers state written before it did.
 func RegisterSchema(info SchemaInfo) {
 	schemasMu.Lock()
 	defer schemasMu.Unlock()

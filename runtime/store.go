@@ -88,7 +88,9 @@ func newStore(be Backend, name string, o options) *Store {
 }
 
 // redact is the URL with its passwords hidden: the user info's and those
-// of query parameters such as go-redis's password and sentinel_password.
+// of query parameters such as go-redis's password and sentinel_password,
+// whatever the URL's shape (redis//:PW@host and redis:/:PW@host, which do
+// not parse as having user info, included).
 func redact(u *url.URL) string {
 	q := u.Query()
 	changed := false
@@ -98,26 +100,69 @@ func redact(u *url.URL) string {
 			changed = true
 		}
 	}
-	if !changed {
-		return u.Redacted()
-	}
 	c := *u
-	c.RawQuery = q.Encode()
-	return c.Redacted()
+	if changed {
+		c.RawQuery = q.Encode()
+	}
+	return redactRaw(c.Redacted())
 }
 
-// redactRaw hides the password of a URL that did not parse.
+// RedactURL is a store URL as stategen prints it: every password replaced
+// by xxxxx, whatever the URL's shape, parsed or not.
+func RedactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return redact(u)
+	}
+	return redactRaw(raw)
+}
+
+// redactRaw hides the password of a URL written as text, parsed or not:
+// whatever stands between a ':' and the last '@' before the path, after
+// the scheme and its slashes, as in scheme://user:PW@host, scheme:/:PW@host,
+// //:PW@host or scheme//:PW@host.
 func redactRaw(raw string) string {
-	at := strings.LastIndex(raw, "@")
-	scheme := strings.Index(raw, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return raw
+	rest, query, hasQuery := strings.Cut(raw, "?")
+	at := strings.LastIndex(rest, "@")
+	if at >= 0 {
+		start := 0
+		if i := strings.Index(rest, ":"); i > 0 && isScheme(rest[:i]) {
+			start = i + 1
+		}
+		for start < at && rest[start] == '/' {
+			start++
+		}
+		if user, _, ok := strings.Cut(rest[start:at], ":"); ok && !strings.HasSuffix(rest[start:at], ":xxxxx") {
+			rest = rest[:start] + user + ":xxxxx" + rest[at:]
+		}
 	}
-	userinfo := raw[scheme+3 : at]
-	if user, _, ok := strings.Cut(userinfo, ":"); ok {
-		return raw[:scheme+3] + user + ":xxxxx" + raw[at:]
+	if !hasQuery {
+		return rest
 	}
-	return raw
+	if q, err := url.ParseQuery(query); err == nil {
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q[k] = []string{"xxxxx"}
+				query = q.Encode()
+			}
+		}
+	} else if strings.Contains(strings.ToLower(query), "password") {
+		query = "xxxxx"
+	}
+	return rest + "?" + query
+}
+
+// isScheme reports whether s is a URL scheme: a letter, then letters,
+// digits, '+', '-' and '.'.
+func isScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Name is the store's URL with any password redacted.
@@ -179,7 +224,10 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 	if err := validateBatch(ns, b); err != nil {
 		return 0, s.wrap(op, ns, key, err)
 	}
-	if len(b.Conds) > 0 && b.ID == "" {
+	if err := s.writable(op, ns, key); err != nil {
+		return 0, err
+	}
+	if (len(b.Conds) > 0 || b.IfSchema != nil) && b.ID == "" {
 		c := *b // the caller's batch stays as it was
 		c.ID = batchID()
 		b = &c
@@ -195,6 +243,15 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 		s.cache.invalidate(ns)
 	}
 	return rev, err
+}
+
+// writable refuses a write to a Store opened ReadOnly, whatever its
+// backend would do.
+func (s *Store) writable(op, ns, key string) error {
+	if s.opts.readOnly {
+		return s.wrap(op, ns, key, ErrReadOnly)
+	}
+	return nil
 }
 
 // batchID is a random name for a batch, unique for all practical purposes.

@@ -15,8 +15,15 @@
 //
 // The options are:
 //
-//	required      Load fails with runtime.ErrMissing when the key is absent
+//	required      the key must hold a value: Load refuses state without one, and
+//	              writes refuse to leave it without one (runtime.ErrMissing);
+//	              null and an empty string, array or object are no value, a
+//	              number or boolean always is (0 and false included)
 //	secret        the value is redacted by the CLI and never printed in errors or logs
+//	nullzero      the field's zero value is stored as null, and null loads as
+//	              the zero value: Python's Optional[X] = None without a pointer
+//	              field (for a slice or map, nil and empty are stored as null);
+//	              without it a nil slice or map is stored as [] or {}
 //	default=JSON  the value used when the key is absent; JSON is any JSON value
 //
 // default= must be the last option: its JSON may itself hold commas and
@@ -40,8 +47,9 @@
 //     "a,") and unknown options are refused, the latter naming the known
 //     ones.
 //   - required and default= together are refused: a required key is never
-//     absent, so its default could never be used.
-//   - A key spelled like an option ("required", "secret", "default=...")
+//     absent, so its default could never be used; so are required and
+//     nullzero: a required key never holds null.
+//   - A key spelled like an option ("required", "secret", "nullzero", "default=...")
 //     is refused: state:"required" is almost always a forgotten comma, as
 //     in state:",required".
 //   - "-" followed by anything ("-,required") is refused: write "-" alone

@@ -42,7 +42,7 @@ func ExampleParseTag() {
 	// ModelSet key=model_set required=false secret=false default="base"
 	// Tags key=tags required=false secret=true default=["a","b"]
 	// Cache not persisted
-	// unknown option `reqired` (did you mean "required"?): the known options are required, secret and default=JSON
+	// unknown option `reqired` (did you mean "required"?): the known options are required, secret, nullzero and default=JSON
 	// default value `["a"],secret` is not valid JSON (invalid character ',' after top-level value): default= must be the last option, as it takes the rest of the tag: move `secret` before default=
 }
 

@@ -16,17 +16,19 @@ type Tag struct {
 	Skip     bool            // the tag was "-": the field is not persisted
 	Required bool            // the option required was given
 	Secret   bool            // the option secret was given
+	NullZero bool            // the option nullzero was given
 	Default  json.RawMessage // compact JSON of default=..., nil when none
 }
 
 const (
 	optRequired = "required"
 	optSecret   = "secret"
+	optNullZero = "nullzero"
 	optDefault  = "default"
 )
 
 // knownOptions lists the options for error messages.
-const knownOptions = "required, secret and default=JSON"
+const knownOptions = "required, secret, nullzero and default=JSON"
 
 // ParseTag parses the value of a `state:"..."` struct tag, as
 // reflect.StructTag.Get("state") returns it (already unquoted), following
@@ -47,7 +49,7 @@ func ParseTag(tag string) (Tag, error) {
 		return Tag{Skip: true}, nil
 	}
 	switch {
-	case key == optRequired || key == optSecret:
+	case key == optRequired || key == optSecret || key == optNullZero:
 		return Tag{}, fmt.Errorf("key %q is spelled like an option: write state:\",%s\" to keep the default key, or choose another key", key, key)
 	case strings.HasPrefix(key, optDefault+"="):
 		return Tag{}, fmt.Errorf("key %s is spelled like an option: the first element of a tag is the key, so write state:\",%s\" to keep the default key", quote(key), tag)
@@ -76,14 +78,11 @@ func ParseTag(tag string) (Tag, error) {
 			return Tag{}, fmt.Errorf("option %s has spaces around '=': write %s=... with none", quote(opt), strings.TrimSpace(name))
 		}
 		switch name {
-		case optRequired, optSecret:
+		case optRequired, optSecret, optNullZero:
 			if hasValue {
 				return Tag{}, fmt.Errorf("option %s takes no value: write just %s", quote(opt), name)
 			}
-			seen := &t.Required
-			if name == optSecret {
-				seen = &t.Secret
-			}
+			seen := map[string]*bool{optRequired: &t.Required, optSecret: &t.Secret, optNullZero: &t.NullZero}[name]
 			if *seen {
 				return Tag{}, fmt.Errorf("option %q is given twice: remove one", name)
 			}
@@ -91,11 +90,14 @@ func ParseTag(tag string) (Tag, error) {
 		case optDefault: // without '=': "default=" was handled above
 			return Tag{}, fmt.Errorf("option \"default\" needs a value: write default=JSON as the last option, e.g. default=\"base\" or default=0")
 		default:
-			return Tag{}, fmt.Errorf("unknown option %s%s: the known options are %s", quote(opt), suggest(name, optRequired, optSecret, optDefault), knownOptions)
+			return Tag{}, fmt.Errorf("unknown option %s%s: the known options are %s", quote(opt), suggest(name, optRequired, optSecret, optNullZero, optDefault), knownOptions)
 		}
 	}
 	if t.Required && t.Default != nil {
 		return Tag{}, fmt.Errorf("options required and default= conflict: a required key is never absent, so its default would never be used: choose one")
+	}
+	if t.Required && t.NullZero {
+		return Tag{}, fmt.Errorf("options required and nullzero conflict: a required key never holds null, so its zero value could never be stored: choose one")
 	}
 	return t, nil
 }
@@ -159,6 +161,19 @@ func suggest(s string, candidates ...string) string {
 		best += "=JSON"
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// Closest returns the candidate closest to s, compared without case, when
+// it is close enough to be what s meant (a typo: within two edits, or a
+// quarter of s's length for long names), for "did you mean" hints.
+func Closest(s string, candidates []string) (string, bool) {
+	best, bestDist := "", max(2, len(s)/4)+1
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist || d == bestDist && c < best {
+			best, bestDist = c, d
+		}
+	}
+	return best, best != ""
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.

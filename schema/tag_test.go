@@ -28,6 +28,8 @@ func TestParseTag(t *testing.T) {
 		{`,required`, Tag{Required: true}},
 		{`token,secret`, Tag{Key: "token", Secret: true}},
 		{`,secret`, Tag{Secret: true}},
+		{`issue_number,nullzero`, Tag{Key: "issue_number", NullZero: true}},
+		{`model_set,nullzero,default="base"`, Tag{Key: "model_set", NullZero: true, Default: raw(`"base"`)}},
 		{`model_set,default="base"`, Tag{Key: "model_set", Default: raw(`"base"`)}},
 		{`,default="base"`, Tag{Default: raw(`"base"`)}},
 
@@ -100,9 +102,9 @@ func TestParseTagErrors(t *testing.T) {
 		want []string // parts the message must hold
 	}{
 		// Unknown options.
-		{`a,reqired`, []string{"unknown option `reqired`", `did you mean "required"?`, "required, secret and default=JSON"}},
+		{`a,reqired`, []string{"unknown option `reqired`", `did you mean "required"?`, "required, secret, nullzero and default=JSON"}},
 		{`a,Secret`, []string{"unknown option `Secret`", `did you mean "secret"?`}},
-		{`a,omitempty`, []string{"unknown option `omitempty`", "known options are required, secret and default=JSON"}},
+		{`a,omitempty`, []string{"unknown option `omitempty`", "known options are required, secret, nullzero and default=JSON"}},
 		{`a,defualt=1`, []string{"unknown option `defualt=1`", `did you mean "default=JSON"?`}},
 		{`a,required=true`, []string{"option `required=true` takes no value", "write just required"}},
 		{`a,secret=yes`, []string{"option `secret=yes` takes no value"}},
@@ -130,6 +132,11 @@ func TestParseTagErrors(t *testing.T) {
 		// required with default.
 		{`a,required,default=1`, []string{"required and default= conflict", "choose one"}},
 		{`,required,secret,default="x"`, []string{"required and default= conflict"}},
+		// required with nullzero.
+		{`a,required,nullzero`, []string{"required and nullzero conflict", "choose one"}},
+		{`a,nullzero,nullzero`, []string{`option "nullzero" is given twice`}},
+		{`a,nulzero`, []string{"unknown option `nulzero`", `did you mean "nullzero"?`}},
+		{`nullzero`, []string{`key "nullzero" is spelled like an option`}},
 
 		// Keys that are not keys.
 		{`required`, []string{`key "required" is spelled like an option`, `write state:",required"`}},
@@ -195,6 +202,16 @@ func TestEditDistance(t *testing.T) {
 	} {
 		if got := editDistance(tt.a, tt.b); got != tt.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestClosest(t *testing.T) {
+	types := []string{"ADWState", "IssueClass", "Phase", "phaseTimer"}
+	for in, want := range map[string]string{"ADWStat": "ADWState", "adwstate": "ADWState", "IssueClas": "IssueClass", "phase": "Phase", "Nothing": ""} {
+		got, ok := Closest(in, types)
+		if got != want || ok != (want != "") {
+			t.Errorf("Closest(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
 }

@@ -22,10 +22,18 @@ name (replacing a checkpoint of that name) and prints
 "created checkpoint NS/NAME (revision N, K keys)", N being the namespace
 revision it copies.
 
---json prints {"namespace": "...", "checkpoint": "...", "revision": 7}.`
+--json prints {"namespace": "...", "checkpoint": "...", "revision": 7, "keys": 5}.`
 }
 
-// checkpointResult is what checkpoint and restore print with --json.
+// checkpointCreated is what checkpoint prints with --json.
+type checkpointCreated struct {
+	Namespace  string `json:"namespace"`
+	Checkpoint string `json:"checkpoint"`
+	Revision   int64  `json:"revision"`
+	Keys       int    `json:"keys"`
+}
+
+// checkpointResult is what restore prints with --json.
 type checkpointResult struct {
 	Namespace  string `json:"namespace"`
 	Checkpoint string `json:"checkpoint"`
@@ -53,9 +61,9 @@ func (c *checkpointCmd) Run(e *env) error {
 			return err
 		}
 		if e.JSON {
-			return writeJSON(e.stdout, checkpointResult{Namespace: c.Namespace, Checkpoint: info.Name, Revision: info.Revision})
+			return writeJSON(e.stdout, checkpointCreated{Namespace: c.Namespace, Checkpoint: info.Name, Revision: info.Revision, Keys: info.Keys})
 		}
-		_, err = fmt.Fprintf(e.stdout, "created checkpoint %s/%s (revision %d, %d keys)\n", c.Namespace, info.Name, info.Revision, info.Keys)
+		_, err = fmt.Fprintf(e.stdout, "created checkpoint %s/%s (revision %d, %s)\n", c.Namespace, info.Name, info.Revision, plural(info.Keys, "key"))
 		return err
 	})
 }
@@ -68,7 +76,7 @@ type checkpointsCmd struct {
 func (checkpointsCmd) Help() string {
 	return `Prints a table of NAME, CREATED (UTC), REVISION (the namespace revision
 it copies), KEYS (how many) and SCHEMA (the schema the state was written
-under, - for none), oldest first.
+under, - for none), oldest first; the header alone when there is none.
 
 --json prints [{"name": "...", "created": "2025-01-02T03:04:05.123Z",
 "revision": 7, "keys": 5, "schema": {"name": "ADWState", "version": 2}}, ...],
@@ -78,11 +86,11 @@ oldest first, with "schema" null where none is recorded.`
 // checkpointJSON is one checkpoint as checkpoints and prune print it with
 // --json.
 type checkpointJSON struct {
-	Name     string             `json:"name"`
-	Created  *time.Time         `json:"created"`
-	Revision int64              `json:"revision"`
-	Keys     int                `json:"keys"`
-	Schema   *runtime.SchemaRef `json:"schema"`
+	Name     string      `json:"name"`
+	Created  *time.Time  `json:"created"`
+	Revision int64       `json:"revision"`
+	Keys     int         `json:"keys"`
+	Schema   *schemaName `json:"schema"`
 }
 
 func checkpointsJSON(list []runtime.CheckpointInfo) []checkpointJSON {
@@ -107,7 +115,7 @@ func (c *checkpointsCmd) Run(e *env) error {
 	if err := checkNames("namespace", c.Namespace); err != nil {
 		return err
 	}
-	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
 		list, err := st.Checkpoints(ctx, c.Namespace)
 		if err != nil {
 			return err
@@ -120,9 +128,6 @@ func (c *checkpointsCmd) Run(e *env) error {
 		}
 		if e.JSON {
 			return writeJSON(e.stdout, checkpointsJSON(list))
-		}
-		if len(list) == 0 {
-			return nil
 		}
 		return printCheckpoints(e.stdout, list)
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -26,7 +27,10 @@ const (
 type cli struct {
 	globals
 
-	Gen genCmd `cmd:"" help:"Generate typed state accessors for Go struct types (run by go generate)."`
+	Version kong.VersionFlag `help:"Print stategen's version (from the build information) and exit."`
+
+	Gen  genCmd  `cmd:"" help:"Generate typed state accessors for Go struct types (run by go generate)."`
+	Help helpCmd `cmd:"" help:"Show the help of stategen, or of a command: stategen help load."`
 
 	Namespaces  namespacesCmd  `cmd:"" group:"store" help:"List the store's namespaces (workflow runs)."`
 	Keys        keysCmd        `cmd:"" group:"store" help:"List a namespace's keys with their revisions."`
@@ -67,6 +71,46 @@ type kongExit int
 // command prints one line, the store's error.
 var quietRedis sync.Once
 
+// helpCmd is 'stategen help [COMMAND...]': run rewrites it into
+// 'stategen COMMAND... --help' before parsing, so Run only documents it.
+type helpCmd struct {
+	Command []string `arg:"" optional:"" name:"COMMAND" help:"The command to show the help of."`
+}
+
+func (helpCmd) Run() error { return nil }
+
+// exitStatus is an error that only sets the exit status: the command has
+// said what it had to (diff --exit-code finding differences).
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// version is what --version prints: the module version the binary was
+// built from (a tag for go install ...@vX; (devel) for a checkout), the
+// commit when the build recorded it, and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "stategen (unknown version)"
+	}
+	v := "stategen " + bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += fmt.Sprintf(" (commit %.12s%s)", rev, modified)
+	}
+	return v + " " + bi.GoVersion
+}
+
 // run runs the command line args and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	quietRedis.Do(func() { redis.SetClientLogger(slog.New(slog.DiscardHandler)) })
@@ -78,16 +122,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Groups{"store": "Store commands (on --store URL, or $STATEGEN_STORE):"},
+		kong.Vars{"version": version()},
 	)
 	if err != nil { // the grammar above is wrong: a bug, not the user's
 		fmt.Fprintf(stderr, "stategen: internal error: %v\n", err)
 		return exitFail
 	}
+	bare := len(args) == 0
 	defer func() {
 		switch r := recover().(type) {
 		case nil:
 		case kongExit:
 			status = int(r)
+			if bare {
+				status = exitUsage
+			}
 		default:
 			// One line instead of a stack trace, as for every other
 			// failure; the value still says what went wrong.
@@ -96,16 +145,43 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		}
 	}()
 
+	switch {
+	case bare:
+		// Usage, as the go command prints it: on stderr, exit status 2.
+		parser.Stdout = stderr
+		args = []string{"--help"}
+	case args[0] == "help":
+		args = append(args[1:len(args):len(args)], "--help")
+	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "stategen: %s: see 'stategen --help'\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		fmt.Fprintf(stderr, "stategen: %s: see '%s --help'\n", strings.ReplaceAll(err.Error(), "\n", "; "), commandOf(err))
 		return exitUsage
 	}
 	if err := ctx.Run(&env{globals: c.globals, stdin: stdin, stdout: stdout, stderr: stderr}); err != nil {
+		var code exitStatus
+		if errors.As(err, &code) {
+			return int(code)
+		}
 		report(stderr, err)
 		return exitFail
 	}
 	return exitOK
+}
+
+// commandOf is the command a parse error is about, "stategen load" for a
+// mistake in load's arguments, so that the message points at its help.
+func commandOf(err error) string {
+	path := []string{"stategen"}
+	var pe *kong.ParseError
+	if errors.As(err, &pe) && pe.Context != nil {
+		for _, p := range pe.Context.Path {
+			if p.Command != nil {
+				path = append(path, p.Command.Name)
+			}
+		}
+	}
+	return strings.Join(path, " ")
 }
 
 // report prints err on w, a line per line of its message, each prefixed

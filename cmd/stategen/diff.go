@@ -18,6 +18,7 @@ type diffCmd struct {
 	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run)."`
 	From      string `arg:"" name:"FROM" help:"Checkpoint to compare from."`
 	To        string `arg:"" name:"TO" optional:"" help:"Checkpoint to compare to (default: the current state)."`
+	ExitCode  bool   `help:"Exit with status 1 when there are differences, 0 when there are none, as git diff --exit-code does."`
 	secretFlags
 }
 
@@ -35,7 +36,9 @@ state, and prints one line per difference, sorted by key:
 
 Values are compact JSON; secret values print as [redacted] without
 --show-secrets. Objects compare by member, not by member order or spacing.
-Nothing is printed when the two are the same.
+Nothing is printed when the two are the same. With --exit-code the exit
+status says whether they differ: 1 when they do, 0 when they do not (and
+2 or 1 with a message on stderr for a wrong command line or a failure).
 
 --json prints {"added": {"key": value}, "removed": {"key": value},
 "changed": {"key": {"from": value, "to": value, "paths": ["$.a.b[2]", ...]}}},
@@ -64,7 +67,7 @@ func (c *diffCmd) Run(e *env) error {
 	if err := checkNames(names...); err != nil {
 		return err
 	}
-	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
 		from, err := st.GetCheckpoint(ctx, c.Namespace, c.From)
 		if errors.Is(err, runtime.ErrNotFound) {
 			return checkpointNotFound(ctx, st, c.Namespace, c.From)
@@ -98,9 +101,14 @@ func (c *diffCmd) Run(e *env) error {
 		}
 		red := newRedactor(c.ShowSecrets, from.Schema, toSchema)
 		if e.JSON {
-			return writeJSON(e.stdout, d.json(red))
+			err = writeJSON(e.stdout, d.json(red))
+		} else {
+			err = d.print(e, red)
 		}
-		return d.print(e, red)
+		if err == nil && c.ExitCode && len(d) > 0 {
+			return exitStatus(exitFail)
+		}
+		return err
 	})
 }
 

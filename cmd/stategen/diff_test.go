@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stategen/stategen/runtime"
@@ -92,5 +94,30 @@ func TestDiffText(t *testing.T) {
 	}
 	if got := string(j.Changed["token"].From); got != `"[redacted]"` {
 		t.Errorf("secret from = %s, want \"[redacted]\"", got)
+	}
+}
+
+// TestDiffExitCode: with --exit-code, diff exits 1 when the two differ (its
+// output as without it, nothing on stderr) and 0 when they do not.
+func TestDiffExitCode(t *testing.T) {
+	store := "sqlite:" + filepath.Join(t.TempDir(), "s.db")
+	cli := func(args ...string) result { return runCLI(t, append([]string{"--store", store}, args...)...) }
+	cli("save", "ns", "k", "1")
+	cli("checkpoint", "ns", "cp")
+	if r := cli("diff", "--exit-code", "ns", "cp"); r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("no difference: %+v, want exit 0 and no output", r)
+	}
+	cli("save", "ns", "k", "2")
+	if r := cli("diff", "--exit-code", "ns", "cp"); r.code != 1 || r.stdout != "~ k: 1 → 2\n" || r.stderr != "" {
+		t.Errorf("a difference: %+v, want exit 1 and the diff", r)
+	}
+	if r := cli("--json", "diff", "--exit-code", "ns", "cp"); r.code != 1 || !strings.Contains(r.stdout, `"changed"`) {
+		t.Errorf("--json with a difference: %+v, want exit 1", r)
+	}
+	if r := cli("diff", "ns", "cp"); r.code != 0 {
+		t.Errorf("a difference without --exit-code: exit %d, want 0", r.code)
+	}
+	if r := cli("diff", "--exit-code", "ns", "nope"); r.code != 1 || r.stderr == "" {
+		t.Errorf("a missing checkpoint: %+v, want exit 1 with a message", r)
 	}
 }

@@ -39,6 +39,25 @@ type Bad struct {
 }
 `
 
+// keysGo has a duplicate key (line 6) and a key that is no key (line 11),
+// and a type that ADWStat misspells.
+const keysGo = `package x
+
+// Dup stores two fields under one key.
+type Dup struct {
+	IssueNumber string
+	Issue       string ` + "`state:\"issue_number\"`" + `
+}
+
+// Slash has a key with a slash.
+type Slash struct {
+	Path string ` + "`state:\"a/b\"`" + `
+}
+
+// ADWState is what ADWStat means.
+type ADWState struct{ A string }
+`
+
 // taggedGo declares U only under the build tag special.
 const taggedGo = `//go:build special
 
@@ -141,9 +160,13 @@ func TestGenFailures(t *testing.T) {
 		{"bad tag option", []string{"gen", "--type=Bad"}, regexp.MustCompile(`^bad\.go:5:\d+: field Name: .*requird.*\n$`), true},
 		{"output with two types", []string{"gen", "--type=S,T", "--output=both.go"}, regexp.MustCompile(`^stategen: --output names one file\b.*\n$`), false},
 		{"tagged type without its tag", []string{"gen", "--type=U"}, regexp.MustCompile(`^stategen: type U not found\b`), false},
+		// Located errors are "file:line:col: message", relative, unprefixed.
+		{"duplicate key", []string{"gen", "--type=Dup"}, regexp.MustCompile(`^keys\.go:6:2: field Issue: key "issue_number" is also the key of field IssueNumber \(keys\.go:5:2\): .*\n$`), true},
+		{"bad key", []string{"gen", "--type=Slash"}, regexp.MustCompile(`^keys\.go:11:2: field Path: invalid name: key name "a/b" .*\n$`), true},
+		{"misspelt type", []string{"gen", "--type=ADWStat"}, regexp.MustCompile(`^stategen: type ADWStat not found in package example.com/x \(did you mean ADWState\?\): .*\n$`), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			newModule(t, map[string]string{"state.go": stateGo, "bad.go": badTagGo, "tagged.go": taggedGo})
+			newModule(t, map[string]string{"state.go": stateGo, "bad.go": badTagGo, "tagged.go": taggedGo, "keys.go": keysGo})
 			before := dirNames(t, ".")
 			r := runCLI(t, tc.args...)
 			if r.code != exitFail {
@@ -242,9 +265,11 @@ func TestUsage(t *testing.T) {
 	}{
 		{"help", []string{"--help"}, exitOK, "Usage: stategen <command>", ""},
 		{"gen help", []string{"gen", "--help"}, exitOK, "--type=TYPE", ""},
-		{"unknown flag", []string{"gen", "--type=S", "--bogus"}, exitUsage, "", "stategen: unknown flag --bogus: see 'stategen --help'\n"},
+		{"unknown flag", []string{"gen", "--type=S", "--bogus"}, exitUsage, "", "stategen: unknown flag --bogus: see 'stategen gen --help'\n"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", "frobnicate"},
-		{"no command", nil, exitUsage, "", "see 'stategen --help'"},
+		// Bare stategen prints its usage, as the go command does.
+		{"no command", nil, exitUsage, "", "Usage: stategen <command>"},
+		{"help command", []string{"help", "gen"}, exitOK, "Usage: stategen gen --type=TYPE", ""},
 		{"missing type", []string{"gen"}, exitUsage, "", "--type"},
 		{"empty type", []string{"gen", "--type=S,,T"}, exitUsage, "", `--type "" is not a Go type name`},
 		{"bad type", []string{"gen", "--type=S T"}, exitUsage, "", `--type "S T" is not a Go type name`},
@@ -261,8 +286,8 @@ func TestUsage(t *testing.T) {
 			if !strings.Contains(r.stderr, tc.wantStderr) {
 				t.Errorf("stderr = %q, want it to contain %q", r.stderr, tc.wantStderr)
 			}
-			if tc.wantCode == exitUsage && !strings.HasSuffix(r.stderr, "see 'stategen --help'\n") {
-				t.Errorf("stderr = %q, want it to end with see 'stategen --help'", r.stderr)
+			if help := regexp.MustCompile(`see 'stategen( [a-z]+)? --help'\n$`); tc.wantCode == exitUsage && tc.args != nil && !help.MatchString(r.stderr) {
+				t.Errorf("stderr = %q, want it to end with see 'stategen [COMMAND] --help'", r.stderr)
 			}
 			if tc.wantCode == exitOK && r.stderr != "" {
 				t.Errorf("stderr = %q, want nothing", r.stderr)

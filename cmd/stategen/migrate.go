@@ -31,7 +31,10 @@ checkpoints (their names, creation times and revisions) and its schema
 version from one store to another, then verifies the copy: key and
 checkpoint counts and a content hash per namespace must match. What the
 destination already holds the same is left alone, so running it again
-changes nothing and an interrupted run can simply be run again.
+changes nothing and an interrupted run can simply be run again. The
+source is only read: one that does not exist is an error, as is a
+--namespace it does not hold. The summary says what was written, and how
+many namespaces were already up to date.
 
 On a terminal it shows a progress bar on stderr; otherwise one line per
 namespace. With --json it prints on stdout:
@@ -57,18 +60,28 @@ func (c *migrateCmd) Run(e *env) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	src, err := runtime.Open(ctx, c.From, runtime.WithoutCache())
+	src, err := openStore(ctx, c.From, true)
 	if err != nil {
-		return openError(c.From, err)
+		return err
 	}
 	defer src.Close()
-	dst, err := runtime.Open(ctx, c.To, runtime.WithoutCache())
+	names := dedup(c.Namespace)
+	for _, ns := range names {
+		if err := holds(ctx, src, ns); err != nil {
+			return err
+		}
+	}
+	dst, err := openStore(ctx, c.To, c.DryRun)
+	if c.DryRun && errors.Is(err, runtime.ErrNotFound) {
+		// A destination that does not exist yet would get everything:
+		// compare with an empty store rather than create one.
+		dst, err = runtime.New(noStore{}, runtime.RedactURL(c.To), runtime.ReadOnly()), nil
+	}
 	if err != nil {
-		return openError(c.To, err)
+		return err
 	}
 	defer dst.Close()
 
-	names := c.Namespace
 	if len(names) == 0 {
 		if names, err = src.Namespaces(ctx); err != nil {
 			return err
@@ -77,7 +90,7 @@ func (c *migrateCmd) Run(e *env) error {
 	start := time.Now()
 	prog := newProgress(e.stderr, len(names), e.JSON)
 	out := make([]migrated, 0, len(names))
-	keys, cps := 0, 0
+	var sum copySummary
 	for i, ns := range names {
 		res, err := runtime.Copy(ctx, src, dst, ns, c.Overwrite, c.DryRun)
 		if err != nil {
@@ -87,8 +100,7 @@ func (c *migrateCmd) Run(e *env) error {
 			}
 			return err
 		}
-		keys += res.Keys
-		cps += res.Checkpoints + res.Skipped
+		sum.add(res)
 		out = append(out, migrated{Namespace: ns, Keys: res.Keys, Checkpoints: res.Checkpoints + res.Skipped, StateWritten: res.State, CheckpointsWritten: res.Checkpoints})
 		prog.step(i+1, ns, describe(res, c.DryRun))
 	}
@@ -116,26 +128,112 @@ func (c *migrateCmd) Run(e *env) error {
 	if e.JSON {
 		return writeJSON(e.stdout, map[string]any{"from": src.Name(), "to": dst.Name(), "dry_run": c.DryRun, "namespaces": out, "verified": verified})
 	}
-	verb := "copied"
-	if c.DryRun {
-		verb = "would copy"
-	}
-	fmt.Fprintf(e.stdout, "%s %d namespaces (%d keys, %d checkpoints) from %s to %s in %s\n",
-		verb, len(out), keys, cps, src.Name(), dst.Name(), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintln(e.stdout, sum.text(c.DryRun, src.Name(), dst.Name(), time.Since(start).Round(time.Millisecond)))
 	if verified {
-		fmt.Fprintf(e.stdout, "verified: key and checkpoint counts and content hashes match for all %d namespaces\n", len(out))
+		fmt.Fprintf(e.stdout, "verified: key and checkpoint counts and content hashes match for %s\n", allOf(len(out), "namespace"))
 	}
 	return nil
+}
+
+// noStore is a store that holds nothing, the destination of a dry run into
+// a store that does not exist yet.
+type noStore struct{}
+
+func (noStore) Get(context.Context, string, string) (runtime.Value, error) {
+	return runtime.Value{}, runtime.ErrNotFound
+}
+func (noStore) Snapshot(context.Context, string) (*runtime.Snapshot, error) {
+	return nil, runtime.ErrNotFound
+}
+func (noStore) Apply(context.Context, string, *runtime.Batch) (int64, error) {
+	return 0, runtime.ErrReadOnly
+}
+func (noStore) Namespaces(context.Context) ([]string, error) { return nil, nil }
+func (noStore) PutCheckpoint(context.Context, string, *runtime.Checkpoint) error {
+	return runtime.ErrReadOnly
+}
+func (noStore) GetCheckpoint(context.Context, string, string) (*runtime.Checkpoint, error) {
+	return nil, runtime.ErrNotFound
+}
+func (noStore) Checkpoints(context.Context, string) ([]runtime.CheckpointInfo, error) {
+	return nil, nil
+}
+func (noStore) DeleteCheckpoint(context.Context, string, string) error { return runtime.ErrReadOnly }
+func (noStore) Close() error                                           { return nil }
+
+// holds checks that st holds namespace ns (state or checkpoints).
+func holds(ctx context.Context, st *runtime.Store, ns string) error {
+	_, err := st.Snapshot(ctx, ns)
+	if !errors.Is(err, runtime.ErrNotFound) {
+		return err
+	}
+	cps, err := st.Checkpoints(ctx, ns)
+	if err != nil {
+		return err
+	}
+	if len(cps) == 0 {
+		return fmt.Errorf("namespace %s not found in %s", ns, st.Name())
+	}
+	return nil
+}
+
+// copySummary counts what a migration wrote (or, dry, would write).
+type copySummary struct {
+	namespaces, keys, checkpoints int // written
+	current                       int // namespaces already the same
+}
+
+func (s *copySummary) add(r runtime.CopyResult) {
+	if !r.State && r.Checkpoints == 0 {
+		s.current++
+		return
+	}
+	s.namespaces++
+	if r.State {
+		s.keys += r.Keys
+	}
+	s.checkpoints += r.Checkpoints
+}
+
+// text is the summary line: what was copied from src to dst in d, and
+// how many namespaces were not, being there already.
+func (s copySummary) text(dryRun bool, src, dst string, d time.Duration) string {
+	if s.namespaces == 0 {
+		if s.current == 0 {
+			return fmt.Sprintf("nothing to copy: %s holds no namespace", src)
+		}
+		return fmt.Sprintf("nothing to copy from %s to %s: %s already up to date", src, dst, allOf(s.current, "namespace"))
+	}
+	verb := "copied"
+	if dryRun {
+		verb = "would copy"
+	}
+	out := fmt.Sprintf("%s %s (%s, %s) from %s to %s in %s", verb, plural(s.namespaces, "namespace"), plural(s.keys, "key"), plural(s.checkpoints, "checkpoint"), src, dst, d)
+	switch {
+	case s.current == 1:
+		out += "; 1 more was already up to date"
+	case s.current > 1:
+		out += fmt.Sprintf("; %d more were already up to date", s.current)
+	}
+	return out
+}
+
+// allOf is "the namespace" for one, "all 12 namespaces" for more.
+func allOf(n int, noun string) string {
+	if n == 1 {
+		return "the " + noun
+	}
+	return fmt.Sprintf("all %d %ss", n, noun)
 }
 
 // describe says what Copy did, or would do, with a namespace.
 func describe(r runtime.CopyResult, dryRun bool) string {
 	var parts []string
 	if r.State {
-		parts = append(parts, fmt.Sprintf("%d keys", r.Keys))
+		parts = append(parts, plural(r.Keys, "key"))
 	}
 	if r.Checkpoints > 0 {
-		parts = append(parts, fmt.Sprintf("%d checkpoints", r.Checkpoints))
+		parts = append(parts, plural(r.Checkpoints, "checkpoint"))
 	}
 	if len(parts) == 0 {
 		return "up to date"

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,11 +49,19 @@ func TestMigrate(t *testing.T) {
 	fillStore(t, from, 12, 5)
 
 	r := runCLI(t, "migrate", "--from", from, "--to", to, "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "would copy 12 namespaces (60 keys, 2 checkpoints)") || !strings.Contains(r.stderr, "run0000: would copy 5 keys, 1 checkpoints") {
+	if r.code != 0 || !strings.Contains(r.stdout, "would copy 12 namespaces (60 keys, 2 checkpoints)") || !strings.Contains(r.stderr, "run0000: would copy 5 keys, 1 checkpoint\n") {
 		t.Fatalf("dry run: %+v", r)
 	}
 	if r := runCLI(t, "--store", to, "namespaces"); r.stdout != "" {
-		t.Fatalf("the dry run wrote: %q", r.stdout)
+		t.Fatalf("the dry run wrote: %+v", r)
+	}
+	// A dry run into a store that does not exist yet creates nothing.
+	fresh := filepath.Join(dir, "fresh.db")
+	if r := runCLI(t, "migrate", "--from", from, "--to", "sqlite:"+fresh, "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "would copy 12 namespaces (60 keys, 2 checkpoints)") {
+		t.Fatalf("dry run into a new store: %+v", r)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the dry run created %s: %v", fresh, err)
 	}
 
 	r = runCLI(t, "migrate", "--from", from, "--to", to)
@@ -60,10 +71,22 @@ func TestMigrate(t *testing.T) {
 	if !strings.Contains(r.stderr, "run0001: copied 5 keys\n") {
 		t.Errorf("no plain progress line off a terminal: %q", r.stderr)
 	}
-	// Running it again changes nothing.
+	// Running it again changes nothing, and says so.
 	r = runCLI(t, "migrate", "--from", from, "--to", to)
-	if r.code != 0 || strings.Contains(r.stderr, "copied") || strings.Count(r.stderr, "up to date") != 12 {
+	if r.code != 0 || strings.Contains(r.stderr, "copied") || strings.Count(r.stderr, "up to date") != 12 ||
+		!strings.HasPrefix(r.stdout, "nothing to copy from "+from+" to "+to+": all 12 namespaces already up to date\n") {
 		t.Fatalf("second run: %+v", r)
+	}
+	// A namespace changed since is copied, and the summary counts only it.
+	runCLI(t, "--store", from, "save", "run0005", "key000", `"changed"`)
+	r = runCLI(t, "migrate", "--from", from, "--to", to, "--overwrite")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "copied 1 namespace (5 keys, 0 checkpoints) from ") || !strings.Contains(r.stdout, "; 11 more were already up to date\n") {
+		t.Fatalf("third run: %+v", r)
+	}
+	// A --namespace the source does not hold is an error, not "up to date".
+	r = runCLI(t, "migrate", "--from", from, "--to", to, "--namespace", "run0001", "--namespace", "nope")
+	if r.code != 1 || r.stderr != "stategen: namespace nope not found in "+from+"\n" || r.stdout != "" {
+		t.Fatalf("migrate of an absent namespace: %+v", r)
 	}
 	// A destination that holds other data is refused, and left alone.
 	runCLI(t, "--store", to, "save", "run0003", "key000", `"mine"`)

@@ -56,7 +56,11 @@ func (c *pruneCmd) Run(e *env) error {
 	if err := checkNames("namespace", c.Namespace); err != nil {
 		return err
 	}
-	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+	open := e.withStore
+	if c.DryRun {
+		open = e.withReader
+	}
+	return open(func(ctx context.Context, st *runtime.Store) error {
 		removed, err := st.Prune(ctx, c.Namespace, runtime.Retention{KeepLast: c.KeepLast, MaxAge: time.Duration(c.MaxAge)}, c.DryRun)
 		if err != nil && len(removed) == 0 {
 			return err

@@ -35,9 +35,10 @@ import (
 //	                            with no stack trace
 //	scrub                       replace stdout's UTC times with TIME and
 //	                            generated checkpoint names with GENERATED
-//	seed NS SCHEMA VERSION KEY=JSON...
-//	                            write keys under a schema, as generated
-//	                            code does (save records no schema)
+//	seed NS SCHEMA VERSION [secret:KEY]... KEY=JSON...
+//	                            write keys under a schema that marks the
+//	                            secret:KEY keys secret, as generated code
+//	                            does (save records no schema)
 //
 // go test -run TestScripts -update rewrites the expected files of failing
 // cmp lines in the scripts (read the diff before committing it).
@@ -182,7 +183,7 @@ func seedMain() {
 
 func seed(args []string) error {
 	if len(args) < 3 {
-		return errors.New("usage: seed NS SCHEMA VERSION KEY=JSON...")
+		return errors.New("usage: seed NS SCHEMA VERSION [secret:KEY]... KEY=JSON...")
 	}
 	version, err := strconv.Atoi(args[2])
 	if err != nil {
@@ -190,6 +191,10 @@ func seed(args []string) error {
 	}
 	b := &runtime.Batch{Schema: &runtime.SchemaRef{Name: args[1], Version: version}}
 	for _, kv := range args[3:] {
+		if key, ok := strings.CutPrefix(kv, "secret:"); ok {
+			b.Schema.Secret = append(b.Schema.Secret, key)
+			continue
+		}
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || !json.Valid([]byte(v)) {
 			return fmt.Errorf("%q: want KEY=JSON", kv)

@@ -26,13 +26,23 @@ import (
 
 // withStore opens the store the global flags name, runs f on it with a
 // context that ends on SIGINT or SIGTERM, and closes the store.
-func (e *env) withStore(f func(ctx context.Context, st *runtime.Store) error) (err error) {
+func (e *env) withStore(f func(ctx context.Context, st *runtime.Store) error) error {
+	return e.open(false, f)
+}
+
+// withReader is withStore for commands that only read: the store is opened
+// read-only, so that one that does not exist is reported ("no store at")
+// instead of being created, and nothing can be written.
+func (e *env) withReader(f func(ctx context.Context, st *runtime.Store) error) error {
+	return e.open(true, f)
+}
+
+func (e *env) open(readOnly bool, f func(ctx context.Context, st *runtime.Store) error) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// A command runs once: a cache would only cost.
-	st, err := runtime.Open(ctx, e.Store, runtime.WithoutCache())
+	st, err := openStore(ctx, e.Store, readOnly)
 	if err != nil {
-		return openError(e.Store, err)
+		return err
 	}
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {
@@ -46,15 +56,36 @@ func (e *env) withStore(f func(ctx context.Context, st *runtime.Store) error) (e
 	return err
 }
 
-// openError rewords the runtime's error for a scheme no backend handles:
-// its advice to import a backend package is for programs, not for users of
-// this binary, which links them all.
-func openError(rawURL string, err error) error {
-	if !errors.Is(err, runtime.ErrUnknownScheme) {
-		return err
+// openStore opens a store for one command (without a cache: a command
+// reads once), read-only when it only reads.
+func openStore(ctx context.Context, rawURL string, readOnly bool) (*runtime.Store, error) {
+	opts := []runtime.Option{runtime.WithoutCache()}
+	if readOnly {
+		opts = append(opts, runtime.ReadOnly())
 	}
+	st, err := runtime.Open(ctx, rawURL, opts...)
+	if err != nil {
+		return nil, openError(rawURL, err)
+	}
+	return st, nil
+}
+
+// openError rewords the runtime's error for a store that does not exist,
+// and for a scheme no backend handles: its advice to import a backend
+// package is for programs, not for users of this binary, which links them
+// all.
+func openError(rawURL string, err error) error {
 	if rawURL == "" {
 		rawURL = os.Getenv(runtime.EnvStore)
+	}
+	if rawURL == "" {
+		rawURL = runtime.DefaultURL
+	}
+	if errors.Is(err, runtime.ErrNotFound) {
+		return noStoreError(fmt.Sprintf("no store at %s: nothing was created (is the URL right?)", runtime.RedactURL(rawURL)))
+	}
+	if !errors.Is(err, runtime.ErrUnknownScheme) {
+		return err
 	}
 	scheme := ""
 	if u, perr := url.Parse(rawURL); perr == nil {
@@ -62,10 +93,17 @@ func openError(rawURL string, err error) error {
 	}
 	known := strings.Join(runtime.Schemes(), ", ")
 	if scheme == "" {
-		return fmt.Errorf("store URL %q has no scheme (known: %s)", rawURL, known)
+		return fmt.Errorf("store URL %q has no scheme (known: %s)", runtime.RedactURL(rawURL), known)
 	}
 	return fmt.Errorf("unknown store scheme %q (known: %s)", scheme, known)
 }
+
+// noStoreError is the message for a store that does not exist; it matches
+// runtime.ErrNotFound.
+type noStoreError string
+
+func (e noStoreError) Error() string { return string(e) }
+func (e noStoreError) Unwrap() error { return runtime.ErrNotFound }
 
 // checkNames validates kind, name pairs before the store is even opened, so
 // that a bad name changes nothing, not even by creating a database file.
@@ -126,7 +164,7 @@ func checkpointNotFound(ctx context.Context, st *runtime.Store, ns, name string)
 
 // secretFlags is the flag of the commands that print values.
 type secretFlags struct {
-	ShowSecrets bool `help:"Print the values of secret keys instead of [redacted]. Secret keys are known only for schemas linked into this binary; values of any other schema are printed as stored."`
+	ShowSecrets bool `help:"Print the values of secret keys instead of [redacted]. Which keys are secret is recorded with the stored state's schema by the program that wrote it (and known for schemas linked into this binary); keys of state written without a schema print as stored."`
 }
 
 // redacted is what a secret value prints as, and its JSON.
@@ -135,7 +173,8 @@ const redacted = "[redacted]"
 var redactedJSON = json.RawMessage(`"` + redacted + `"`)
 
 // redactor knows which keys of a namespace are secret: those its schemas
-// (as recorded with the state, and registered in this binary) mark so.
+// mark so, as recorded with the state (and its checkpoints) and as
+// registered in this binary.
 type redactor struct {
 	secret map[string]bool
 }
@@ -148,6 +187,9 @@ func newRedactor(show bool, refs ...runtime.SchemaRef) redactor {
 		return r
 	}
 	for _, ref := range refs {
+		for _, k := range ref.Secret {
+			r.secret[k] = true
+		}
 		if ref.Name == "" {
 			continue
 		}
@@ -168,20 +210,35 @@ func (r redactor) value(key string, v json.RawMessage) json.RawMessage {
 	return v
 }
 
-// schemaJSON is a schema as --json prints it: null when none is recorded.
-func schemaJSON(ref runtime.SchemaRef) *runtime.SchemaRef {
-	if ref.IsZero() {
+// schemaJSON is a schema as --json prints it: its name and version, null
+// when none is recorded.
+func schemaJSON(ref runtime.SchemaRef) *schemaName {
+	if ref.Name == "" && ref.Version == 0 {
 		return nil
 	}
-	return &ref
+	return &schemaName{Name: ref.Name, Version: ref.Version}
+}
+
+// schemaName is a schema in --json output.
+type schemaName struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
 }
 
 // schemaText is a schema as tables print it.
 func schemaText(ref runtime.SchemaRef) string {
-	if ref.IsZero() {
+	if ref.Name == "" && ref.Version == 0 {
 		return "-"
 	}
-	return ref.String()
+	return fmt.Sprintf("%s v%d", ref.Name, ref.Version)
+}
+
+// plural is "1 key", "2 keys": n and the noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // timeJSON is t in UTC for --json (RFC 3339 with its fraction), or null
@@ -235,7 +292,7 @@ a schema or a checkpoint.
 }
 
 func (c *namespacesCmd) Run(e *env) error {
-	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
 		names, err := st.Namespaces(ctx)
 		if err != nil {
 			return err
@@ -274,7 +331,7 @@ func (c *keysCmd) Run(e *env) error {
 	if err := checkNames("namespace", c.Namespace); err != nil {
 		return err
 	}
-	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
 		snap, err := snapshot(ctx, st, c.Namespace)
 		if err != nil {
 			return err
@@ -319,7 +376,7 @@ func (c *loadCmd) Run(e *env) error {
 	if err := checkNames("namespace", c.Namespace, "key", c.Key); err != nil {
 		return err
 	}
-	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
 		snap, v, err := keyValue(ctx, st, c.Namespace, c.Key)
 		if err != nil {
 			return err
@@ -470,7 +527,7 @@ state records none.`
 type dumpJSON struct {
 	Namespace string                     `json:"namespace"`
 	Revision  int64                      `json:"revision"`
-	Schema    *runtime.SchemaRef         `json:"schema"`
+	Schema    *schemaName                `json:"schema"`
 	Values    map[string]json.RawMessage `json:"values"`
 }
 
@@ -478,7 +535,7 @@ func (c *dumpCmd) Run(e *env) error {
 	if err := checkNames("namespace", c.Namespace); err != nil {
 		return err
 	}
-	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
+	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
 		snap, err := snapshot(ctx, st, c.Namespace)
 		if err != nil {
 			return err

@@ -32,40 +32,41 @@ var (
 	}
 	keyADWStateIssueNumber = &runtime.Key[string]{
 		Name:  ADWStateKeyIssueNumber,
-		Codec: runtime.StringCodec,
+		Codec: runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStateBranchName = &runtime.Key[string]{
 		Name:  ADWStateKeyBranchName,
-		Codec: runtime.StringCodec,
+		Codec: runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStatePlanFile = &runtime.Key[string]{
 		Name:  ADWStateKeyPlanFile,
-		Codec: runtime.StringCodec,
+		Codec: runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStateIssueClass = &runtime.Key[IssueClass]{
 		Name:  ADWStateKeyIssueClass,
-		Codec: runtime.StringOf[IssueClass](),
+		Codec: runtime.NullZero(runtime.StringOf[IssueClass]()),
 	}
 	keyADWStateWorktreePath = &runtime.Key[string]{
 		Name:  ADWStateKeyWorktreePath,
-		Codec: runtime.StringCodec,
+		Codec: runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStateBackendPort = &runtime.Key[int]{
 		Name:  ADWStateKeyBackendPort,
-		Codec: runtime.IntCodec,
+		Codec: runtime.NullZero(runtime.IntCodec),
 	}
 	keyADWStateFrontendPort = &runtime.Key[int]{
 		Name:  ADWStateKeyFrontendPort,
-		Codec: runtime.IntCodec,
+		Codec: runtime.NullZero(runtime.IntCodec),
 	}
 	keyADWStateModelSet = &runtime.Key[string]{
 		Name:    ADWStateKeyModelSet,
 		Default: json.RawMessage("\"base\""),
-		Codec:   runtime.StringCodec,
+		Codec:   runtime.NullZero(runtime.StringCodec),
 	}
 	keyADWStateAllADWs = &runtime.Key[[]string]{
-		Name:  ADWStateKeyAllADWs,
-		Codec: runtime.JSONCodec[[]string](),
+		Name:    ADWStateKeyAllADWs,
+		Default: json.RawMessage("[]"),
+		Codec:   runtime.EmptySlice(runtime.JSONCodec[[]string]()),
 	}
 	keyADWStateCurrentPhase = &runtime.Key[string]{
 		Name:  ADWStateKeyCurrentPhase,
@@ -73,7 +74,7 @@ var (
 	}
 	keyADWStateCompletedPhases = &runtime.Key[[]string]{
 		Name:  ADWStateKeyCompletedPhases,
-		Codec: runtime.JSONCodec[[]string](),
+		Codec: runtime.EmptySlice(runtime.JSONCodec[[]string]()),
 	}
 )
 
@@ -126,6 +127,33 @@ func init() {
 	runtime.RegisterSchema(ADWStateSchema.Info())
 }
 
+// NewADWState returns a new ADWState with the defaults of its tags set (ModelSet "base", AllADWs [])
+// and every other field zero. Save writes every field, zero values too: start
+// from NewADWState, not from a literal, so that the defaults are stored.
+func NewADWState() *ADWState {
+	return ADWStateSchema.New()
+}
+
+// _ADWState_changed_since_generation_run_go_generate is ADWState as this file was generated for. The build fails
+// below, naming it, when the fields of ADWState (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _ADWState_changed_since_generation_run_go_generate = struct {
+	ADWID           string     `state:"adw_id,required"`
+	IssueNumber     string     `state:"issue_number,nullzero"`
+	BranchName      string     `state:"branch_name,nullzero"`
+	PlanFile        string     `state:"plan_file,nullzero"`
+	IssueClass      IssueClass `state:"issue_class,nullzero"`
+	WorktreePath    string     `state:"worktree_path,nullzero"`
+	BackendPort     int        `state:"backend_port,nullzero"`
+	FrontendPort    int        `state:"frontend_port,nullzero"`
+	ModelSet        string     `state:"model_set,nullzero,default=\"base\""`
+	AllADWs         []string   `state:"all_adws,default=[]"`
+	CurrentPhase    string     `state:"current_phase"`
+	CompletedPhases []string   `state:"completed_phases"`
+}
+
+var _ _ADWState_changed_since_generation_run_go_generate = ADWState{}
+
 // ADWStateStore is a typed view of one namespace (one workflow run) holding ADWState:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type ADWStateStore struct {
@@ -143,252 +171,252 @@ func NewADWStateStore(st *runtime.Store, namespace string) (*ADWStateStore, erro
 
 // SaveADWID stores ADWID.
 func (s *ADWStateStore) SaveADWID(ctx context.Context, v string) error {
-	return keyADWStateADWID.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateADWID.Save(ctx, s, v)
 }
 
 // LoadADWID reads ADWID; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadADWID(ctx context.Context) (string, error) {
-	return keyADWStateADWID.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateADWID.Load(ctx, s)
 }
 
 // DeleteADWID removes ADWID; an absent key is no error.
 func (s *ADWStateStore) DeleteADWID(ctx context.Context) error {
-	return keyADWStateADWID.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateADWID.Delete(ctx, s)
 }
 
 // UpdateADWID replaces ADWID with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateADWID(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyADWStateADWID.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateADWID.Update(ctx, s, fn)
 }
 
 // SaveIssueNumber stores IssueNumber.
 func (s *ADWStateStore) SaveIssueNumber(ctx context.Context, v string) error {
-	return keyADWStateIssueNumber.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateIssueNumber.Save(ctx, s, v)
 }
 
 // LoadIssueNumber reads IssueNumber; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadIssueNumber(ctx context.Context) (string, error) {
-	return keyADWStateIssueNumber.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateIssueNumber.Load(ctx, s)
 }
 
 // DeleteIssueNumber removes IssueNumber; an absent key is no error.
 func (s *ADWStateStore) DeleteIssueNumber(ctx context.Context) error {
-	return keyADWStateIssueNumber.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateIssueNumber.Delete(ctx, s)
 }
 
 // UpdateIssueNumber replaces IssueNumber with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateIssueNumber(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyADWStateIssueNumber.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateIssueNumber.Update(ctx, s, fn)
 }
 
 // SaveBranchName stores BranchName.
 func (s *ADWStateStore) SaveBranchName(ctx context.Context, v string) error {
-	return keyADWStateBranchName.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateBranchName.Save(ctx, s, v)
 }
 
 // LoadBranchName reads BranchName; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadBranchName(ctx context.Context) (string, error) {
-	return keyADWStateBranchName.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateBranchName.Load(ctx, s)
 }
 
 // DeleteBranchName removes BranchName; an absent key is no error.
 func (s *ADWStateStore) DeleteBranchName(ctx context.Context) error {
-	return keyADWStateBranchName.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateBranchName.Delete(ctx, s)
 }
 
 // UpdateBranchName replaces BranchName with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateBranchName(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyADWStateBranchName.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateBranchName.Update(ctx, s, fn)
 }
 
 // SavePlanFile stores PlanFile.
 func (s *ADWStateStore) SavePlanFile(ctx context.Context, v string) error {
-	return keyADWStatePlanFile.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStatePlanFile.Save(ctx, s, v)
 }
 
 // LoadPlanFile reads PlanFile; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadPlanFile(ctx context.Context) (string, error) {
-	return keyADWStatePlanFile.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStatePlanFile.Load(ctx, s)
 }
 
 // DeletePlanFile removes PlanFile; an absent key is no error.
 func (s *ADWStateStore) DeletePlanFile(ctx context.Context) error {
-	return keyADWStatePlanFile.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStatePlanFile.Delete(ctx, s)
 }
 
 // UpdatePlanFile replaces PlanFile with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdatePlanFile(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyADWStatePlanFile.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStatePlanFile.Update(ctx, s, fn)
 }
 
 // SaveIssueClass stores IssueClass.
 func (s *ADWStateStore) SaveIssueClass(ctx context.Context, v IssueClass) error {
-	return keyADWStateIssueClass.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateIssueClass.Save(ctx, s, v)
 }
 
 // LoadIssueClass reads IssueClass; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadIssueClass(ctx context.Context) (IssueClass, error) {
-	return keyADWStateIssueClass.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateIssueClass.Load(ctx, s)
 }
 
 // DeleteIssueClass removes IssueClass; an absent key is no error.
 func (s *ADWStateStore) DeleteIssueClass(ctx context.Context) error {
-	return keyADWStateIssueClass.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateIssueClass.Delete(ctx, s)
 }
 
 // UpdateIssueClass replaces IssueClass with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateIssueClass(ctx context.Context, fn func(IssueClass) (IssueClass, error)) (IssueClass, error) {
-	return keyADWStateIssueClass.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateIssueClass.Update(ctx, s, fn)
 }
 
 // SaveWorktreePath stores WorktreePath.
 func (s *ADWStateStore) SaveWorktreePath(ctx context.Context, v string) error {
-	return keyADWStateWorktreePath.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateWorktreePath.Save(ctx, s, v)
 }
 
 // LoadWorktreePath reads WorktreePath; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadWorktreePath(ctx context.Context) (string, error) {
-	return keyADWStateWorktreePath.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateWorktreePath.Load(ctx, s)
 }
 
 // DeleteWorktreePath removes WorktreePath; an absent key is no error.
 func (s *ADWStateStore) DeleteWorktreePath(ctx context.Context) error {
-	return keyADWStateWorktreePath.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateWorktreePath.Delete(ctx, s)
 }
 
 // UpdateWorktreePath replaces WorktreePath with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateWorktreePath(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyADWStateWorktreePath.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateWorktreePath.Update(ctx, s, fn)
 }
 
 // SaveBackendPort stores BackendPort.
 func (s *ADWStateStore) SaveBackendPort(ctx context.Context, v int) error {
-	return keyADWStateBackendPort.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateBackendPort.Save(ctx, s, v)
 }
 
 // LoadBackendPort reads BackendPort; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadBackendPort(ctx context.Context) (int, error) {
-	return keyADWStateBackendPort.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateBackendPort.Load(ctx, s)
 }
 
 // DeleteBackendPort removes BackendPort; an absent key is no error.
 func (s *ADWStateStore) DeleteBackendPort(ctx context.Context) error {
-	return keyADWStateBackendPort.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateBackendPort.Delete(ctx, s)
 }
 
 // UpdateBackendPort replaces BackendPort with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateBackendPort(ctx context.Context, fn func(int) (int, error)) (int, error) {
-	return keyADWStateBackendPort.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateBackendPort.Update(ctx, s, fn)
 }
 
 // SaveFrontendPort stores FrontendPort.
 func (s *ADWStateStore) SaveFrontendPort(ctx context.Context, v int) error {
-	return keyADWStateFrontendPort.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateFrontendPort.Save(ctx, s, v)
 }
 
 // LoadFrontendPort reads FrontendPort; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadFrontendPort(ctx context.Context) (int, error) {
-	return keyADWStateFrontendPort.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateFrontendPort.Load(ctx, s)
 }
 
 // DeleteFrontendPort removes FrontendPort; an absent key is no error.
 func (s *ADWStateStore) DeleteFrontendPort(ctx context.Context) error {
-	return keyADWStateFrontendPort.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateFrontendPort.Delete(ctx, s)
 }
 
 // UpdateFrontendPort replaces FrontendPort with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateFrontendPort(ctx context.Context, fn func(int) (int, error)) (int, error) {
-	return keyADWStateFrontendPort.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateFrontendPort.Update(ctx, s, fn)
 }
 
 // SaveModelSet stores ModelSet.
 func (s *ADWStateStore) SaveModelSet(ctx context.Context, v string) error {
-	return keyADWStateModelSet.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateModelSet.Save(ctx, s, v)
 }
 
 // LoadModelSet reads ModelSet; an absent key gives the default, "base".
 func (s *ADWStateStore) LoadModelSet(ctx context.Context) (string, error) {
-	return keyADWStateModelSet.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateModelSet.Load(ctx, s)
 }
 
 // DeleteModelSet removes ModelSet; an absent key is no error.
 func (s *ADWStateStore) DeleteModelSet(ctx context.Context) error {
-	return keyADWStateModelSet.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateModelSet.Delete(ctx, s)
 }
 
 // UpdateModelSet replaces ModelSet with fn's result (fn gets the default when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateModelSet(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyADWStateModelSet.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateModelSet.Update(ctx, s, fn)
 }
 
 // SaveAllADWs stores AllADWs.
 func (s *ADWStateStore) SaveAllADWs(ctx context.Context, v []string) error {
-	return keyADWStateAllADWs.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateAllADWs.Save(ctx, s, v)
 }
 
-// LoadAllADWs reads AllADWs; an absent key is an error matching runtime.ErrNotFound.
+// LoadAllADWs reads AllADWs; an absent key gives the default, [].
 func (s *ADWStateStore) LoadAllADWs(ctx context.Context) ([]string, error) {
-	return keyADWStateAllADWs.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateAllADWs.Load(ctx, s)
 }
 
 // DeleteAllADWs removes AllADWs; an absent key is no error.
 func (s *ADWStateStore) DeleteAllADWs(ctx context.Context) error {
-	return keyADWStateAllADWs.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateAllADWs.Delete(ctx, s)
 }
 
-// UpdateAllADWs replaces AllADWs with fn's result (fn gets the zero value when the key is
+// UpdateAllADWs replaces AllADWs with fn's result (fn gets the default when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateAllADWs(ctx context.Context, fn func([]string) ([]string, error)) ([]string, error) {
-	return keyADWStateAllADWs.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateAllADWs.Update(ctx, s, fn)
 }
 
 // SaveCurrentPhase stores CurrentPhase.
 func (s *ADWStateStore) SaveCurrentPhase(ctx context.Context, v string) error {
-	return keyADWStateCurrentPhase.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateCurrentPhase.Save(ctx, s, v)
 }
 
 // LoadCurrentPhase reads CurrentPhase; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadCurrentPhase(ctx context.Context) (string, error) {
-	return keyADWStateCurrentPhase.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateCurrentPhase.Load(ctx, s)
 }
 
 // DeleteCurrentPhase removes CurrentPhase; an absent key is no error.
 func (s *ADWStateStore) DeleteCurrentPhase(ctx context.Context) error {
-	return keyADWStateCurrentPhase.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateCurrentPhase.Delete(ctx, s)
 }
 
 // UpdateCurrentPhase replaces CurrentPhase with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateCurrentPhase(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyADWStateCurrentPhase.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateCurrentPhase.Update(ctx, s, fn)
 }
 
 // SaveCompletedPhases stores CompletedPhases.
 func (s *ADWStateStore) SaveCompletedPhases(ctx context.Context, v []string) error {
-	return keyADWStateCompletedPhases.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyADWStateCompletedPhases.Save(ctx, s, v)
 }
 
 // LoadCompletedPhases reads CompletedPhases; an absent key is an error matching runtime.ErrNotFound.
 func (s *ADWStateStore) LoadCompletedPhases(ctx context.Context) ([]string, error) {
-	return keyADWStateCompletedPhases.Load(ctx, s.Store(), s.Namespace())
+	return keyADWStateCompletedPhases.Load(ctx, s)
 }
 
 // DeleteCompletedPhases removes CompletedPhases; an absent key is no error.
 func (s *ADWStateStore) DeleteCompletedPhases(ctx context.Context) error {
-	return keyADWStateCompletedPhases.Delete(ctx, s.Store(), s.Namespace())
+	return keyADWStateCompletedPhases.Delete(ctx, s)
 }
 
 // UpdateCompletedPhases replaces CompletedPhases with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *ADWStateStore) UpdateCompletedPhases(ctx context.Context, fn func([]string) ([]string, error)) ([]string, error) {
-	return keyADWStateCompletedPhases.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyADWStateCompletedPhases.Update(ctx, s, fn)
 }

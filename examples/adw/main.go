@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 1
 }
 
-const usage = `usage: adw run --issue N [--fail-at PHASE] | resume ID | status ID | PHASE [--issue N] | demo
+const usage = `usage: adw run --issue N [--fail-at PHASE] | resume ID | status ID | PHASE [--issue N | ID] | demo
 flags of every command: --store URL, --workdir DIR`
 
 func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -131,10 +131,14 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		return w.status(ctx, id)
 	case isPhase(cmd):
+		if fs.NArg() > 1 || fs.NArg() == 1 && *issue != "" {
+			fmt.Fprintf(stderr, "adw %s: want --issue N, one ADW id, or the state on stdin\n%s\n", cmd, usage)
+			return errUsage
+		}
 		if err := open(); err != nil {
 			return err
 		}
-		return w.pipe(ctx, cmd, *issue, stdin)
+		return w.pipe(ctx, cmd, *issue, fs.Arg(0), stdin)
 	case cmd == "demo":
 		if err := open(); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -50,15 +51,13 @@ func (w *workflow) start(ctx context.Context, issue string) (*ADWStateStore, err
 	if err != nil {
 		return nil, err
 	}
-	err = s.Save(ctx, &ADWState{
-		ADWID:        id,
-		IssueNumber:  issue,
-		IssueClass:   Feature,
-		ModelSet:     "base",
-		AllADWs:      []string{id},
-		WorktreePath: filepath.Join(w.workdir, "trees", id),
-	})
-	return s, err
+	// NewADWState sets the defaults (model_set "base", all_adws []): Save
+	// writes every field, so a literal would store zero values instead.
+	v := NewADWState()
+	v.ADWID, v.IssueNumber, v.IssueClass = id, issue, Feature
+	v.AllADWs = append(v.AllADWs, id)
+	v.WorktreePath = filepath.Join(w.workdir, "trees", id)
+	return s, s.Save(ctx, v)
 }
 
 // run starts a run and does every phase.
@@ -101,6 +100,10 @@ func (w *workflow) phase(ctx context.Context, s *ADWStateStore, p string, crash 
 	v, err := s.Load(ctx)
 	if err != nil {
 		return err
+	}
+	if v.WorktreePath == "" {
+		// A run another program started may have none yet (Python's None).
+		v.WorktreePath = filepath.Join(w.workdir, "trees", v.ADWID)
 	}
 	switch p {
 	case "plan":
@@ -183,20 +186,30 @@ func (w *workflow) status(ctx context.Context, id string) error {
 		return err
 	}
 	for _, cp := range cps {
-		w.say("  checkpoint %-16s revision %d, %d keys", cp.Name, cp.Revision, cp.Keys)
+		keys := fmt.Sprintf("%d keys", cp.Keys)
+		if cp.Keys == 1 {
+			keys = "1 key"
+		}
+		w.say("  checkpoint %-16s revision %d, %s", cp.Name, cp.Revision, keys)
 	}
 	return nil
 }
 
 // pipe does one phase ADW-style: the state comes in as one flat JSON
-// object on stdin (or a new run starts with --issue) and goes out the same
-// way on stdout, so that phases chain with pipes as the Python scripts do.
-func (w *workflow) pipe(ctx context.Context, p, issue string, stdin io.Reader) error {
+// object on stdin (or a new run starts with --issue, or the phase works on
+// the stored run id) and goes out the same way on stdout, so that phases
+// chain with pipes as the Python scripts do.
+func (w *workflow) pipe(ctx context.Context, p, issue, id string, stdin io.Reader) error {
 	var s *ADWStateStore
 	var err error
-	if issue != "" {
+	switch {
+	case issue != "":
 		s, err = w.start(ctx, issue)
-	} else {
+	case id != "":
+		if s, err = NewADWStateStore(w.st, id); err == nil {
+			_, err = s.Load(ctx) // it must exist, and be an ADWState
+		}
+	default:
 		s, err = w.fromStdin(ctx, stdin)
 	}
 	if err != nil {
@@ -223,27 +236,61 @@ func (w *workflow) pipe(ctx context.Context, p, issue string, stdin io.Reader) e
 }
 
 // fromStdin stores the flat JSON state read from stdin and returns its run.
+// The keys are stored in the order they come in (a new adw_state.json lists
+// them so); keys the state does not carry, such as the Go phases' own
+// bookkeeping that Python's to_stdout leaves out, keep their stored values.
 func (w *workflow) fromStdin(ctx context.Context, stdin io.Reader) (*ADWStateStore, error) {
-	var flat map[string]json.RawMessage
-	if err := json.NewDecoder(stdin).Decode(&flat); err != nil {
-		return nil, fmt.Errorf("reading the state from stdin (pipe in a previous phase, or give --issue): %w", err)
-	}
-	var id string
-	if err := json.Unmarshal(flat[ADWStateKeyADWID], &id); err != nil || id == "" {
-		return nil, errors.New("the state on stdin has no adw_id")
-	}
-	s, err := NewADWStateStore(w.st, id)
+	data, err := io.ReadAll(stdin)
 	if err != nil {
 		return nil, err
 	}
-	b := &runtime.Batch{Schema: &runtime.SchemaRef{Name: ADWStateSchema.Name, Version: ADWStateSchema.Version}}
-	for k, v := range flat {
-		b.Puts = append(b.Puts, runtime.KV{Key: k, Value: v})
+	var flat map[string]json.RawMessage
+	if err := json.Unmarshal(data, &flat); err != nil {
+		return nil, fmt.Errorf("reading the state from stdin (pipe in a previous phase, or give --issue or an ADW id): %w", err)
 	}
-	if _, err := w.st.Apply(ctx, id, b); err != nil {
+	v, err := ADWStateSchema.Decode(flat)
+	if err != nil {
+		return nil, fmt.Errorf("the state on stdin is not a valid ADWState, nothing was stored: %w", err)
+	}
+	s, err := NewADWStateStore(w.st, v.ADWID)
+	if err != nil {
+		return nil, err
+	}
+	// One write: the schema recorded, on condition that stored state is not
+	// of another version.
+	ref := ADWStateSchema.Ref()
+	b := &runtime.Batch{Schema: &ref, IfSchema: &ref}
+	for _, k := range keysInOrder(data) {
+		b.Puts = append(b.Puts, runtime.KV{Key: k, Value: flat[k]})
+	}
+	if _, err := w.st.Apply(ctx, v.ADWID, b); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// keysInOrder lists the keys of a JSON object that decoded, in the order
+// they are written, each once.
+func keysInOrder(object []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(object))
+	dec.Token() // {
+	var keys []string
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if k := tok.(string); !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			break
+		}
+	}
+	return keys
 }
 
 // demo runs the whole story: a run that crashes in test, its status, the

@@ -10,7 +10,7 @@ import (
 	"github.com/stategen/stategen/runtime"
 )
 
-//go:generate go run github.com/stategen/stategen/cmd/stategen gen --type=Kinds
+//go:generate go tool stategen gen --type=Kinds
 
 // Class is a named string.
 type Class string
@@ -76,6 +76,12 @@ type Kinds struct {
 	Addr     netip.Addr
 	Shout    Upper
 	Nested   map[string][]*Inner
+	// Python's Optional[X] = None: the zero value is stored as null.
+	OptIssue string            `state:",nullzero"`
+	OptPort  Port              `state:",nullzero,default=8080"`
+	OptTags  []string          `state:",nullzero"`
+	OptMeta  map[string]string `state:",nullzero"`
+	OptWhen  time.Time         `state:",nullzero"`
 	//lint:ignore U1000 an unexported field, to show it is not stored
 	private string
 	Cache   []byte `state:"-"`

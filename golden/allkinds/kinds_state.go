@@ -43,6 +43,11 @@ const (
 	KindsKeyAddr     = "addr"
 	KindsKeyShout    = "shout"
 	KindsKeyNested   = "nested"
+	KindsKeyOptIssue = "opt_issue"
+	KindsKeyOptPort  = "opt_port"
+	KindsKeyOptTags  = "opt_tags"
+	KindsKeyOptMeta  = "opt_meta"
+	KindsKeyOptWhen  = "opt_when"
 )
 
 var (
@@ -69,7 +74,7 @@ var (
 	keyKindsFlags = &runtime.Key[[]string]{
 		Name:    KindsKeyFlags,
 		Default: json.RawMessage("[\"a\",\"b\"]"),
-		Codec:   runtime.JSONCodec[[]string](),
+		Codec:   runtime.EmptySlice(runtime.JSONCodec[[]string]()),
 	}
 	keyKindsEnabled = &runtime.Key[bool]{
 		Name:  KindsKeyEnabled,
@@ -133,7 +138,7 @@ var (
 	}
 	keyKindsInners = &runtime.Key[[]Inner]{
 		Name:  KindsKeyInners,
-		Codec: runtime.JSONCodec[[]Inner](),
+		Codec: runtime.EmptySlice(runtime.JSONCodec[[]Inner]()),
 	}
 	keyKindsMatrix = &runtime.Key[[2][3]int]{
 		Name:  KindsKeyMatrix,
@@ -141,11 +146,11 @@ var (
 	}
 	keyKindsByName = &runtime.Key[map[string]Inner]{
 		Name:  KindsKeyByName,
-		Codec: runtime.JSONCodec[map[string]Inner](),
+		Codec: runtime.EmptyMap(runtime.JSONCodec[map[string]Inner]()),
 	}
 	keyKindsByID = &runtime.Key[map[int64]string]{
 		Name:  KindsKeyByID,
-		Codec: runtime.JSONCodec[map[int64]string](),
+		Codec: runtime.EmptyMap(runtime.JSONCodec[map[int64]string]()),
 	}
 	keyKindsBlob = &runtime.Key[[]byte]{
 		Name:  KindsKeyBlob,
@@ -173,7 +178,28 @@ var (
 	}
 	keyKindsNested = &runtime.Key[map[string][]*Inner]{
 		Name:  KindsKeyNested,
-		Codec: runtime.JSONCodec[map[string][]*Inner](),
+		Codec: runtime.EmptyMap(runtime.JSONCodec[map[string][]*Inner]()),
+	}
+	keyKindsOptIssue = &runtime.Key[string]{
+		Name:  KindsKeyOptIssue,
+		Codec: runtime.NullZero(runtime.StringCodec),
+	}
+	keyKindsOptPort = &runtime.Key[Port]{
+		Name:    KindsKeyOptPort,
+		Default: json.RawMessage("8080"),
+		Codec:   runtime.NullZero(runtime.UintOf[Port]()),
+	}
+	keyKindsOptTags = &runtime.Key[[]string]{
+		Name:  KindsKeyOptTags,
+		Codec: runtime.NullZeroSlice(runtime.JSONCodec[[]string]()),
+	}
+	keyKindsOptMeta = &runtime.Key[map[string]string]{
+		Name:  KindsKeyOptMeta,
+		Codec: runtime.NullZeroMap(runtime.JSONCodec[map[string]string]()),
+	}
+	keyKindsOptWhen = &runtime.Key[time.Time]{
+		Name:  KindsKeyOptWhen,
+		Codec: runtime.NullZero(runtime.JSONCodec[time.Time]()),
 	}
 )
 
@@ -276,6 +302,21 @@ var KindsSchema = &runtime.Schema[Kinds]{
 		runtime.FieldOf(keyKindsNested, func(v *Kinds) *map[string][]*Inner {
 			return &v.Nested
 		}),
+		runtime.FieldOf(keyKindsOptIssue, func(v *Kinds) *string {
+			return &v.OptIssue
+		}),
+		runtime.FieldOf(keyKindsOptPort, func(v *Kinds) *Port {
+			return &v.OptPort
+		}),
+		runtime.FieldOf(keyKindsOptTags, func(v *Kinds) *[]string {
+			return &v.OptTags
+		}),
+		runtime.FieldOf(keyKindsOptMeta, func(v *Kinds) *map[string]string {
+			return &v.OptMeta
+		}),
+		runtime.FieldOf(keyKindsOptWhen, func(v *Kinds) *time.Time {
+			return &v.OptWhen
+		}),
 	},
 	Migrations: map[int]runtime.MigrationFunc{
 		1: migrateKindsV1,
@@ -286,6 +327,59 @@ var KindsSchema = &runtime.Schema[Kinds]{
 func init() {
 	runtime.RegisterSchema(KindsSchema.Info())
 }
+
+// NewKinds returns a new Kinds with the defaults of its tags set (Model "base", Retries 3, Flags ["a","b"], OptPort 8080)
+// and every other field zero. Save writes every field, zero values too: start
+// from NewKinds, not from a literal, so that the defaults are stored.
+func NewKinds() *Kinds {
+	return KindsSchema.New()
+}
+
+// _Kinds_changed_since_generation_run_go_generate is Kinds as this file was generated for. The build fails
+// below, naming it, when the fields of Kinds (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Kinds_changed_since_generation_run_go_generate = struct {
+	ID       string   `state:"id,required"`
+	Secret   string   `state:",secret"`
+	Model    string   `state:"model,default=\"base\""`
+	Retries  int      `state:"retries,default=3"`
+	Flags    []string `state:"flags,default=[\"a\",\"b\"]"`
+	Enabled  bool
+	I8       int8
+	I16      int16
+	I32      int32
+	I64      int64
+	U        uint
+	U8       uint8
+	U32      uint32
+	U64      uint64
+	F32      float32
+	F64      float64
+	Class    Class
+	Port     Port
+	Inner    Inner
+	InnerPtr *Inner
+	Inners   []Inner
+	Matrix   [2][3]int
+	ByName   map[string]Inner
+	ByID     map[int64]string
+	Blob     []byte
+	When     time.Time
+	Timeout  time.Duration
+	Raw      json.RawMessage
+	Addr     netip.Addr
+	Shout    Upper
+	Nested   map[string][]*Inner
+	OptIssue string            `state:",nullzero"`
+	OptPort  Port              `state:",nullzero,default=8080"`
+	OptTags  []string          `state:",nullzero"`
+	OptMeta  map[string]string `state:",nullzero"`
+	OptWhen  time.Time         `state:",nullzero"`
+	private  string
+	Cache    []byte `state:"-"`
+}
+
+var _ _Kinds_changed_since_generation_run_go_generate = Kinds{}
 
 // KindsStore is a typed view of one namespace (one workflow run) holding Kinds:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
@@ -304,651 +398,756 @@ func NewKindsStore(st *runtime.Store, namespace string) (*KindsStore, error) {
 
 // SaveID stores ID.
 func (s *KindsStore) SaveID(ctx context.Context, v string) error {
-	return keyKindsID.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsID.Save(ctx, s, v)
 }
 
 // LoadID reads ID; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadID(ctx context.Context) (string, error) {
-	return keyKindsID.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsID.Load(ctx, s)
 }
 
 // DeleteID removes ID; an absent key is no error.
 func (s *KindsStore) DeleteID(ctx context.Context) error {
-	return keyKindsID.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsID.Delete(ctx, s)
 }
 
 // UpdateID replaces ID with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateID(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyKindsID.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsID.Update(ctx, s, fn)
 }
 
 // SaveSecret stores Secret.
 func (s *KindsStore) SaveSecret(ctx context.Context, v string) error {
-	return keyKindsSecret.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsSecret.Save(ctx, s, v)
 }
 
 // LoadSecret reads Secret; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadSecret(ctx context.Context) (string, error) {
-	return keyKindsSecret.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsSecret.Load(ctx, s)
 }
 
 // DeleteSecret removes Secret; an absent key is no error.
 func (s *KindsStore) DeleteSecret(ctx context.Context) error {
-	return keyKindsSecret.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsSecret.Delete(ctx, s)
 }
 
 // UpdateSecret replaces Secret with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateSecret(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyKindsSecret.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsSecret.Update(ctx, s, fn)
 }
 
 // SaveModel stores Model.
 func (s *KindsStore) SaveModel(ctx context.Context, v string) error {
-	return keyKindsModel.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsModel.Save(ctx, s, v)
 }
 
 // LoadModel reads Model; an absent key gives the default, "base".
 func (s *KindsStore) LoadModel(ctx context.Context) (string, error) {
-	return keyKindsModel.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsModel.Load(ctx, s)
 }
 
 // DeleteModel removes Model; an absent key is no error.
 func (s *KindsStore) DeleteModel(ctx context.Context) error {
-	return keyKindsModel.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsModel.Delete(ctx, s)
 }
 
 // UpdateModel replaces Model with fn's result (fn gets the default when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateModel(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyKindsModel.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsModel.Update(ctx, s, fn)
 }
 
 // SaveRetries stores Retries.
 func (s *KindsStore) SaveRetries(ctx context.Context, v int) error {
-	return keyKindsRetries.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsRetries.Save(ctx, s, v)
 }
 
 // LoadRetries reads Retries; an absent key gives the default, 3.
 func (s *KindsStore) LoadRetries(ctx context.Context) (int, error) {
-	return keyKindsRetries.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsRetries.Load(ctx, s)
 }
 
 // DeleteRetries removes Retries; an absent key is no error.
 func (s *KindsStore) DeleteRetries(ctx context.Context) error {
-	return keyKindsRetries.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsRetries.Delete(ctx, s)
 }
 
 // UpdateRetries replaces Retries with fn's result (fn gets the default when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateRetries(ctx context.Context, fn func(int) (int, error)) (int, error) {
-	return keyKindsRetries.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsRetries.Update(ctx, s, fn)
 }
 
 // SaveFlags stores Flags.
 func (s *KindsStore) SaveFlags(ctx context.Context, v []string) error {
-	return keyKindsFlags.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsFlags.Save(ctx, s, v)
 }
 
 // LoadFlags reads Flags; an absent key gives the default, ["a","b"].
 func (s *KindsStore) LoadFlags(ctx context.Context) ([]string, error) {
-	return keyKindsFlags.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsFlags.Load(ctx, s)
 }
 
 // DeleteFlags removes Flags; an absent key is no error.
 func (s *KindsStore) DeleteFlags(ctx context.Context) error {
-	return keyKindsFlags.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsFlags.Delete(ctx, s)
 }
 
 // UpdateFlags replaces Flags with fn's result (fn gets the default when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateFlags(ctx context.Context, fn func([]string) ([]string, error)) ([]string, error) {
-	return keyKindsFlags.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsFlags.Update(ctx, s, fn)
 }
 
 // SaveEnabled stores Enabled.
 func (s *KindsStore) SaveEnabled(ctx context.Context, v bool) error {
-	return keyKindsEnabled.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsEnabled.Save(ctx, s, v)
 }
 
 // LoadEnabled reads Enabled; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadEnabled(ctx context.Context) (bool, error) {
-	return keyKindsEnabled.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsEnabled.Load(ctx, s)
 }
 
 // DeleteEnabled removes Enabled; an absent key is no error.
 func (s *KindsStore) DeleteEnabled(ctx context.Context) error {
-	return keyKindsEnabled.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsEnabled.Delete(ctx, s)
 }
 
 // UpdateEnabled replaces Enabled with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateEnabled(ctx context.Context, fn func(bool) (bool, error)) (bool, error) {
-	return keyKindsEnabled.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsEnabled.Update(ctx, s, fn)
 }
 
 // SaveI8 stores I8.
 func (s *KindsStore) SaveI8(ctx context.Context, v int8) error {
-	return keyKindsI8.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsI8.Save(ctx, s, v)
 }
 
 // LoadI8 reads I8; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadI8(ctx context.Context) (int8, error) {
-	return keyKindsI8.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsI8.Load(ctx, s)
 }
 
 // DeleteI8 removes I8; an absent key is no error.
 func (s *KindsStore) DeleteI8(ctx context.Context) error {
-	return keyKindsI8.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsI8.Delete(ctx, s)
 }
 
 // UpdateI8 replaces I8 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateI8(ctx context.Context, fn func(int8) (int8, error)) (int8, error) {
-	return keyKindsI8.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsI8.Update(ctx, s, fn)
 }
 
 // SaveI16 stores I16.
 func (s *KindsStore) SaveI16(ctx context.Context, v int16) error {
-	return keyKindsI16.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsI16.Save(ctx, s, v)
 }
 
 // LoadI16 reads I16; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadI16(ctx context.Context) (int16, error) {
-	return keyKindsI16.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsI16.Load(ctx, s)
 }
 
 // DeleteI16 removes I16; an absent key is no error.
 func (s *KindsStore) DeleteI16(ctx context.Context) error {
-	return keyKindsI16.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsI16.Delete(ctx, s)
 }
 
 // UpdateI16 replaces I16 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateI16(ctx context.Context, fn func(int16) (int16, error)) (int16, error) {
-	return keyKindsI16.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsI16.Update(ctx, s, fn)
 }
 
 // SaveI32 stores I32.
 func (s *KindsStore) SaveI32(ctx context.Context, v int32) error {
-	return keyKindsI32.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsI32.Save(ctx, s, v)
 }
 
 // LoadI32 reads I32; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadI32(ctx context.Context) (int32, error) {
-	return keyKindsI32.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsI32.Load(ctx, s)
 }
 
 // DeleteI32 removes I32; an absent key is no error.
 func (s *KindsStore) DeleteI32(ctx context.Context) error {
-	return keyKindsI32.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsI32.Delete(ctx, s)
 }
 
 // UpdateI32 replaces I32 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateI32(ctx context.Context, fn func(int32) (int32, error)) (int32, error) {
-	return keyKindsI32.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsI32.Update(ctx, s, fn)
 }
 
 // SaveI64 stores I64.
 func (s *KindsStore) SaveI64(ctx context.Context, v int64) error {
-	return keyKindsI64.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsI64.Save(ctx, s, v)
 }
 
 // LoadI64 reads I64; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadI64(ctx context.Context) (int64, error) {
-	return keyKindsI64.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsI64.Load(ctx, s)
 }
 
 // DeleteI64 removes I64; an absent key is no error.
 func (s *KindsStore) DeleteI64(ctx context.Context) error {
-	return keyKindsI64.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsI64.Delete(ctx, s)
 }
 
 // UpdateI64 replaces I64 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateI64(ctx context.Context, fn func(int64) (int64, error)) (int64, error) {
-	return keyKindsI64.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsI64.Update(ctx, s, fn)
 }
 
 // SaveU stores U.
 func (s *KindsStore) SaveU(ctx context.Context, v uint) error {
-	return keyKindsU.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsU.Save(ctx, s, v)
 }
 
 // LoadU reads U; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadU(ctx context.Context) (uint, error) {
-	return keyKindsU.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsU.Load(ctx, s)
 }
 
 // DeleteU removes U; an absent key is no error.
 func (s *KindsStore) DeleteU(ctx context.Context) error {
-	return keyKindsU.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsU.Delete(ctx, s)
 }
 
 // UpdateU replaces U with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateU(ctx context.Context, fn func(uint) (uint, error)) (uint, error) {
-	return keyKindsU.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsU.Update(ctx, s, fn)
 }
 
 // SaveU8 stores U8.
 func (s *KindsStore) SaveU8(ctx context.Context, v uint8) error {
-	return keyKindsU8.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsU8.Save(ctx, s, v)
 }
 
 // LoadU8 reads U8; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadU8(ctx context.Context) (uint8, error) {
-	return keyKindsU8.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsU8.Load(ctx, s)
 }
 
 // DeleteU8 removes U8; an absent key is no error.
 func (s *KindsStore) DeleteU8(ctx context.Context) error {
-	return keyKindsU8.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsU8.Delete(ctx, s)
 }
 
 // UpdateU8 replaces U8 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateU8(ctx context.Context, fn func(uint8) (uint8, error)) (uint8, error) {
-	return keyKindsU8.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsU8.Update(ctx, s, fn)
 }
 
 // SaveU32 stores U32.
 func (s *KindsStore) SaveU32(ctx context.Context, v uint32) error {
-	return keyKindsU32.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsU32.Save(ctx, s, v)
 }
 
 // LoadU32 reads U32; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadU32(ctx context.Context) (uint32, error) {
-	return keyKindsU32.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsU32.Load(ctx, s)
 }
 
 // DeleteU32 removes U32; an absent key is no error.
 func (s *KindsStore) DeleteU32(ctx context.Context) error {
-	return keyKindsU32.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsU32.Delete(ctx, s)
 }
 
 // UpdateU32 replaces U32 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateU32(ctx context.Context, fn func(uint32) (uint32, error)) (uint32, error) {
-	return keyKindsU32.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsU32.Update(ctx, s, fn)
 }
 
 // SaveU64 stores U64.
 func (s *KindsStore) SaveU64(ctx context.Context, v uint64) error {
-	return keyKindsU64.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsU64.Save(ctx, s, v)
 }
 
 // LoadU64 reads U64; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadU64(ctx context.Context) (uint64, error) {
-	return keyKindsU64.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsU64.Load(ctx, s)
 }
 
 // DeleteU64 removes U64; an absent key is no error.
 func (s *KindsStore) DeleteU64(ctx context.Context) error {
-	return keyKindsU64.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsU64.Delete(ctx, s)
 }
 
 // UpdateU64 replaces U64 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateU64(ctx context.Context, fn func(uint64) (uint64, error)) (uint64, error) {
-	return keyKindsU64.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsU64.Update(ctx, s, fn)
 }
 
 // SaveF32 stores F32.
 func (s *KindsStore) SaveF32(ctx context.Context, v float32) error {
-	return keyKindsF32.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsF32.Save(ctx, s, v)
 }
 
 // LoadF32 reads F32; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadF32(ctx context.Context) (float32, error) {
-	return keyKindsF32.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsF32.Load(ctx, s)
 }
 
 // DeleteF32 removes F32; an absent key is no error.
 func (s *KindsStore) DeleteF32(ctx context.Context) error {
-	return keyKindsF32.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsF32.Delete(ctx, s)
 }
 
 // UpdateF32 replaces F32 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateF32(ctx context.Context, fn func(float32) (float32, error)) (float32, error) {
-	return keyKindsF32.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsF32.Update(ctx, s, fn)
 }
 
 // SaveF64 stores F64.
 func (s *KindsStore) SaveF64(ctx context.Context, v float64) error {
-	return keyKindsF64.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsF64.Save(ctx, s, v)
 }
 
 // LoadF64 reads F64; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadF64(ctx context.Context) (float64, error) {
-	return keyKindsF64.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsF64.Load(ctx, s)
 }
 
 // DeleteF64 removes F64; an absent key is no error.
 func (s *KindsStore) DeleteF64(ctx context.Context) error {
-	return keyKindsF64.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsF64.Delete(ctx, s)
 }
 
 // UpdateF64 replaces F64 with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateF64(ctx context.Context, fn func(float64) (float64, error)) (float64, error) {
-	return keyKindsF64.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsF64.Update(ctx, s, fn)
 }
 
 // SaveClass stores Class.
 func (s *KindsStore) SaveClass(ctx context.Context, v Class) error {
-	return keyKindsClass.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsClass.Save(ctx, s, v)
 }
 
 // LoadClass reads Class; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadClass(ctx context.Context) (Class, error) {
-	return keyKindsClass.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsClass.Load(ctx, s)
 }
 
 // DeleteClass removes Class; an absent key is no error.
 func (s *KindsStore) DeleteClass(ctx context.Context) error {
-	return keyKindsClass.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsClass.Delete(ctx, s)
 }
 
 // UpdateClass replaces Class with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateClass(ctx context.Context, fn func(Class) (Class, error)) (Class, error) {
-	return keyKindsClass.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsClass.Update(ctx, s, fn)
 }
 
 // SavePort stores Port.
 func (s *KindsStore) SavePort(ctx context.Context, v Port) error {
-	return keyKindsPort.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsPort.Save(ctx, s, v)
 }
 
 // LoadPort reads Port; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadPort(ctx context.Context) (Port, error) {
-	return keyKindsPort.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsPort.Load(ctx, s)
 }
 
 // DeletePort removes Port; an absent key is no error.
 func (s *KindsStore) DeletePort(ctx context.Context) error {
-	return keyKindsPort.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsPort.Delete(ctx, s)
 }
 
 // UpdatePort replaces Port with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdatePort(ctx context.Context, fn func(Port) (Port, error)) (Port, error) {
-	return keyKindsPort.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsPort.Update(ctx, s, fn)
 }
 
 // SaveInner stores Inner.
 func (s *KindsStore) SaveInner(ctx context.Context, v Inner) error {
-	return keyKindsInner.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsInner.Save(ctx, s, v)
 }
 
 // LoadInner reads Inner; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadInner(ctx context.Context) (Inner, error) {
-	return keyKindsInner.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsInner.Load(ctx, s)
 }
 
 // DeleteInner removes Inner; an absent key is no error.
 func (s *KindsStore) DeleteInner(ctx context.Context) error {
-	return keyKindsInner.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsInner.Delete(ctx, s)
 }
 
 // UpdateInner replaces Inner with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateInner(ctx context.Context, fn func(Inner) (Inner, error)) (Inner, error) {
-	return keyKindsInner.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsInner.Update(ctx, s, fn)
 }
 
 // SaveInnerPtr stores InnerPtr.
 func (s *KindsStore) SaveInnerPtr(ctx context.Context, v *Inner) error {
-	return keyKindsInnerPtr.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsInnerPtr.Save(ctx, s, v)
 }
 
 // LoadInnerPtr reads InnerPtr; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadInnerPtr(ctx context.Context) (*Inner, error) {
-	return keyKindsInnerPtr.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsInnerPtr.Load(ctx, s)
 }
 
 // DeleteInnerPtr removes InnerPtr; an absent key is no error.
 func (s *KindsStore) DeleteInnerPtr(ctx context.Context) error {
-	return keyKindsInnerPtr.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsInnerPtr.Delete(ctx, s)
 }
 
 // UpdateInnerPtr replaces InnerPtr with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateInnerPtr(ctx context.Context, fn func(*Inner) (*Inner, error)) (*Inner, error) {
-	return keyKindsInnerPtr.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsInnerPtr.Update(ctx, s, fn)
 }
 
 // SaveInners stores Inners.
 func (s *KindsStore) SaveInners(ctx context.Context, v []Inner) error {
-	return keyKindsInners.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsInners.Save(ctx, s, v)
 }
 
 // LoadInners reads Inners; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadInners(ctx context.Context) ([]Inner, error) {
-	return keyKindsInners.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsInners.Load(ctx, s)
 }
 
 // DeleteInners removes Inners; an absent key is no error.
 func (s *KindsStore) DeleteInners(ctx context.Context) error {
-	return keyKindsInners.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsInners.Delete(ctx, s)
 }
 
 // UpdateInners replaces Inners with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateInners(ctx context.Context, fn func([]Inner) ([]Inner, error)) ([]Inner, error) {
-	return keyKindsInners.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsInners.Update(ctx, s, fn)
 }
 
 // SaveMatrix stores Matrix.
 func (s *KindsStore) SaveMatrix(ctx context.Context, v [2][3]int) error {
-	return keyKindsMatrix.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsMatrix.Save(ctx, s, v)
 }
 
 // LoadMatrix reads Matrix; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadMatrix(ctx context.Context) ([2][3]int, error) {
-	return keyKindsMatrix.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsMatrix.Load(ctx, s)
 }
 
 // DeleteMatrix removes Matrix; an absent key is no error.
 func (s *KindsStore) DeleteMatrix(ctx context.Context) error {
-	return keyKindsMatrix.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsMatrix.Delete(ctx, s)
 }
 
 // UpdateMatrix replaces Matrix with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateMatrix(ctx context.Context, fn func([2][3]int) ([2][3]int, error)) ([2][3]int, error) {
-	return keyKindsMatrix.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsMatrix.Update(ctx, s, fn)
 }
 
 // SaveByName stores ByName.
 func (s *KindsStore) SaveByName(ctx context.Context, v map[string]Inner) error {
-	return keyKindsByName.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsByName.Save(ctx, s, v)
 }
 
 // LoadByName reads ByName; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadByName(ctx context.Context) (map[string]Inner, error) {
-	return keyKindsByName.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsByName.Load(ctx, s)
 }
 
 // DeleteByName removes ByName; an absent key is no error.
 func (s *KindsStore) DeleteByName(ctx context.Context) error {
-	return keyKindsByName.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsByName.Delete(ctx, s)
 }
 
 // UpdateByName replaces ByName with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateByName(ctx context.Context, fn func(map[string]Inner) (map[string]Inner, error)) (map[string]Inner, error) {
-	return keyKindsByName.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsByName.Update(ctx, s, fn)
 }
 
 // SaveByID stores ByID.
 func (s *KindsStore) SaveByID(ctx context.Context, v map[int64]string) error {
-	return keyKindsByID.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsByID.Save(ctx, s, v)
 }
 
 // LoadByID reads ByID; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadByID(ctx context.Context) (map[int64]string, error) {
-	return keyKindsByID.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsByID.Load(ctx, s)
 }
 
 // DeleteByID removes ByID; an absent key is no error.
 func (s *KindsStore) DeleteByID(ctx context.Context) error {
-	return keyKindsByID.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsByID.Delete(ctx, s)
 }
 
 // UpdateByID replaces ByID with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateByID(ctx context.Context, fn func(map[int64]string) (map[int64]string, error)) (map[int64]string, error) {
-	return keyKindsByID.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsByID.Update(ctx, s, fn)
 }
 
 // SaveBlob stores Blob.
 func (s *KindsStore) SaveBlob(ctx context.Context, v []byte) error {
-	return keyKindsBlob.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsBlob.Save(ctx, s, v)
 }
 
 // LoadBlob reads Blob; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadBlob(ctx context.Context) ([]byte, error) {
-	return keyKindsBlob.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsBlob.Load(ctx, s)
 }
 
 // DeleteBlob removes Blob; an absent key is no error.
 func (s *KindsStore) DeleteBlob(ctx context.Context) error {
-	return keyKindsBlob.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsBlob.Delete(ctx, s)
 }
 
 // UpdateBlob replaces Blob with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateBlob(ctx context.Context, fn func([]byte) ([]byte, error)) ([]byte, error) {
-	return keyKindsBlob.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsBlob.Update(ctx, s, fn)
 }
 
 // SaveWhen stores When.
 func (s *KindsStore) SaveWhen(ctx context.Context, v time.Time) error {
-	return keyKindsWhen.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsWhen.Save(ctx, s, v)
 }
 
 // LoadWhen reads When; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadWhen(ctx context.Context) (time.Time, error) {
-	return keyKindsWhen.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsWhen.Load(ctx, s)
 }
 
 // DeleteWhen removes When; an absent key is no error.
 func (s *KindsStore) DeleteWhen(ctx context.Context) error {
-	return keyKindsWhen.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsWhen.Delete(ctx, s)
 }
 
 // UpdateWhen replaces When with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateWhen(ctx context.Context, fn func(time.Time) (time.Time, error)) (time.Time, error) {
-	return keyKindsWhen.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsWhen.Update(ctx, s, fn)
 }
 
 // SaveTimeout stores Timeout.
 func (s *KindsStore) SaveTimeout(ctx context.Context, v time.Duration) error {
-	return keyKindsTimeout.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsTimeout.Save(ctx, s, v)
 }
 
 // LoadTimeout reads Timeout; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadTimeout(ctx context.Context) (time.Duration, error) {
-	return keyKindsTimeout.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsTimeout.Load(ctx, s)
 }
 
 // DeleteTimeout removes Timeout; an absent key is no error.
 func (s *KindsStore) DeleteTimeout(ctx context.Context) error {
-	return keyKindsTimeout.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsTimeout.Delete(ctx, s)
 }
 
 // UpdateTimeout replaces Timeout with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateTimeout(ctx context.Context, fn func(time.Duration) (time.Duration, error)) (time.Duration, error) {
-	return keyKindsTimeout.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsTimeout.Update(ctx, s, fn)
 }
 
 // SaveRaw stores Raw.
 func (s *KindsStore) SaveRaw(ctx context.Context, v json.RawMessage) error {
-	return keyKindsRaw.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsRaw.Save(ctx, s, v)
 }
 
 // LoadRaw reads Raw; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadRaw(ctx context.Context) (json.RawMessage, error) {
-	return keyKindsRaw.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsRaw.Load(ctx, s)
 }
 
 // DeleteRaw removes Raw; an absent key is no error.
 func (s *KindsStore) DeleteRaw(ctx context.Context) error {
-	return keyKindsRaw.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsRaw.Delete(ctx, s)
 }
 
 // UpdateRaw replaces Raw with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateRaw(ctx context.Context, fn func(json.RawMessage) (json.RawMessage, error)) (json.RawMessage, error) {
-	return keyKindsRaw.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsRaw.Update(ctx, s, fn)
 }
 
 // SaveAddr stores Addr.
 func (s *KindsStore) SaveAddr(ctx context.Context, v netip.Addr) error {
-	return keyKindsAddr.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsAddr.Save(ctx, s, v)
 }
 
 // LoadAddr reads Addr; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadAddr(ctx context.Context) (netip.Addr, error) {
-	return keyKindsAddr.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsAddr.Load(ctx, s)
 }
 
 // DeleteAddr removes Addr; an absent key is no error.
 func (s *KindsStore) DeleteAddr(ctx context.Context) error {
-	return keyKindsAddr.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsAddr.Delete(ctx, s)
 }
 
 // UpdateAddr replaces Addr with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateAddr(ctx context.Context, fn func(netip.Addr) (netip.Addr, error)) (netip.Addr, error) {
-	return keyKindsAddr.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsAddr.Update(ctx, s, fn)
 }
 
 // SaveShout stores Shout.
 func (s *KindsStore) SaveShout(ctx context.Context, v Upper) error {
-	return keyKindsShout.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsShout.Save(ctx, s, v)
 }
 
 // LoadShout reads Shout; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadShout(ctx context.Context) (Upper, error) {
-	return keyKindsShout.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsShout.Load(ctx, s)
 }
 
 // DeleteShout removes Shout; an absent key is no error.
 func (s *KindsStore) DeleteShout(ctx context.Context) error {
-	return keyKindsShout.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsShout.Delete(ctx, s)
 }
 
 // UpdateShout replaces Shout with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateShout(ctx context.Context, fn func(Upper) (Upper, error)) (Upper, error) {
-	return keyKindsShout.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsShout.Update(ctx, s, fn)
 }
 
 // SaveNested stores Nested.
 func (s *KindsStore) SaveNested(ctx context.Context, v map[string][]*Inner) error {
-	return keyKindsNested.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyKindsNested.Save(ctx, s, v)
 }
 
 // LoadNested reads Nested; an absent key is an error matching runtime.ErrNotFound.
 func (s *KindsStore) LoadNested(ctx context.Context) (map[string][]*Inner, error) {
-	return keyKindsNested.Load(ctx, s.Store(), s.Namespace())
+	return keyKindsNested.Load(ctx, s)
 }
 
 // DeleteNested removes Nested; an absent key is no error.
 func (s *KindsStore) DeleteNested(ctx context.Context) error {
-	return keyKindsNested.Delete(ctx, s.Store(), s.Namespace())
+	return keyKindsNested.Delete(ctx, s)
 }
 
 // UpdateNested replaces Nested with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateNested(ctx context.Context, fn func(map[string][]*Inner) (map[string][]*Inner, error)) (map[string][]*Inner, error) {
-	return keyKindsNested.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyKindsNested.Update(ctx, s, fn)
+}
+
+// SaveOptIssue stores OptIssue.
+func (s *KindsStore) SaveOptIssue(ctx context.Context, v string) error {
+	return keyKindsOptIssue.Save(ctx, s, v)
+}
+
+// LoadOptIssue reads OptIssue; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadOptIssue(ctx context.Context) (string, error) {
+	return keyKindsOptIssue.Load(ctx, s)
+}
+
+// DeleteOptIssue removes OptIssue; an absent key is no error.
+func (s *KindsStore) DeleteOptIssue(ctx context.Context) error {
+	return keyKindsOptIssue.Delete(ctx, s)
+}
+
+// UpdateOptIssue replaces OptIssue with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptIssue(ctx context.Context, fn func(string) (string, error)) (string, error) {
+	return keyKindsOptIssue.Update(ctx, s, fn)
+}
+
+// SaveOptPort stores OptPort.
+func (s *KindsStore) SaveOptPort(ctx context.Context, v Port) error {
+	return keyKindsOptPort.Save(ctx, s, v)
+}
+
+// LoadOptPort reads OptPort; an absent key gives the default, 8080.
+func (s *KindsStore) LoadOptPort(ctx context.Context) (Port, error) {
+	return keyKindsOptPort.Load(ctx, s)
+}
+
+// DeleteOptPort removes OptPort; an absent key is no error.
+func (s *KindsStore) DeleteOptPort(ctx context.Context) error {
+	return keyKindsOptPort.Delete(ctx, s)
+}
+
+// UpdateOptPort replaces OptPort with fn's result (fn gets the default when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptPort(ctx context.Context, fn func(Port) (Port, error)) (Port, error) {
+	return keyKindsOptPort.Update(ctx, s, fn)
+}
+
+// SaveOptTags stores OptTags.
+func (s *KindsStore) SaveOptTags(ctx context.Context, v []string) error {
+	return keyKindsOptTags.Save(ctx, s, v)
+}
+
+// LoadOptTags reads OptTags; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadOptTags(ctx context.Context) ([]string, error) {
+	return keyKindsOptTags.Load(ctx, s)
+}
+
+// DeleteOptTags removes OptTags; an absent key is no error.
+func (s *KindsStore) DeleteOptTags(ctx context.Context) error {
+	return keyKindsOptTags.Delete(ctx, s)
+}
+
+// UpdateOptTags replaces OptTags with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptTags(ctx context.Context, fn func([]string) ([]string, error)) ([]string, error) {
+	return keyKindsOptTags.Update(ctx, s, fn)
+}
+
+// SaveOptMeta stores OptMeta.
+func (s *KindsStore) SaveOptMeta(ctx context.Context, v map[string]string) error {
+	return keyKindsOptMeta.Save(ctx, s, v)
+}
+
+// LoadOptMeta reads OptMeta; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadOptMeta(ctx context.Context) (map[string]string, error) {
+	return keyKindsOptMeta.Load(ctx, s)
+}
+
+// DeleteOptMeta removes OptMeta; an absent key is no error.
+func (s *KindsStore) DeleteOptMeta(ctx context.Context) error {
+	return keyKindsOptMeta.Delete(ctx, s)
+}
+
+// UpdateOptMeta replaces OptMeta with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptMeta(ctx context.Context, fn func(map[string]string) (map[string]string, error)) (map[string]string, error) {
+	return keyKindsOptMeta.Update(ctx, s, fn)
+}
+
+// SaveOptWhen stores OptWhen.
+func (s *KindsStore) SaveOptWhen(ctx context.Context, v time.Time) error {
+	return keyKindsOptWhen.Save(ctx, s, v)
+}
+
+// LoadOptWhen reads OptWhen; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadOptWhen(ctx context.Context) (time.Time, error) {
+	return keyKindsOptWhen.Load(ctx, s)
+}
+
+// DeleteOptWhen removes OptWhen; an absent key is no error.
+func (s *KindsStore) DeleteOptWhen(ctx context.Context) error {
+	return keyKindsOptWhen.Delete(ctx, s)
+}
+
+// UpdateOptWhen replaces OptWhen with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateOptWhen(ctx context.Context, fn func(time.Time) (time.Time, error)) (time.Time, error) {
+	return keyKindsOptWhen.Update(ctx, s, fn)
 }

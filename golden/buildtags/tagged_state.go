@@ -36,6 +36,20 @@ func init() {
 	runtime.RegisterSchema(TaggedSchema.Info())
 }
 
+// NewTagged returns a new Tagged. Its fields have no defaults: it is the zero Tagged.
+func NewTagged() *Tagged {
+	return TaggedSchema.New()
+}
+
+// _Tagged_changed_since_generation_run_go_generate is Tagged as this file was generated for. The build fails
+// below, naming it, when the fields of Tagged (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Tagged_changed_since_generation_run_go_generate = struct {
+	Mode string
+}
+
+var _ _Tagged_changed_since_generation_run_go_generate = Tagged{}
+
 // TaggedStore is a typed view of one namespace (one workflow run) holding Tagged:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type TaggedStore struct {
@@ -53,21 +67,21 @@ func NewTaggedStore(st *runtime.Store, namespace string) (*TaggedStore, error) {
 
 // SaveMode stores Mode.
 func (s *TaggedStore) SaveMode(ctx context.Context, v string) error {
-	return keyTaggedMode.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyTaggedMode.Save(ctx, s, v)
 }
 
 // LoadMode reads Mode; an absent key is an error matching runtime.ErrNotFound.
 func (s *TaggedStore) LoadMode(ctx context.Context) (string, error) {
-	return keyTaggedMode.Load(ctx, s.Store(), s.Namespace())
+	return keyTaggedMode.Load(ctx, s)
 }
 
 // DeleteMode removes Mode; an absent key is no error.
 func (s *TaggedStore) DeleteMode(ctx context.Context) error {
-	return keyTaggedMode.Delete(ctx, s.Store(), s.Namespace())
+	return keyTaggedMode.Delete(ctx, s)
 }
 
 // UpdateMode replaces Mode with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *TaggedStore) UpdateMode(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyTaggedMode.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyTaggedMode.Update(ctx, s, fn)
 }

@@ -6,7 +6,7 @@ import (
 	otherv2 "github.com/stategen/stategen/golden/crosspkg/v2"
 )
 
-//go:generate go run github.com/stategen/stategen/cmd/stategen gen --type=Job
+//go:generate go tool stategen gen --type=Job
 
 // Job refers to other packages' types.
 type Job struct {

@@ -25,7 +25,7 @@ var (
 	}
 	keyJobRefs = &runtime.Key[map[string]other.Ref]{
 		Name:  JobKeyRefs,
-		Codec: runtime.JSONCodec[map[string]other.Ref](),
+		Codec: runtime.EmptyMap(runtime.JSONCodec[map[string]other.Ref]()),
 	}
 	keyJobPair = &runtime.Key[other.Pair[string, int]]{
 		Name:  JobKeyPair,
@@ -37,7 +37,7 @@ var (
 	}
 	keyJobLevels = &runtime.Key[[]other1.Level]{
 		Name:  JobKeyLevels,
-		Codec: runtime.JSONCodec[[]other1.Level](),
+		Codec: runtime.EmptySlice(runtime.JSONCodec[[]other1.Level]()),
 	}
 )
 
@@ -69,6 +69,24 @@ func init() {
 	runtime.RegisterSchema(JobSchema.Info())
 }
 
+// NewJob returns a new Job. Its fields have no defaults: it is the zero Job.
+func NewJob() *Job {
+	return JobSchema.New()
+}
+
+// _Job_changed_since_generation_run_go_generate is Job as this file was generated for. The build fails
+// below, naming it, when the fields of Job (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Job_changed_since_generation_run_go_generate = struct {
+	Ref    other.Ref
+	Refs   map[string]other.Ref
+	Pair   other.Pair[string, int]
+	Level  other1.Level
+	Levels []other1.Level
+}
+
+var _ _Job_changed_since_generation_run_go_generate = Job{}
+
 // JobStore is a typed view of one namespace (one workflow run) holding Job:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type JobStore struct {
@@ -86,105 +104,105 @@ func NewJobStore(st *runtime.Store, namespace string) (*JobStore, error) {
 
 // SaveRef stores Ref.
 func (s *JobStore) SaveRef(ctx context.Context, v other.Ref) error {
-	return keyJobRef.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyJobRef.Save(ctx, s, v)
 }
 
 // LoadRef reads Ref; an absent key is an error matching runtime.ErrNotFound.
 func (s *JobStore) LoadRef(ctx context.Context) (other.Ref, error) {
-	return keyJobRef.Load(ctx, s.Store(), s.Namespace())
+	return keyJobRef.Load(ctx, s)
 }
 
 // DeleteRef removes Ref; an absent key is no error.
 func (s *JobStore) DeleteRef(ctx context.Context) error {
-	return keyJobRef.Delete(ctx, s.Store(), s.Namespace())
+	return keyJobRef.Delete(ctx, s)
 }
 
 // UpdateRef replaces Ref with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *JobStore) UpdateRef(ctx context.Context, fn func(other.Ref) (other.Ref, error)) (other.Ref, error) {
-	return keyJobRef.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyJobRef.Update(ctx, s, fn)
 }
 
 // SaveRefs stores Refs.
 func (s *JobStore) SaveRefs(ctx context.Context, v map[string]other.Ref) error {
-	return keyJobRefs.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyJobRefs.Save(ctx, s, v)
 }
 
 // LoadRefs reads Refs; an absent key is an error matching runtime.ErrNotFound.
 func (s *JobStore) LoadRefs(ctx context.Context) (map[string]other.Ref, error) {
-	return keyJobRefs.Load(ctx, s.Store(), s.Namespace())
+	return keyJobRefs.Load(ctx, s)
 }
 
 // DeleteRefs removes Refs; an absent key is no error.
 func (s *JobStore) DeleteRefs(ctx context.Context) error {
-	return keyJobRefs.Delete(ctx, s.Store(), s.Namespace())
+	return keyJobRefs.Delete(ctx, s)
 }
 
 // UpdateRefs replaces Refs with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *JobStore) UpdateRefs(ctx context.Context, fn func(map[string]other.Ref) (map[string]other.Ref, error)) (map[string]other.Ref, error) {
-	return keyJobRefs.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyJobRefs.Update(ctx, s, fn)
 }
 
 // SavePair stores Pair.
 func (s *JobStore) SavePair(ctx context.Context, v other.Pair[string, int]) error {
-	return keyJobPair.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyJobPair.Save(ctx, s, v)
 }
 
 // LoadPair reads Pair; an absent key is an error matching runtime.ErrNotFound.
 func (s *JobStore) LoadPair(ctx context.Context) (other.Pair[string, int], error) {
-	return keyJobPair.Load(ctx, s.Store(), s.Namespace())
+	return keyJobPair.Load(ctx, s)
 }
 
 // DeletePair removes Pair; an absent key is no error.
 func (s *JobStore) DeletePair(ctx context.Context) error {
-	return keyJobPair.Delete(ctx, s.Store(), s.Namespace())
+	return keyJobPair.Delete(ctx, s)
 }
 
 // UpdatePair replaces Pair with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *JobStore) UpdatePair(ctx context.Context, fn func(other.Pair[string, int]) (other.Pair[string, int], error)) (other.Pair[string, int], error) {
-	return keyJobPair.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyJobPair.Update(ctx, s, fn)
 }
 
 // SaveLevel stores Level.
 func (s *JobStore) SaveLevel(ctx context.Context, v other1.Level) error {
-	return keyJobLevel.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyJobLevel.Save(ctx, s, v)
 }
 
 // LoadLevel reads Level; an absent key is an error matching runtime.ErrNotFound.
 func (s *JobStore) LoadLevel(ctx context.Context) (other1.Level, error) {
-	return keyJobLevel.Load(ctx, s.Store(), s.Namespace())
+	return keyJobLevel.Load(ctx, s)
 }
 
 // DeleteLevel removes Level; an absent key is no error.
 func (s *JobStore) DeleteLevel(ctx context.Context) error {
-	return keyJobLevel.Delete(ctx, s.Store(), s.Namespace())
+	return keyJobLevel.Delete(ctx, s)
 }
 
 // UpdateLevel replaces Level with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *JobStore) UpdateLevel(ctx context.Context, fn func(other1.Level) (other1.Level, error)) (other1.Level, error) {
-	return keyJobLevel.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyJobLevel.Update(ctx, s, fn)
 }
 
 // SaveLevels stores Levels.
 func (s *JobStore) SaveLevels(ctx context.Context, v []other1.Level) error {
-	return keyJobLevels.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyJobLevels.Save(ctx, s, v)
 }
 
 // LoadLevels reads Levels; an absent key is an error matching runtime.ErrNotFound.
 func (s *JobStore) LoadLevels(ctx context.Context) ([]other1.Level, error) {
-	return keyJobLevels.Load(ctx, s.Store(), s.Namespace())
+	return keyJobLevels.Load(ctx, s)
 }
 
 // DeleteLevels removes Levels; an absent key is no error.
 func (s *JobStore) DeleteLevels(ctx context.Context) error {
-	return keyJobLevels.Delete(ctx, s.Store(), s.Namespace())
+	return keyJobLevels.Delete(ctx, s)
 }
 
 // UpdateLevels replaces Levels with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *JobStore) UpdateLevels(ctx context.Context, fn func([]other1.Level) ([]other1.Level, error)) ([]other1.Level, error) {
-	return keyJobLevels.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyJobLevels.Update(ctx, s, fn)
 }

@@ -1,7 +1,7 @@
 // Package generic uses generic instantiations as field types.
 package generic
 
-//go:generate go run github.com/stategen/stategen/cmd/stategen gen --type=Holder
+//go:generate go tool stategen gen --type=Holder
 
 // Box holds one value.
 type Box[T any] struct {

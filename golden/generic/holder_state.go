@@ -51,6 +51,22 @@ func init() {
 	runtime.RegisterSchema(HolderSchema.Info())
 }
 
+// NewHolder returns a new Holder. Its fields have no defaults: it is the zero Holder.
+func NewHolder() *Holder {
+	return HolderSchema.New()
+}
+
+// _Holder_changed_since_generation_run_go_generate is Holder as this file was generated for. The build fails
+// below, naming it, when the fields of Holder (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Holder_changed_since_generation_run_go_generate = struct {
+	Name  Box[string]
+	Sizes Box[[]int]
+	Nest  Box[Box[bool]]
+}
+
+var _ _Holder_changed_since_generation_run_go_generate = Holder{}
+
 // HolderStore is a typed view of one namespace (one workflow run) holding Holder:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type HolderStore struct {
@@ -68,63 +84,63 @@ func NewHolderStore(st *runtime.Store, namespace string) (*HolderStore, error) {
 
 // SaveName stores Name.
 func (s *HolderStore) SaveName(ctx context.Context, v Box[string]) error {
-	return keyHolderName.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyHolderName.Save(ctx, s, v)
 }
 
 // LoadName reads Name; an absent key is an error matching runtime.ErrNotFound.
 func (s *HolderStore) LoadName(ctx context.Context) (Box[string], error) {
-	return keyHolderName.Load(ctx, s.Store(), s.Namespace())
+	return keyHolderName.Load(ctx, s)
 }
 
 // DeleteName removes Name; an absent key is no error.
 func (s *HolderStore) DeleteName(ctx context.Context) error {
-	return keyHolderName.Delete(ctx, s.Store(), s.Namespace())
+	return keyHolderName.Delete(ctx, s)
 }
 
 // UpdateName replaces Name with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *HolderStore) UpdateName(ctx context.Context, fn func(Box[string]) (Box[string], error)) (Box[string], error) {
-	return keyHolderName.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyHolderName.Update(ctx, s, fn)
 }
 
 // SaveSizes stores Sizes.
 func (s *HolderStore) SaveSizes(ctx context.Context, v Box[[]int]) error {
-	return keyHolderSizes.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyHolderSizes.Save(ctx, s, v)
 }
 
 // LoadSizes reads Sizes; an absent key is an error matching runtime.ErrNotFound.
 func (s *HolderStore) LoadSizes(ctx context.Context) (Box[[]int], error) {
-	return keyHolderSizes.Load(ctx, s.Store(), s.Namespace())
+	return keyHolderSizes.Load(ctx, s)
 }
 
 // DeleteSizes removes Sizes; an absent key is no error.
 func (s *HolderStore) DeleteSizes(ctx context.Context) error {
-	return keyHolderSizes.Delete(ctx, s.Store(), s.Namespace())
+	return keyHolderSizes.Delete(ctx, s)
 }
 
 // UpdateSizes replaces Sizes with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *HolderStore) UpdateSizes(ctx context.Context, fn func(Box[[]int]) (Box[[]int], error)) (Box[[]int], error) {
-	return keyHolderSizes.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyHolderSizes.Update(ctx, s, fn)
 }
 
 // SaveNest stores Nest.
 func (s *HolderStore) SaveNest(ctx context.Context, v Box[Box[bool]]) error {
-	return keyHolderNest.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyHolderNest.Save(ctx, s, v)
 }
 
 // LoadNest reads Nest; an absent key is an error matching runtime.ErrNotFound.
 func (s *HolderStore) LoadNest(ctx context.Context) (Box[Box[bool]], error) {
-	return keyHolderNest.Load(ctx, s.Store(), s.Namespace())
+	return keyHolderNest.Load(ctx, s)
 }
 
 // DeleteNest removes Nest; an absent key is no error.
 func (s *HolderStore) DeleteNest(ctx context.Context) error {
-	return keyHolderNest.Delete(ctx, s.Store(), s.Namespace())
+	return keyHolderNest.Delete(ctx, s)
 }
 
 // UpdateNest replaces Nest with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *HolderStore) UpdateNest(ctx context.Context, fn func(Box[Box[bool]]) (Box[Box[bool]], error)) (Box[Box[bool]], error) {
-	return keyHolderNest.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyHolderNest.Update(ctx, s, fn)
 }

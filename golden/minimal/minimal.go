@@ -1,7 +1,7 @@
 // Package minimal is the smallest state type.
 package minimal
 
-//go:generate go run github.com/stategen/stategen/cmd/stategen gen --type=Minimal
+//go:generate go tool stategen gen --type=Minimal
 
 // Minimal has one field.
 type Minimal struct {

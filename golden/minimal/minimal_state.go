@@ -35,6 +35,20 @@ func init() {
 	runtime.RegisterSchema(MinimalSchema.Info())
 }
 
+// NewMinimal returns a new Minimal. Its fields have no defaults: it is the zero Minimal.
+func NewMinimal() *Minimal {
+	return MinimalSchema.New()
+}
+
+// _Minimal_changed_since_generation_run_go_generate is Minimal as this file was generated for. The build fails
+// below, naming it, when the fields of Minimal (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Minimal_changed_since_generation_run_go_generate = struct {
+	Phase string
+}
+
+var _ _Minimal_changed_since_generation_run_go_generate = Minimal{}
+
 // MinimalStore is a typed view of one namespace (one workflow run) holding Minimal:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type MinimalStore struct {
@@ -52,21 +66,21 @@ func NewMinimalStore(st *runtime.Store, namespace string) (*MinimalStore, error)
 
 // SavePhase stores Phase.
 func (s *MinimalStore) SavePhase(ctx context.Context, v string) error {
-	return keyMinimalPhase.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyMinimalPhase.Save(ctx, s, v)
 }
 
 // LoadPhase reads Phase; an absent key is an error matching runtime.ErrNotFound.
 func (s *MinimalStore) LoadPhase(ctx context.Context) (string, error) {
-	return keyMinimalPhase.Load(ctx, s.Store(), s.Namespace())
+	return keyMinimalPhase.Load(ctx, s)
 }
 
 // DeletePhase removes Phase; an absent key is no error.
 func (s *MinimalStore) DeletePhase(ctx context.Context) error {
-	return keyMinimalPhase.Delete(ctx, s.Store(), s.Namespace())
+	return keyMinimalPhase.Delete(ctx, s)
 }
 
 // UpdatePhase replaces Phase with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *MinimalStore) UpdatePhase(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyMinimalPhase.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyMinimalPhase.Update(ctx, s, fn)
 }

@@ -35,6 +35,20 @@ func init() {
 	runtime.RegisterSchema(FixtureSchema.Info())
 }
 
+// NewFixture returns a new Fixture. Its fields have no defaults: it is the zero Fixture.
+func NewFixture() *Fixture {
+	return FixtureSchema.New()
+}
+
+// _Fixture_changed_since_generation_run_go_generate is Fixture as this file was generated for. The build fails
+// below, naming it, when the fields of Fixture (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Fixture_changed_since_generation_run_go_generate = struct {
+	Step int
+}
+
+var _ _Fixture_changed_since_generation_run_go_generate = Fixture{}
+
 // FixtureStore is a typed view of one namespace (one workflow run) holding Fixture:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type FixtureStore struct {
@@ -52,21 +66,21 @@ func NewFixtureStore(st *runtime.Store, namespace string) (*FixtureStore, error)
 
 // SaveStep stores Step.
 func (s *FixtureStore) SaveStep(ctx context.Context, v int) error {
-	return keyFixtureStep.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyFixtureStep.Save(ctx, s, v)
 }
 
 // LoadStep reads Step; an absent key is an error matching runtime.ErrNotFound.
 func (s *FixtureStore) LoadStep(ctx context.Context) (int, error) {
-	return keyFixtureStep.Load(ctx, s.Store(), s.Namespace())
+	return keyFixtureStep.Load(ctx, s)
 }
 
 // DeleteStep removes Step; an absent key is no error.
 func (s *FixtureStore) DeleteStep(ctx context.Context) error {
-	return keyFixtureStep.Delete(ctx, s.Store(), s.Namespace())
+	return keyFixtureStep.Delete(ctx, s)
 }
 
 // UpdateStep replaces Step with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *FixtureStore) UpdateStep(ctx context.Context, fn func(int) (int, error)) (int, error) {
-	return keyFixtureStep.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyFixtureStep.Update(ctx, s, fn)
 }

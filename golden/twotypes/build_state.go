@@ -43,6 +43,21 @@ func init() {
 	runtime.RegisterSchema(BuildSchema.Info())
 }
 
+// NewBuild returns a new Build. Its fields have no defaults: it is the zero Build.
+func NewBuild() *Build {
+	return BuildSchema.New()
+}
+
+// _Build_changed_since_generation_run_go_generate is Build as this file was generated for. The build fails
+// below, naming it, when the fields of Build (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Build_changed_since_generation_run_go_generate = struct {
+	Worktree string
+	Done     bool
+}
+
+var _ _Build_changed_since_generation_run_go_generate = Build{}
+
 // BuildStore is a typed view of one namespace (one workflow run) holding Build:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type BuildStore struct {
@@ -60,42 +75,42 @@ func NewBuildStore(st *runtime.Store, namespace string) (*BuildStore, error) {
 
 // SaveWorktree stores Worktree.
 func (s *BuildStore) SaveWorktree(ctx context.Context, v string) error {
-	return keyBuildWorktree.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyBuildWorktree.Save(ctx, s, v)
 }
 
 // LoadWorktree reads Worktree; an absent key is an error matching runtime.ErrNotFound.
 func (s *BuildStore) LoadWorktree(ctx context.Context) (string, error) {
-	return keyBuildWorktree.Load(ctx, s.Store(), s.Namespace())
+	return keyBuildWorktree.Load(ctx, s)
 }
 
 // DeleteWorktree removes Worktree; an absent key is no error.
 func (s *BuildStore) DeleteWorktree(ctx context.Context) error {
-	return keyBuildWorktree.Delete(ctx, s.Store(), s.Namespace())
+	return keyBuildWorktree.Delete(ctx, s)
 }
 
 // UpdateWorktree replaces Worktree with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *BuildStore) UpdateWorktree(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyBuildWorktree.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyBuildWorktree.Update(ctx, s, fn)
 }
 
 // SaveDone stores Done.
 func (s *BuildStore) SaveDone(ctx context.Context, v bool) error {
-	return keyBuildDone.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyBuildDone.Save(ctx, s, v)
 }
 
 // LoadDone reads Done; an absent key is an error matching runtime.ErrNotFound.
 func (s *BuildStore) LoadDone(ctx context.Context) (bool, error) {
-	return keyBuildDone.Load(ctx, s.Store(), s.Namespace())
+	return keyBuildDone.Load(ctx, s)
 }
 
 // DeleteDone removes Done; an absent key is no error.
 func (s *BuildStore) DeleteDone(ctx context.Context) error {
-	return keyBuildDone.Delete(ctx, s.Store(), s.Namespace())
+	return keyBuildDone.Delete(ctx, s)
 }
 
 // UpdateDone replaces Done with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *BuildStore) UpdateDone(ctx context.Context, fn func(bool) (bool, error)) (bool, error) {
-	return keyBuildDone.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyBuildDone.Update(ctx, s, fn)
 }

@@ -35,6 +35,20 @@ func init() {
 	runtime.RegisterSchema(PlanSchema.Info())
 }
 
+// NewPlan returns a new Plan. Its fields have no defaults: it is the zero Plan.
+func NewPlan() *Plan {
+	return PlanSchema.New()
+}
+
+// _Plan_changed_since_generation_run_go_generate is Plan as this file was generated for. The build fails
+// below, naming it, when the fields of Plan (their names, types, tags or order)
+// changed since, so that no field is silently left unstored: run go generate.
+type _Plan_changed_since_generation_run_go_generate = struct {
+	File string
+}
+
+var _ _Plan_changed_since_generation_run_go_generate = Plan{}
+
 // PlanStore is a typed view of one namespace (one workflow run) holding Plan:
 // whole-struct Save, Load and Update, checkpoints, and an accessor per field.
 type PlanStore struct {
@@ -52,21 +66,21 @@ func NewPlanStore(st *runtime.Store, namespace string) (*PlanStore, error) {
 
 // SaveFile stores File.
 func (s *PlanStore) SaveFile(ctx context.Context, v string) error {
-	return keyPlanFile.Save(ctx, s.Store(), s.Namespace(), v)
+	return keyPlanFile.Save(ctx, s, v)
 }
 
 // LoadFile reads File; an absent key is an error matching runtime.ErrNotFound.
 func (s *PlanStore) LoadFile(ctx context.Context) (string, error) {
-	return keyPlanFile.Load(ctx, s.Store(), s.Namespace())
+	return keyPlanFile.Load(ctx, s)
 }
 
 // DeleteFile removes File; an absent key is no error.
 func (s *PlanStore) DeleteFile(ctx context.Context) error {
-	return keyPlanFile.Delete(ctx, s.Store(), s.Namespace())
+	return keyPlanFile.Delete(ctx, s)
 }
 
 // UpdateFile replaces File with fn's result (fn gets the zero value when the key is
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *PlanStore) UpdateFile(ctx context.Context, fn func(string) (string, error)) (string, error) {
-	return keyPlanFile.Update(ctx, s.Store(), s.Namespace(), fn)
+	return keyPlanFile.Update(ctx, s, fn)
 }

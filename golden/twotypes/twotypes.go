@@ -1,7 +1,7 @@
 // Package twotypes generates two state types at once.
 package twotypes
 
-//go:generate go run github.com/stategen/stategen/cmd/stategen gen --type=Plan --type=Build
+//go:generate go tool stategen gen --type=Plan --type=Build
 
 // Plan is one phase's state.
 type Plan struct {

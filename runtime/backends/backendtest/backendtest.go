@@ -3,7 +3,8 @@
 // design (round trips, revisions, atomic batches, compare-and-set, no lost
 // update across goroutines and processes, exact checkpoint and restore,
 // pruning, listing, refused names, corrupt data left alone, cache coherence,
-// which errors are retried).
+// which errors are retried, schemas kept whole and conditioned on,
+// read-only opening, copies of checkpoint-only namespaces).
 //
 // A backend's tests call it with a Harness:
 //
@@ -39,6 +40,12 @@ type Harness struct {
 	// Dir, for backends that keep files, returns the directory a store URL
 	// names; the suite checks that refused names create nothing beside it.
 	Dir func(url string) string
+	// MissingURL, when set, returns the URL of a store that does not exist
+	// (a file or directory not there): opening it ReadOnly must fail with
+	// ErrNotFound, saying "no store at", and create nothing (checked with
+	// Dir when that is set). Backends where any URL names a store (a
+	// server) leave it nil.
+	MissingURL func(t testing.TB) string
 }
 
 // Run runs the whole suite.
@@ -64,6 +71,11 @@ func Run(t *testing.T, h Harness) {
 		{"NoLostUpdateProcesses", testNoLostUpdateProcesses},
 		{"AtomicAcrossKill", testAtomicAcrossKill},
 		{"SchemaMigration", testSchemaMigration},
+		{"SchemaWhole", testSchemaWhole},
+		{"IfSchema", testIfSchema},
+		{"FieldAccessMigrates", testFieldAccessMigrates},
+		{"ReadOnly", testReadOnly},
+		{"CopyCheckpointOnly", testCopyCheckpointOnly},
 		{"MigrationAcrossKill", testMigrationAcrossKill},
 		{"CacheCoherence", testCacheCoherence},
 		{"CacheNoAliasing", testCacheNoAliasing},

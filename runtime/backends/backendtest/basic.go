@@ -310,12 +310,12 @@ func testSchema(t *testing.T, h Harness) {
 	if _, err := st.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{{Key: "b", Value: json.RawMessage(`2`)}}, Schema: &v2}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := st.Schema(ctx, "ns"); err != nil || s != v2 {
+	if s, err := st.Schema(ctx, "ns"); err != nil || !s.Equal(v2) {
 		t.Fatalf("schema %v (err %v), want %v", s, err, v2)
 	}
 	// Writes without a schema keep the recorded one.
 	put(t, st, "ns", "c", `3`)
-	if s, _ := st.Schema(ctx, "ns"); s != v2 {
+	if s, _ := st.Schema(ctx, "ns"); !s.Equal(v2) {
 		t.Fatalf("schema after a plain write: %v, want %v", s, v2)
 	}
 }

@@ -27,7 +27,7 @@ func testCheckpointRestore(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Name != "after_plan" || info.Keys != 2 || info.Schema != v1 || info.Created.IsZero() {
+	if info.Name != "after_plan" || info.Keys != 2 || !info.Schema.Equal(v1) || info.Created.IsZero() {
 		t.Errorf("checkpoint info %+v: want name after_plan, 2 keys, schema %v, a creation time", info, v1)
 	}
 
@@ -47,7 +47,7 @@ func testCheckpointRestore(t *testing.T, h Harness) {
 	if d := cmp.Diff(before, values(t, st, "ns")); d != "" {
 		t.Errorf("restore is not exact (-checkpoint +restored):\n%s", d)
 	}
-	if s, _ := st.Schema(ctx, "ns"); s != v1 {
+	if s, _ := st.Schema(ctx, "ns"); !s.Equal(v1) {
 		t.Errorf("restored schema %v, want %v", s, v1)
 	}
 	if rev <= revBefore.Revision {

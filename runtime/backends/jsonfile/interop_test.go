@@ -168,7 +168,7 @@ s.save("py", {"by": "python"})
 	if d := cmp.Diff(want2, got); d != "" {
 		t.Errorf("after Python's restore and save (-want +got):\n%s", d)
 	}
-	if s, _ := st.Schema(ctx, "ns2"); s != schema {
+	if s, _ := st.Schema(ctx, "ns2"); !s.Equal(schema) {
 		t.Errorf("schema after Python's restore: %v, want %v", s, schema)
 	}
 	// The restore copied the checkpoint's reserved entry into state.json,

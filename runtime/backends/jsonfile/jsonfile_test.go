@@ -53,7 +53,7 @@ func TestLayout(t *testing.T) {
 		t.Errorf("bookkeeping: %v", err)
 	}
 	snap, err := b.Snapshot(ctx, "ns")
-	if err != nil || snap.Schema != schema || snap.Values["a"].Updated.IsZero() {
+	if err != nil || !snap.Schema.Equal(schema) || snap.Values["a"].Updated.IsZero() {
 		t.Errorf("snapshot %+v, %v", snap, err)
 	}
 }
@@ -77,7 +77,7 @@ func TestEarlierLayout(t *testing.T) {
 	}
 	defer st.Close()
 	snap, err := st.Snapshot(ctx, "ns")
-	if err != nil || snap.Schema != (runtime.SchemaRef{Name: "S", Version: 2}) || len(snap.Values) != 1 || snap.Revision != 7 || snap.Values["branch_name"].Revision != 7 {
+	if err != nil || !snap.Schema.Equal(runtime.SchemaRef{Name: "S", Version: 2}) || len(snap.Values) != 1 || snap.Revision != 7 || snap.Values["branch_name"].Revision != 7 {
 		t.Fatalf("%+v, %v", snap, err)
 	}
 	if rev, err := st.Put(ctx, "ns", "k", json.RawMessage(`1`)); err != nil || rev != 8 {

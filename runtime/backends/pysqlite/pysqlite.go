@@ -1,6 +1,6 @@
 // Package pysqlite reads the SQLite layout of the Python StateManager that
-// stategen replaces (shared/reference/state_manager.py): one database per
-// namespace, DIR/<namespace>/state.db, with a table state (key, value as
+// stategen replaces (the state_manager.py ADW scripts copy): one database
+// per namespace, DIR/<namespace>/state.db, with a table state (key, value as
 // JSON text, timestamp) and a table checkpoints (name, state as the JSON
 // of a list of [key, value, timestamp] rows, created_at). Importing the
 // package registers the URL scheme pysqlite: pysqlite:DIR, where the
@@ -9,7 +9,9 @@
 // It is read-only, a source for `stategen migrate`: the Python program has
 // no revisions (every key reads as revision 1), no schema and no locking,
 // and writing its layout would only carry those defects along. Writes are
-// refused with runtime.ErrUnsupported.
+// refused with runtime.ErrReadOnly, and nothing is ever created: a
+// directory that does not exist is runtime.ErrNotFound ("no store at
+// DIR"). DIR is taken as written, '%' included.
 package pysqlite
 
 import (
@@ -18,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,9 +28,8 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver
-
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/sqlite" // the driver, and its file names
 )
 
 func init() { runtime.Register("pysqlite", open) }
@@ -41,14 +43,14 @@ type Backend struct {
 }
 
 func open(_ context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
-	dir := u.Opaque
-	if dir == "" {
-		dir = u.Path
-	}
+	dir := sqlite.URLPath(u)
 	if dir == "" {
 		return nil, errors.New("pysqlite: URL has no directory (pysqlite:DIR, e.g. pysqlite:.claude/state)")
 	}
 	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("pysqlite: no store at %s: %w", dir, runtime.ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pysqlite: %w", err)
 	}
@@ -58,7 +60,7 @@ func open(_ context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, e
 	return &Backend{dir: dir, dbs: map[string]*sql.DB{}}, nil
 }
 
-var errReadOnly = fmt.Errorf("the Python SQLite layout is read-only here, a source for stategen migrate: %w", runtime.ErrUnsupported)
+var errReadOnly = fmt.Errorf("pysqlite: the Python SQLite layout is only a source for stategen migrate: %w", runtime.ErrReadOnly)
 
 // db opens a namespace's database read-only; a missing one is ErrNotFound.
 func (b *Backend) db(ns string) (*sql.DB, error) {
@@ -74,7 +76,7 @@ func (b *Backend) db(ns string) (*sql.DB, error) {
 		}
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", sqlite.FileURI(path)+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,13 @@ package pysqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -95,11 +97,11 @@ s2.save("issue", 42)
 		t.Errorf("absent namespace: %v", err)
 	}
 	// Read-only: writes are refused and change nothing.
-	if _, err := st.Put(ctx, "wf-1", "phase", json.RawMessage(`"x"`)); !errors.Is(err, runtime.ErrUnsupported) {
-		t.Errorf("put: %v, want ErrUnsupported", err)
+	if _, err := st.Put(ctx, "wf-1", "phase", json.RawMessage(`"x"`)); !errors.Is(err, runtime.ErrReadOnly) {
+		t.Errorf("put: %v, want ErrReadOnly", err)
 	}
-	if _, err := st.Checkpoint(ctx, "wf-1", "mine"); !errors.Is(err, runtime.ErrUnsupported) {
-		t.Errorf("checkpoint: %v, want ErrUnsupported", err)
+	if _, err := st.Checkpoint(ctx, "wf-1", "mine"); !errors.Is(err, runtime.ErrReadOnly) {
+		t.Errorf("checkpoint: %v, want ErrReadOnly", err)
 	}
 	if v, _ := st.Get(ctx, "wf-1", "phase"); string(v.Data) != `"build"` {
 		t.Errorf("a refused write changed the data: %s", v.Data)
@@ -128,5 +130,46 @@ func TestOpenErrors(t *testing.T) {
 		if _, err := runtime.Open(context.Background(), url); err == nil {
 			t.Errorf("open %s: no error", url)
 		}
+	}
+}
+
+// TestPathsAsWritten: a directory named with '%' is read as named (not as
+// an escape), and one that does not exist is ErrNotFound, "no store at",
+// created by nobody.
+func TestPathsAsWritten(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	dir := filepath.Join(root, "py%41")
+	if err := os.MkdirAll(filepath.Join(dir, "wf-1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "wf-1", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT, timestamp TEXT)`,
+		`CREATE TABLE checkpoints (name TEXT PRIMARY KEY, state TEXT, created_at TEXT)`,
+		`INSERT INTO state VALUES ('phase', '"plan"', '2025-01-02T03:04:05.123456')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	st, err := runtime.Open(ctx, "pysqlite:"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if v, err := st.Get(ctx, "wf-1", "phase"); err != nil || string(v.Data) != `"plan"` {
+		t.Fatalf("get from %s: %s, %v", dir, v.Data, err)
+	}
+	_, err = runtime.Open(ctx, "pysqlite:"+filepath.Join(root, "nosuch"), runtime.ReadOnly())
+	if !errors.Is(err, runtime.ErrNotFound) || !strings.Contains(err.Error(), "no store at") {
+		t.Fatalf("missing directory: %v, want ErrNotFound saying no store at", err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 1 {
+		t.Errorf("opens created files: %v", entries)
 	}
 }

@@ -14,6 +14,9 @@ import (
 // PutCheckpoint stores cp, replacing a checkpoint of the same name, in one
 // script: the old hash goes, the new one and its index entry appear, at once.
 func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Checkpoint) error {
+	if b.readOnly {
+		return fmt.Errorf("redis: %w", runtime.ErrReadOnly)
+	}
 	schema := ""
 	if !cp.Schema.IsZero() {
 		js, err := json.Marshal(cp.Schema)
@@ -108,6 +111,9 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 
 // DeleteCheckpoint removes a checkpoint and its index entry in one script.
 func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
+	if b.readOnly {
+		return fmt.Errorf("redis: %w", runtime.ErrReadOnly)
+	}
 	n, err := deleteCheckpointScript.Run(ctx, b.client, []string{b.cpKey(ns, name), b.indexKey(ns)}, name).Int64()
 	if err != nil {
 		return classify(err)

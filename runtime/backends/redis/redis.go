@@ -16,6 +16,14 @@
 //	                                                 user:pass@ authenticates to the
 //	                                                 sentinels, ?password= to the master
 //
+// A URL names its server: one without a host (redis:HOST:PORT, missing
+// its //) is refused rather than left to go-redis, which would connect to
+// localhost. A cluster has no databases, so a cluster URL with one
+// (redis+cluster://H:P/2) is refused. A plain redis:// URL that turns out
+// to name a Cluster node (INFO says cluster_enabled) is used as a cluster,
+// as redis+cluster:// would be, when it names database 0; with another
+// database it is refused, saying to use redis+cluster://.
+//
 // stategen adds one query parameter of its own, prefix (default "stategen"),
 // the first part of every key, so that several stores share one database.
 // It may not contain '{' or '}', which would move the hash slot.
@@ -91,8 +99,9 @@ type Backend struct {
 	client goredis.UniversalClient
 	prefix string
 	// ttl is the expiry in milliseconds as the scripts take it ("0": none).
-	ttl    string
-	logger *slog.Logger
+	ttl      string
+	logger   *slog.Logger
+	readOnly bool
 }
 
 func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
@@ -102,21 +111,69 @@ func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend,
 // Open connects to the server(s) a redis, rediss or redis+cluster URL names
 // and checks with PING that they answer.
 func Open(ctx context.Context, u *url.URL, cfg runtime.Config) (*Backend, error) {
-	client, prefix, where, err := newClient(u)
+	opts, prefix, raw, err := parseURL(u)
 	if err != nil {
 		return nil, err
+	}
+	client, where := newClient(opts)
+	o, single := opts.(*goredis.Options)
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		if single && o.DB != 0 && strings.Contains(err.Error(), "not allowed in cluster mode") {
+			return nil, clusterDBError(where, o)
+		}
+		return nil, fmt.Errorf("redis: cannot reach %s: %w", where, classify(err))
+	}
+	if single {
+		// A cluster node answers single-server commands only for its own
+		// slots: use it as the cluster it belongs to.
+		cluster, err := clusterNode(ctx, client.(*goredis.Client))
+		if err != nil {
+			client.Close()
+			return nil, fmt.Errorf("redis: %s: %w", where, classify(err))
+		}
+		if cluster {
+			client.Close()
+			if o.DB != 0 {
+				return nil, clusterDBError(where, o)
+			}
+			co, err := goredis.ParseClusterURL(raw)
+			if err != nil {
+				return nil, fmt.Errorf("redis: %s is a Redis Cluster node: use redis+cluster://%s (%w)", where, o.Addr, parseError(err))
+			}
+			keepRetries(u.Query(), &co.MaxRetries, &co.DialerRetries)
+			client, where = newClient(co)
+			if err := client.Ping(ctx).Err(); err != nil {
+				client.Close()
+				return nil, fmt.Errorf("redis: cannot reach %s: %w", where, classify(err))
+			}
+		}
 	}
 	b, err := New(client, prefix, cfg)
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
-	if err := client.Ping(ctx).Err(); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("redis: cannot reach %s: %w", where, classify(err))
-	}
 	b.logger.Debug("stategen: redis connected", "server", where, "prefix", prefix)
 	return b, nil
+}
+
+func clusterDBError(where string, o *goredis.Options) error {
+	return fmt.Errorf("redis: %s is a Redis Cluster node, and a cluster has no databases (the URL names database %d): use redis+cluster://%s", where, o.DB, o.Addr)
+}
+
+// clusterNode reports whether the server is a node of a Redis Cluster. A
+// server that will not say (INFO refused by an ACL) is taken as it is.
+func clusterNode(ctx context.Context, c *goredis.Client) (bool, error) {
+	info, err := c.Info(ctx, "cluster").Result()
+	if err != nil {
+		var reply goredis.Error
+		if errors.As(err, &reply) {
+			return false, nil
+		}
+		return false, err
+	}
+	return strings.Contains(info, "cluster_enabled:1"), nil
 }
 
 // New makes a Backend over a client the caller configured (TLS, credentials,
@@ -130,7 +187,7 @@ func New(client goredis.UniversalClient, prefix string, cfg runtime.Config) (*Ba
 	if err := checkPrefix(prefix); err != nil {
 		return nil, err
 	}
-	b := &Backend{client: client, prefix: prefix, ttl: "0", logger: cfg.Logger}
+	b := &Backend{client: client, prefix: prefix, ttl: "0", logger: cfg.Logger, readOnly: cfg.ReadOnly}
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}
@@ -156,53 +213,54 @@ func checkPrefix(p string) error {
 	return nil
 }
 
-// newClient makes the go-redis client a URL asks for. It returns the key
-// prefix and, for messages, a description of the server(s) without
-// credentials.
-func newClient(u *url.URL) (client goredis.UniversalClient, prefix, where string, err error) {
-	opts, prefix, err := parseURL(u)
-	if err != nil {
-		return nil, "", "", err
-	}
+// newClient makes the go-redis client for options parseURL returned, and,
+// for messages, a description of the server(s) without credentials.
+func newClient(opts any) (client goredis.UniversalClient, where string) {
 	switch o := opts.(type) {
 	case *goredis.ClusterOptions:
-		return goredis.NewClusterClient(o), prefix, "cluster " + strings.Join(o.Addrs, ", "), nil
+		return goredis.NewClusterClient(o), "cluster " + strings.Join(o.Addrs, ", ")
 	case *goredis.FailoverOptions:
-		return goredis.NewFailoverClient(o), prefix, fmt.Sprintf("master %q via sentinels %s", o.MasterName, strings.Join(o.SentinelAddrs, ", ")), nil
+		return goredis.NewFailoverClient(o), fmt.Sprintf("master %q via sentinels %s", o.MasterName, strings.Join(o.SentinelAddrs, ", "))
 	case *goredis.Options:
-		return goredis.NewClient(o), prefix, o.Addr, nil
+		return goredis.NewClient(o), o.Addr
 	}
 	panic(fmt.Sprintf("redis: parseURL returned %T", opts))
 }
 
+// keepRetries turns go-redis's retries off unless the URL's query q asks
+// for them (see the package doc): MaxRetries -1 means none, DialerRetries
+// 1 one dial.
+func keepRetries(q url.Values, maxRetries, dialerRetries *int) {
+	if !q.Has("max_retries") {
+		*maxRetries = -1
+	}
+	if !q.Has("dialer_retries") {
+		*dialerRetries = 1
+	}
+}
+
 // parseURL reads a URL as go-redis's conventions say: one server
 // (*redis.Options), a cluster (*redis.ClusterOptions) or Sentinel
-// (*redis.FailoverOptions). It returns the options and the key prefix.
-func parseURL(u *url.URL) (any, string, error) {
+// (*redis.FailoverOptions). It returns the options, the key prefix, and
+// the URL as go-redis parsed it (without stategen's own parameters).
+func parseURL(u *url.URL) (any, string, string, error) {
+	if u.Opaque != "" || u.Host == "" {
+		return nil, "", "", fmt.Errorf("redis: URL names no server: write %s://HOST:PORT/DB (redis://localhost:6379/0 for a local one)", u.Scheme)
+	}
 	q := u.Query()
 	prefix := DefaultPrefix
 	if ps, ok := q["prefix"]; ok {
 		if len(ps) != 1 || ps[0] == "" {
-			return nil, "", errors.New("redis: URL parameter prefix must be given once and not be empty")
+			return nil, "", "", errors.New("redis: URL parameter prefix must be given once and not be empty")
 		}
 		prefix = ps[0]
 		if err := checkPrefix(prefix); err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 	}
 	// go-redis refuses options it does not know, so ours goes before it parses.
 	q.Del("prefix")
-	// go-redis's retries stay off unless the URL asks for them (see the
-	// package doc): MaxRetries -1 means none, DialerRetries 1 one dial.
-	keepRetries, keepDials := q.Has("max_retries"), q.Has("dialer_retries")
-	noRetries := func(maxRetries, dialerRetries *int) {
-		if !keepRetries {
-			*maxRetries = -1
-		}
-		if !keepDials {
-			*dialerRetries = 1
-		}
-	}
+	noRetries := func(maxRetries, dialerRetries *int) { keepRetries(q, maxRetries, dialerRetries) }
 	gu := *u
 	gu.RawQuery = q.Encode()
 	cluster := false
@@ -211,39 +269,42 @@ func parseURL(u *url.URL) (any, string, error) {
 		cluster = q.Has("addr") && !q.Has("master_name")
 	case "redis+cluster":
 		if q.Has("master_name") {
-			return nil, "", errors.New("redis: bad URL: master_name is for Sentinel, whose URLs use the redis scheme, not redis+cluster")
+			return nil, "", "", errors.New("redis: bad URL: master_name is for Sentinel, whose URLs use the redis scheme, not redis+cluster")
 		}
 		gu.Scheme, cluster = "redis", true
 	default:
-		return nil, "", fmt.Errorf("redis: unknown URL scheme %q (want redis, rediss or redis+cluster)", u.Scheme)
+		return nil, "", "", fmt.Errorf("redis: unknown URL scheme %q (want redis, rediss or redis+cluster)", u.Scheme)
 	}
 	raw := gu.String()
 
 	switch {
 	case cluster:
+		if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
+			return nil, "", "", fmt.Errorf("redis: bad URL: a Redis Cluster has no databases, but the URL names database %s: drop /%s", db, db)
+		}
 		o, err := goredis.ParseClusterURL(raw)
 		if err != nil {
-			return nil, "", parseError(err)
+			return nil, "", "", parseError(err)
 		}
 		noRetries(&o.MaxRetries, &o.DialerRetries)
-		return o, prefix, nil
+		return o, prefix, raw, nil
 	case q.Has("master_name"):
 		o, err := goredis.ParseFailoverURL(raw)
 		if err != nil {
-			return nil, "", parseError(err)
+			return nil, "", "", parseError(err)
 		}
 		if o.MasterName == "" {
-			return nil, "", errors.New("redis: bad URL: master_name is empty")
+			return nil, "", "", errors.New("redis: bad URL: master_name is empty")
 		}
 		noRetries(&o.MaxRetries, &o.DialerRetries)
-		return o, prefix, nil
+		return o, prefix, raw, nil
 	default:
 		o, err := goredis.ParseURL(raw)
 		if err != nil {
-			return nil, "", parseError(err)
+			return nil, "", "", parseError(err)
 		}
 		noRetries(&o.MaxRetries, &o.DialerRetries)
-		return o, prefix, nil
+		return o, prefix, raw, nil
 	}
 }
 

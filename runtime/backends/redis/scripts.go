@@ -27,7 +27,9 @@ end
 //	ARGV[1] now (unix ns), ARGV[2] TTL in ms ("0": none), ARGV[3] checkpoint key prefix,
 //	ARGV[4] "1" to replace, ARGV[5] schema JSON ("": keep, "-": remove),
 //	ARGV[6] batch ID ("": none),
-//	then a count and that many (key, revision) conditions (key "": the namespace),
+//	then a count and that many (key, revision) conditions (key "": the namespace;
+//	a key of a NUL byte and a name: the recorded schema must be none or that
+//	name at that version),
 //	a count and that many keys to delete, a count and that many (key, value) puts.
 //
 // It returns {"ok", revision} or, when condition number i fails,
@@ -50,7 +52,14 @@ end
 local nconds = tonumber(ARGV[i]); i = i + 1
 for c = 1, nconds do
 	local key, want = ARGV[i], tonumber(ARGV[i + 1]); i = i + 2
-	if key == '' then
+	if string.byte(key, 1) == 0 then
+		-- The schema: none recorded, or this name at this version.
+		local stored = redis.call('HGET', state, '_schema')
+		if stored then
+			local s = cjson.decode(stored)
+			if s.name ~= string.sub(key, 2) or s.version ~= want then return {'conflict', c, s.version or -1} end
+		end
+	elseif key == '' then
 		local have = tonumber(redis.call('HGET', state, '_rev') or '0')
 		if want == 0 then
 			-- The namespace must not exist: it holds no key and no schema,

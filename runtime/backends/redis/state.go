@@ -40,6 +40,29 @@ func (b *Backend) Get(ctx context.Context, ns, key string) (runtime.Value, error
 	return decodeValue("key "+key, data, rev, updated)
 }
 
+// GetWithSchema reads one key and the namespace's schema with a single
+// HMGET.
+func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Value, runtime.SchemaRef, error) {
+	res, err := b.client.HMGet(ctx, b.stateKey(ns), "v:"+key, "r:"+key, "t:"+key, fieldSchema).Result()
+	if err != nil {
+		return runtime.Value{}, runtime.SchemaRef{}, classify(err)
+	}
+	var ref runtime.SchemaRef
+	if js, ok := res[3].(string); ok {
+		if err := json.Unmarshal([]byte(js), &ref); err != nil {
+			return runtime.Value{}, ref, runtime.Corrupt("namespace "+ns+" schema", err)
+		}
+	}
+	data, ok := res[0].(string)
+	if !ok {
+		return runtime.Value{}, ref, runtime.ErrNotFound
+	}
+	rev, _ := res[1].(string)
+	updated, _ := res[2].(string)
+	v, err := decodeValue("key "+key, data, rev, updated)
+	return v, ref, err
+}
+
 // decodeValue checks and decodes one key's stored fields.
 func decodeValue(where, data, rev, updated string) (runtime.Value, error) {
 	if !json.Valid([]byte(data)) {
@@ -153,6 +176,9 @@ func (b *Backend) Stamp(ctx context.Context, ns string) (runtime.Stamp, error) {
 // Apply runs the batch as one script: conditions, revision bump and writes in
 // one atomic step and one round trip.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
+	if b.readOnly {
+		return 0, fmt.Errorf("redis: %w", runtime.ErrReadOnly)
+	}
 	if len(batch.Puts) == 1 && len(batch.Conds) == 0 && len(batch.Deletes) == 0 && !batch.Replace && batch.Schema == nil && b.ttl == "0" {
 		kv := batch.Puts[0]
 		rev, err := putOneScript.Run(ctx, b.client, []string{b.stateKey(ns)}, strconv.FormatInt(time.Now().UnixNano(), 10), kv.Key, []byte(kv.Value)).Int64()
@@ -176,9 +202,18 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	}
 	args := make([]any, 0, 8+2*len(batch.Conds)+len(batch.Deletes)+2*len(batch.Puts))
 	args = append(args, strconv.FormatInt(time.Now().UnixNano(), 10), b.ttl, b.cpPrefix(ns), replace, schema, batch.ID)
-	args = append(args, len(batch.Conds))
+	// The schema condition travels as one more condition, on a "key" that
+	// starts with a NUL byte (no key does) followed by the schema's name.
+	conds := len(batch.Conds)
+	if batch.IfSchema != nil {
+		conds++
+	}
+	args = append(args, conds)
 	for _, c := range batch.Conds {
 		args = append(args, c.Key, c.Revision)
+	}
+	if s := batch.IfSchema; s != nil {
+		args = append(args, "\x00"+s.Name, s.Version)
 	}
 	args = append(args, len(batch.Deletes))
 	for _, k := range batch.Deletes {
@@ -200,6 +235,9 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	if len(res) == 3 && res[0] == "conflict" {
 		i, _ := res[1].(int64)
 		found, _ := res[2].(int64)
+		if s := batch.IfSchema; s != nil && int(i) == len(batch.Conds)+1 {
+			return 0, fmt.Errorf("schema: %w: expected %s, found version %d", runtime.ErrConflict, *s, found)
+		}
 		if i >= 1 && int(i) <= len(batch.Conds) {
 			c := batch.Conds[i-1]
 			what := "namespace"
@@ -217,10 +255,13 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 const scanCount = 1000
 
 // Namespaces lists the namespaces that hold keys, a schema or checkpoints.
-// It SCANs for state hashes (on every master of a cluster, since each holds
-// its own slots), then checks in one pipeline which of them hold anything.
+// It SCANs for state hashes and checkpoint indexes (on every master of a
+// cluster, since each holds its own slots; a namespace that only holds
+// checkpoints, as a copy can make one, has no state hash), then checks in
+// one pipeline which of them hold anything.
 func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
-	pattern := globEscape(b.prefix) + ":{*}:state"
+	// :state and :cps, not the :cp:NAME checkpoint hashes.
+	pattern := globEscape(b.prefix) + ":{*}:[sc][tp][as]*"
 	var (
 		mu   sync.Mutex
 		keys []string
@@ -228,7 +269,7 @@ func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
 	scan := func(ctx context.Context, c goredis.Cmdable) error {
 		var cursor uint64
 		for {
-			page, next, err := c.ScanType(ctx, cursor, pattern, scanCount, "hash").Result()
+			page, next, err := c.Scan(ctx, cursor, pattern, scanCount).Result()
 			if err != nil {
 				return err
 			}
@@ -257,7 +298,7 @@ func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
 		if !ok {
 			continue
 		}
-		ns, ok = strings.CutSuffix(ns, "}:state")
+		ns, ok = cutSuffixes(ns, "}:state", "}:cps")
 		// Keys of this prefix that stategen did not write (a name it would
 		// refuse) are not namespaces of this store.
 		if !ok || runtime.ValidateName("namespace", ns) != nil {
@@ -277,11 +318,14 @@ func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
 		_, err = b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, ns := range names {
 				lens[i] = p.HLen(ctx, b.stateKey(ns))
-				cps[i] = p.Exists(ctx, b.indexKey(ns))
+				cps[i] = p.ZCard(ctx, b.indexKey(ns))
 			}
 			return nil
 		})
-		if err != nil {
+		// A key of another type under a namespace's name (WRONGTYPE) is
+		// not stategen's: that command counts as nothing.
+		var reply goredis.Error
+		if err != nil && !errors.As(err, &reply) {
 			return nil, classify(err)
 		}
 	}
@@ -292,6 +336,16 @@ func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// cutSuffixes is strings.CutSuffix with the first of suffixes s ends with.
+func cutSuffixes(s string, suffixes ...string) (string, bool) {
+	for _, suffix := range suffixes {
+		if before, ok := strings.CutSuffix(s, suffix); ok {
+			return before, true
+		}
+	}
+	return s, false
 }
 
 // globEscape quotes the characters SCAN's MATCH treats as a pattern.

@@ -25,7 +25,7 @@ func mustParse(t *testing.T, raw string) (any, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, prefix, err := parseURL(u)
+	opts, prefix, _, err := parseURL(u)
 	if err != nil {
 		t.Fatalf("parse %s: %v", raw, err)
 	}
@@ -127,7 +127,7 @@ func TestParseURLBad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = parseURL(u)
+		_, _, _, err = parseURL(u)
 		if err == nil {
 			t.Errorf("%s: no error", u.Redacted())
 			continue
@@ -268,4 +268,63 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.w.Write(p)
+}
+
+// TestURLWithoutHost: a URL that names no server is refused, rather than
+// left to go-redis, which would connect to localhost; the password never
+// shows.
+func TestURLWithoutHost(t *testing.T) {
+	for _, raw := range []string{"redis:db.example:6380/3", "redis:///0", "redis+cluster:h:1", "rediss:/:pw@h"} {
+		_, _, _, err := parseURL(mustURL(t, raw))
+		if err == nil || !strings.Contains(err.Error(), "names no server") {
+			t.Errorf("%s: %v, want an error saying it names no server", raw, err)
+		}
+	}
+}
+
+// TestClusterHasNoDatabases: a cluster URL that names a database other
+// than 0 is refused.
+func TestClusterHasNoDatabases(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"redis+cluster://h:1/2":           false,
+		"redis://h1:1/3?addr=h2:2":        false,
+		"redis+cluster://h:1/0":           true,
+		"redis+cluster://h:1":             true,
+		"redis+cluster://h:1/?prefix=abc": true,
+	} {
+		_, _, _, err := parseURL(mustURL(t, raw))
+		if ok != (err == nil) || !ok && !strings.Contains(err.Error(), "no databases") {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+}
+
+// TestPlainURLOnClusterNode: a redis:// URL that names a cluster node is
+// used as the cluster (so that no key misroutes with MOVED), or, naming a
+// database, refused with the advice to use redis+cluster://.
+func TestPlainURLOnClusterNode(t *testing.T) {
+	srv := redistest.StartCluster(t)
+	ctx := context.Background()
+	b, err := Open(ctx, mustURL(t, "redis://"+srv.Addr()+"/0?prefix="+srv.Prefix()), runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, ok := b.client.(*goredis.ClusterClient); !ok {
+		t.Errorf("a redis:// URL on a cluster node got a %T, want a cluster client", b.client)
+	}
+	_, err = Open(ctx, mustURL(t, "redis://"+srv.Addr()+"/2"), runtime.Config{})
+	if err == nil || !strings.Contains(err.Error(), "redis+cluster://"+srv.Addr()) {
+		t.Errorf("database 2 on a cluster node: %v, want advice to use redis+cluster://", err)
+	}
+	// A plain server stays a plain client.
+	plain := redistest.Start(t)
+	p, err := Open(ctx, mustURL(t, plain.URL(t)), runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, ok := p.client.(*goredis.Client); !ok {
+		t.Errorf("a plain server got a %T", p.client)
+	}
 }

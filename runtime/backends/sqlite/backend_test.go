@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -158,4 +159,151 @@ func mustParse(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestPercentInPath: a '%' in the path is part of the file's name, not an
+// escape: the data goes to exactly the file named, created 0600, and no
+// other file appears.
+func TestPercentInPath(t *testing.T) {
+	dir := t.TempDir()
+	st := openURL(t, "sqlite:"+filepath.Join(dir, "x%41.db"))
+	if _, err := st.Put(context.Background(), "ns", "k", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	fi, err := os.Stat(filepath.Join(dir, "x%41.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() == 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("x%%41.db: %d bytes, mode %v; want the data, mode 0600", fi.Size(), fi.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "x%41.db") {
+			t.Errorf("%s appeared beside x%%41.db", e.Name())
+		}
+	}
+	if got, want := FileURI("a/b%c?d#e.db"), "file:a/b%25c%3Fd%23e.db"; got != want {
+		t.Errorf("FileURI = %q, want %q", got, want)
+	}
+}
+
+// TestReadOnlyCreatesNothing: a read-only open of a file that is not there,
+// or that holds no stategen tables, is ErrNotFound and creates nothing.
+func TestReadOnlyCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"stat.db", "nosuch/dir/x.db", "empty.db"} {
+		_, err := runtime.Open(ctx, "sqlite:"+filepath.Join(dir, name), runtime.ReadOnly())
+		if !errors.Is(err, runtime.ErrNotFound) || !strings.Contains(err.Error(), "no store at") {
+			t.Errorf("%s: %v, want ErrNotFound saying no store at", name, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("read-only opens created files: %v", entries)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "empty.db")); fi.Size() != 0 {
+		t.Errorf("empty.db was written to")
+	}
+}
+
+// TestReadOnlyFileSystem: a store on a file system that cannot be written
+// opens read-only and reads (the WAL database's -shm file cannot be
+// created there), and refuses writes.
+func TestReadOnlyFileSystem(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "ro")
+	path := filepath.Join(dir, "state.db")
+	rw := openURL(t, "sqlite:"+path)
+	if _, err := rw.Put(ctx, "ns", "k", []byte(`"v"`)); err != nil {
+		t.Fatal(err)
+	}
+	rw.Close()
+	readOnlyDir(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "probe"), nil, 0o600); err == nil {
+		t.Fatal("the directory is still writable: the test proves nothing")
+	}
+	st, err := runtime.Open(ctx, "sqlite:"+path, runtime.ReadOnly())
+	if err != nil {
+		t.Fatalf("read-only open on a read-only file system: %v", err)
+	}
+	defer st.Close()
+	if v, err := st.Get(ctx, "ns", "k"); err != nil || string(v.Data) != `"v"` {
+		t.Fatalf("get: %s, %v", v.Data, err)
+	}
+	if ns, err := st.Namespaces(ctx); err != nil || len(ns) != 1 {
+		t.Fatalf("namespaces: %v, %v", ns, err)
+	}
+	if _, err := st.Put(ctx, "ns", "k", []byte(`1`)); !errors.Is(err, runtime.ErrReadOnly) {
+		t.Fatalf("put: %v, want ErrReadOnly", err)
+	}
+}
+
+// readOnlyDir makes dir unwritable until the test ends: a read-only bind
+// mount when running as root (whom permissions do not stop), its mode
+// otherwise.
+func readOnlyDir(t *testing.T, dir string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+		return
+	}
+	if out, err := exec.Command("mount", "--bind", dir, dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount %s read-only as root (%v: %s)", dir, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot remount %s read-only (%v: %s)", dir, err, out)
+	}
+}
+
+// TestFirstLayout: a database of the first layout (no schema info
+// columns) is read as it is when opened read-only, and gains the columns
+// when opened for writing.
+func TestFirstLayout(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.NewReplacer("\tinfo    TEXT\n", "", ",\n\tinfo    TEXT", "", "\tschema_info    TEXT,\n", "").Replace(schemaSQL)
+	if strings.Contains(old, "info") {
+		t.Fatalf("could not make the first layout from:\n%s", schemaSQL)
+	}
+	for _, q := range []string{old,
+		`INSERT INTO entries VALUES ('ns', 'k', '1', 1, 0), ('ns', '', NULL, 1, 0)`,
+		`INSERT INTO schemas VALUES ('ns', 'S', 2)`,
+		`INSERT INTO checkpoints VALUES ('ns', 'cp', 0, 1, 'S', 2, 1)`,
+		`INSERT INTO checkpoint_entries VALUES ('ns', 'cp', 'k', '1', 1, 0)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	want := runtime.SchemaRef{Name: "S", Version: 2}
+	ro := openURL(t, "sqlite:"+path, runtime.ReadOnly())
+	if s, err := ro.Schema(ctx, "ns"); err != nil || !s.Equal(want) {
+		t.Fatalf("read-only schema of the first layout: %+v, %v", s, err)
+	}
+	if cps, err := ro.Checkpoints(ctx, "ns"); err != nil || len(cps) != 1 || !cps[0].Schema.Equal(want) {
+		t.Fatalf("read-only checkpoints of the first layout: %+v, %v", cps, err)
+	}
+	rw := openURL(t, "sqlite:"+path)
+	ref := runtime.SchemaRef{Name: "S", Version: 2, Keys: []string{"k"}, Secret: []string{"k"}}
+	if _, err := rw.Apply(ctx, "ns", &runtime.Batch{Schema: &ref, Puts: []runtime.KV{{Key: "k", Value: []byte(`2`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := rw.Schema(ctx, "ns"); !s.Equal(ref) {
+		t.Fatalf("schema written after the upgrade: %+v", s)
+	}
 }

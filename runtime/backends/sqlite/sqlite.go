@@ -4,13 +4,27 @@
 // URL: sqlite:PATH (relative) or sqlite:///ABS/PATH, with optional query
 // parameters synchronous=full|normal (default full: durable across power
 // loss; normal is durable across a crash of the process) and busy_timeout
-// (a Go duration, default 5s). The file is created 0600 and its directory
-// 0700. The database runs in WAL mode; writes take the write lock at the
-// start of their transaction (BEGIN IMMEDIATE) so that two writers never
-// deadlock upgrading a read lock.
+// (a Go duration, default 5s). PATH names the file exactly as written: no
+// character in it, '%' included, is decoded or special. The file is
+// created 0600 and its directory 0700. The database runs in WAL mode;
+// writes take the write lock at the start of their transaction (BEGIN
+// IMMEDIATE) so that two writers never deadlock upgrading a read lock.
 //
-// Tables: entries (one row per key, the JSON value as text), schemas,
-// checkpoints and checkpoint_entries.
+// Opened read-only (runtime.ReadOnly), the backend creates nothing: a
+// missing file, or one without stategen's tables, is runtime.ErrNotFound
+// ("no store at PATH"), and every write is runtime.ErrReadOnly. It opens
+// the database with SQLite's mode=ro, and where even that cannot work
+// because the directory is not writable (a read-only file system: a WAL
+// database needs its -shm file) with immutable=1, which reads the file as
+// it is, without locks; a -wal file left by a writer that did not close
+// cleanly is then not seen.
+//
+// Tables: entries (one row per key, the JSON value as text), schemas (a
+// namespace's schema: name, version and, as the JSON {"keys": [...],
+// "secret": [...]}, its info), checkpoints (with schema_name,
+// schema_version and schema_info) and checkpoint_entries. The info columns
+// were added after the first layout; opening a database read-write adds
+// them, read-only reads an older database without them.
 package sqlite
 
 import (
@@ -19,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,7 +66,8 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE TABLE IF NOT EXISTS schemas (
 	ns      TEXT PRIMARY KEY,
 	name    TEXT NOT NULL,
-	version INTEGER NOT NULL
+	version INTEGER NOT NULL,
+	info    TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
 	ns             TEXT NOT NULL,
@@ -61,6 +77,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 	schema_name    TEXT NOT NULL,
 	schema_version INTEGER NOT NULL,
 	keys           INTEGER NOT NULL,
+	schema_info    TEXT,
 	PRIMARY KEY (ns, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoint_entries (
@@ -98,17 +115,44 @@ const (
 	sqlUpsert = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated`
 	sqlDeleteKey = `UPDATE entries SET value = NULL, revision = ?3, updated = ?4 WHERE ns = ?1 AND key = ?2 AND value IS NOT NULL`
+
+	// sqlGetSchema is sqlGet with the namespace's schema: always one row,
+	// whose value is NULL when the key is absent.
+	sqlGetSchema = `SELECT e.value, e.revision, e.updated, s.name, s.version
+		FROM (SELECT ?1 AS ns, ?2 AS key) AS q
+		LEFT JOIN entries AS e ON e.ns = q.ns AND e.key = q.key AND e.value IS NOT NULL
+		LEFT JOIN schemas AS s ON s.ns = q.ns`
+
+	// The one-key writes of generated code, which record the schema and
+	// are conditioned on it, in one statement when the namespace already
+	// records exactly that schema (?5 name, ?6 version, ?7 info); they
+	// return no row otherwise, and the write takes the general path.
+	schemaHeld = `EXISTS (SELECT 1 FROM schemas WHERE ns = ?1 AND name = ?5 AND version = ?6 AND info IS ?7)`
+	sqlPutHeld = `INSERT INTO entries (ns, key, value, revision, updated) SELECT ?1, ?2, ?3, ` + nextRev + `, ?4 WHERE ` + schemaHeld + `
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+		RETURNING revision`
+	sqlCreateHeld = `INSERT INTO entries (ns, key, value, revision, updated) SELECT ?1, ?2, ?3, ` + nextRev + `, ?4 WHERE ` + schemaHeld + `
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+		WHERE entries.value IS NULL
+		RETURNING revision`
+	sqlSwapHeld = `UPDATE entries SET value = ?3, revision = ` + nextRev + `, updated = ?4
+		WHERE ns = ?1 AND key = ?2 AND revision = ?8 AND value IS NOT NULL AND ` + schemaHeld + `
+		RETURNING revision`
 )
 
 // Backend is the SQLite backend. Writes go through a pool of one connection,
 // so a process's writers queue in Go rather than spin on the file lock;
 // reads use their own pool, which WAL lets run beside a writer.
 type Backend struct {
-	path  string
-	write *sql.DB
+	path     string
+	readOnly bool
+	// info says the database has the schema info columns; one opened
+	// read-only may predate them.
+	info  bool
+	write *sql.DB // nil when read-only
 	read  *sql.DB
 
-	get, put, create, swap, nsRev, keyRev, upsert, deleteKey *sql.Stmt
+	get, getSchema, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, upsert, deleteKey *sql.Stmt
 
 	stampMu   sync.Mutex
 	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign
@@ -121,10 +165,7 @@ func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend,
 	if u.Host != "" {
 		return nil, fmt.Errorf("sqlite: URL names a host %q: use sqlite:relative/path or sqlite:///absolute/path", u.Host)
 	}
-	path := u.Opaque
-	if path == "" {
-		path = u.Path
-	}
+	path := URLPath(u)
 	if path == "" {
 		return nil, errors.New("sqlite: URL has no file path (sqlite:PATH)")
 	}
@@ -151,14 +192,27 @@ func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend,
 			return nil, fmt.Errorf("sqlite: unknown URL parameter %q (known: synchronous, busy_timeout)", k)
 		}
 	}
-	return Open(ctx, path, syncMode, busy)
+	return Open(ctx, path, Options{Synchronous: syncMode, BusyTimeout: busy, ReadOnly: cfg.ReadOnly})
 }
 
-// Open opens (creating if needed) the database at path. synchronous is FULL
-// or NORMAL.
-func Open(ctx context.Context, path, synchronous string, busyTimeout time.Duration) (*Backend, error) {
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("sqlite: path %q: '?' and '#' are not allowed in the file name", path)
+// Options are the settings of Open.
+type Options struct {
+	// Synchronous is FULL (the default) or NORMAL.
+	Synchronous string
+	// BusyTimeout bounds the wait for another connection's lock.
+	BusyTimeout time.Duration
+	// ReadOnly creates and changes nothing (see the package doc).
+	ReadOnly bool
+}
+
+// Open opens the database at path, creating it (0600, in a directory made
+// 0700) unless o.ReadOnly.
+func Open(ctx context.Context, path string, o Options) (*Backend, error) {
+	if o.Synchronous == "" {
+		o.Synchronous = "FULL"
+	}
+	if o.ReadOnly {
+		return openReadOnly(ctx, path, o.BusyTimeout)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -172,9 +226,9 @@ func Open(ctx context.Context, path, synchronous string, busyTimeout time.Durati
 	f.Close()
 
 	// The pragmas go in the DSN so that every pooled connection gets them.
-	dsn := "file:" + path + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(%s)",
-		busyTimeout.Milliseconds(), synchronous)
-	b := &Backend{path: path}
+	dsn := FileURI(path) + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(%s)",
+		o.BusyTimeout.Milliseconds(), o.Synchronous)
+	b := &Backend{path: path, info: true}
 	if b.write, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -193,10 +247,120 @@ func Open(ctx context.Context, path, synchronous string, busyTimeout time.Durati
 	return b, nil
 }
 
+// URLPath is the file a sqlite: (or pysqlite:) URL names, exactly as
+// written in it: sqlite:PATH keeps PATH as it is, and sqlite:///ABS/PATH
+// is not percent-decoded either, so that x%41.db names x%41.db.
+func URLPath(u *url.URL) string {
+	switch {
+	case u.Opaque != "":
+		return u.Opaque
+	case u.RawPath != "":
+		return u.RawPath // the path as written, where it differs from Path's escaping
+	}
+	return u.EscapedPath() // Path's escaping is what was written
+}
+
+// FileURI is path as the file: URI that SQLite opens: '%', '?' and '#',
+// which the URI syntax would read as escapes, query or fragment, are
+// escaped, so that SQLite opens exactly the file named. A DSN for the
+// modernc.org/sqlite driver is FileURI(path) followed by its query.
+func FileURI(path string) string {
+	var b strings.Builder
+	b.WriteString("file:")
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '%', '?', '#':
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// openReadOnly opens an existing database for reading only.
+func openReadOnly(ctx context.Context, path string, busyTimeout time.Duration) (*Backend, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("sqlite: no store at %s: %w", path, runtime.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: %w", err)
+	case fi.IsDir():
+		return nil, fmt.Errorf("sqlite: %s is a directory, not a database file", path)
+	}
+	dsn := FileURI(path) + fmt.Sprintf("?mode=ro&_pragma=busy_timeout(%d)", busyTimeout.Milliseconds())
+	b, err := openRead(ctx, path, dsn)
+	if err != nil && cannotOpen(err) {
+		// A WAL database needs its -shm file, which a read-only directory
+		// cannot hold: read the file as it is.
+		b, err = openRead(ctx, path, FileURI(path)+"?immutable=1")
+	}
+	return b, err
+}
+
+func openRead(ctx context.Context, path, dsn string) (*Backend, error) {
+	b := &Backend{path: path, readOnly: true}
+	var err error
+	if b.read, err = sql.Open("sqlite", dsn); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	b.read.SetMaxIdleConns(4)
+	var tables int
+	err = b.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('entries', 'schemas', 'checkpoints', 'checkpoint_entries')`).Scan(&tables)
+	if err == nil && tables != 4 {
+		err = fmt.Errorf("no store at %s (the file holds no stategen tables): %w", path, runtime.ErrNotFound)
+	}
+	if err == nil {
+		err = b.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('schemas') WHERE name = 'info'`).Scan(&tables)
+		b.info = tables == 1
+	}
+	if err == nil {
+		err = b.prepare(ctx)
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, classify(err))
+	}
+	return b, nil
+}
+
+// cannotOpen reports SQLITE_CANTOPEN and the read-only errors SQLite gives
+// a reader that cannot create the -shm file of a WAL database.
+func cannotOpen(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
+		return true
+	}
+	return false
+}
+
 func (b *Backend) init(ctx context.Context) error {
 	if _, err := b.write.ExecContext(ctx, schemaSQL); err != nil {
 		return err
 	}
+	// Databases of the first layout lack the info columns.
+	for table, column := range map[string]string{"schemas": "info", "checkpoints": "schema_info"} {
+		var n int
+		if err := b.write.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			if _, err := b.write.ExecContext(ctx, "ALTER TABLE "+table+" ADD COLUMN "+column+" TEXT"); err != nil {
+				return err
+			}
+		}
+	}
+	return b.prepare(ctx)
+}
+
+// prepare prepares the statements of the hot paths: the reads always, the
+// writes unless read-only.
+func (b *Backend) prepare(ctx context.Context) error {
 	var err error
 	prep := func(db *sql.DB, q string) *sql.Stmt {
 		if err != nil {
@@ -207,13 +371,19 @@ func (b *Backend) init(ctx context.Context) error {
 		return s
 	}
 	b.get = prep(b.read, sqlGet)
-	b.put = prep(b.write, sqlPut)
-	b.create = prep(b.write, sqlCreate)
-	b.swap = prep(b.write, sqlSwap)
-	b.upsert = prep(b.write, sqlUpsert)
-	b.nsRev = prep(b.write, sqlNSRev)
-	b.keyRev = prep(b.write, sqlKeyRev)
-	b.deleteKey = prep(b.write, sqlDeleteKey)
+	b.getSchema = prep(b.read, sqlGetSchema)
+	if !b.readOnly {
+		b.put = prep(b.write, sqlPut)
+		b.create = prep(b.write, sqlCreate)
+		b.swap = prep(b.write, sqlSwap)
+		b.putHeldStmt = prep(b.write, sqlPutHeld)
+		b.createHeld = prep(b.write, sqlCreateHeld)
+		b.swapHeld = prep(b.write, sqlSwapHeld)
+		b.upsert = prep(b.write, sqlUpsert)
+		b.nsRev = prep(b.write, sqlNSRev)
+		b.keyRev = prep(b.write, sqlKeyRev)
+		b.deleteKey = prep(b.write, sqlDeleteKey)
+	}
 	if err != nil {
 		return err
 	}
@@ -274,6 +444,68 @@ func (b *Backend) Get(ctx context.Context, ns, key string) (runtime.Value, error
 	return v, nil
 }
 
+// GetWithSchema reads one key and the namespace's schema name and version
+// in one statement.
+func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Value, runtime.SchemaRef, error) {
+	var v runtime.Value
+	var ref runtime.SchemaRef
+	var data []byte
+	var rev, updated, version sql.NullInt64
+	var name sql.NullString
+	if err := b.getSchema.QueryRowContext(ctx, ns, key).Scan(&data, &rev, &updated, &name, &version); err != nil {
+		return v, ref, classify(err)
+	}
+	ref.Name, ref.Version = name.String, int(version.Int64)
+	if data == nil {
+		return v, ref, runtime.ErrNotFound
+	}
+	if err := checkJSON("key "+key, data); err != nil {
+		return v, ref, err
+	}
+	v.Data, v.Revision, v.Updated = data, rev.Int64, time.Unix(0, updated.Int64)
+	return v, ref, nil
+}
+
+// schemaInfo is the info column: what a SchemaRef holds besides its name
+// and version.
+type schemaInfo struct {
+	Keys   []string `json:"keys,omitempty"`
+	Secret []string `json:"secret,omitempty"`
+}
+
+// encodeInfo is ref's info column, nil (NULL) when it has none.
+func encodeInfo(ref runtime.SchemaRef) (any, error) {
+	if len(ref.Keys) == 0 && len(ref.Secret) == 0 {
+		return nil, nil
+	}
+	js, err := json.Marshal(schemaInfo{Keys: ref.Keys, Secret: ref.Secret})
+	if err != nil {
+		return nil, err
+	}
+	return string(js), nil
+}
+
+// decodeInfo fills ref's keys from an info column.
+func decodeInfo(where string, ref *runtime.SchemaRef, info sql.NullString) error {
+	if !info.Valid {
+		return nil
+	}
+	var si schemaInfo
+	if err := json.Unmarshal([]byte(info.String), &si); err != nil {
+		return runtime.Corrupt(where+" schema", err)
+	}
+	ref.Keys, ref.Secret = si.Keys, si.Secret
+	return nil
+}
+
+// infoColumn selects column, or NULL from a database that predates it.
+func (b *Backend) infoColumn(column string) string {
+	if b.info {
+		return column
+	}
+	return "NULL"
+}
+
 // Stamp returns the database's data_version, which changes on every commit
 // by any connection other than the one asking.
 func (b *Backend) Stamp(ctx context.Context, ns string) (runtime.Stamp, error) {
@@ -297,9 +529,13 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 	if err := tx.QueryRowContext(ctx, sqlNSRev, ns).Scan(&snap.Revision); err != nil {
 		return nil, classify(err)
 	}
-	err = tx.QueryRowContext(ctx, `SELECT name, version FROM schemas WHERE ns = ?`, ns).Scan(&snap.Schema.Name, &snap.Schema.Version)
+	var info sql.NullString
+	err = tx.QueryRowContext(ctx, `SELECT name, version, `+b.infoColumn("info")+` FROM schemas WHERE ns = ?`, ns).Scan(&snap.Schema.Name, &snap.Schema.Version, &info)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, classify(err)
+	}
+	if err := decodeInfo("namespace "+ns, &snap.Schema, info); err != nil {
+		return nil, err
 	}
 	snap.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM entries WHERE ns = ? AND value IS NOT NULL AND key != ''`, ns)
 	if err != nil {
@@ -339,9 +575,20 @@ func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map
 // key, the common case, is a single statement; anything else is one
 // immediate transaction.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
-	if len(batch.Puts) == 1 && len(batch.Deletes) == 0 && !batch.Replace && batch.Schema == nil &&
-		(len(batch.Conds) == 0 || len(batch.Conds) == 1 && batch.Conds[0].Key == batch.Puts[0].Key) {
+	if b.readOnly {
+		return 0, fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
+	}
+	oneKey := len(batch.Puts) == 1 && len(batch.Deletes) == 0 && !batch.Replace &&
+		(len(batch.Conds) == 0 || len(batch.Conds) == 1 && batch.Conds[0].Key == batch.Puts[0].Key)
+	switch {
+	case oneKey && batch.Schema == nil && batch.IfSchema == nil:
 		return b.putOne(ctx, ns, batch.Puts[0], batch.Conds)
+	case oneKey && batch.Schema != nil && batch.IfSchema != nil && batch.Schema.SameVersion(*batch.IfSchema):
+		// A generated one-key write: one statement when the namespace
+		// records this very schema already, the general path otherwise.
+		if rev, ok, err := b.putHeld(ctx, ns, batch.Puts[0], batch.Conds, *batch.Schema); err != nil || ok {
+			return rev, err
+		}
 	}
 	tx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -351,6 +598,16 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	for _, c := range batch.Conds {
 		if err := checkCond(ctx, tx, b, ns, c); err != nil {
 			return 0, err
+		}
+	}
+	if want := batch.IfSchema; want != nil {
+		var have runtime.SchemaRef
+		err := tx.QueryRowContext(ctx, `SELECT name, version FROM schemas WHERE ns = ?`, ns).Scan(&have.Name, &have.Version)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, classify(err)
+		}
+		if err == nil && !have.SameVersion(*want) {
+			return 0, fmt.Errorf("schema: %w: expected %s, found %s", runtime.ErrConflict, *want, have)
 		}
 	}
 	var rev int64
@@ -382,8 +639,19 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	if _, err := up.ExecContext(ctx, ns, "", nil, rev, now); err != nil {
 		return 0, classify(err)
 	}
-	if s := batch.Schema; s != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO schemas (ns, name, version) VALUES (?, ?, ?)`, ns, s.Name, s.Version); err != nil {
+	if s := batch.Schema; s != nil && s.IsZero() {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM schemas WHERE ns = ?`, ns); err != nil {
+			return 0, classify(err)
+		}
+	} else if s != nil {
+		info, err := encodeInfo(*s)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: encode schema: %w", err)
+		}
+		// Rewritten only when it changes: most writes record the same one.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schemas (ns, name, version, info) VALUES (?1, ?2, ?3, ?4)
+			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info
+			WHERE name IS NOT excluded.name OR version IS NOT excluded.version OR info IS NOT excluded.info`, ns, s.Name, s.Version, info); err != nil {
 			return 0, classify(err)
 		}
 	}
@@ -410,6 +678,25 @@ func (b *Backend) putOne(ctx context.Context, ns string, kv runtime.KV, conds []
 		err = fmt.Errorf("key %s: %w: expected revision %d", kv.Key, runtime.ErrConflict, conds[0].Revision)
 	}
 	return rev, err
+}
+
+// putHeld writes one key in one statement on condition that the namespace
+// records schema already; ok is false, with nothing written, when it does
+// not or when a key condition failed (the general path tells which).
+func (b *Backend) putHeld(ctx context.Context, ns string, kv runtime.KV, conds []runtime.Cond, schema runtime.SchemaRef) (rev int64, ok bool, err error) {
+	info, err := encodeInfo(schema)
+	if err != nil {
+		return 0, false, fmt.Errorf("sqlite: encode schema: %w", err)
+	}
+	stmt, args := b.putHeldStmt, []any{ns, kv.Key, string(kv.Value), time.Now().UnixNano(), schema.Name, schema.Version, info}
+	if len(conds) > 0 {
+		if conds[0].Revision == 0 {
+			stmt = b.createHeld
+		} else {
+			stmt, args = b.swapHeld, append(args, conds[0].Revision)
+		}
+	}
+	return returning(ctx, stmt, args...)
 }
 
 // returning runs a write with a RETURNING clause and reads the one value it
@@ -477,6 +764,13 @@ func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
 
 // PutCheckpoint stores a checkpoint, replacing one of the same name.
 func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Checkpoint) error {
+	if b.readOnly {
+		return fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
+	}
+	info, err := encodeInfo(cp.Schema)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode schema: %w", err)
+	}
 	tx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
 		return classify(err)
@@ -485,8 +779,8 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, cp.Name); err != nil {
 		return classify(err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (ns, name, created, revision, schema_name, schema_version, keys) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		ns, cp.Name, cp.Created.UnixNano(), cp.Revision, cp.Schema.Name, cp.Schema.Version, len(cp.Values)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (ns, name, created, revision, schema_name, schema_version, keys, schema_info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ns, cp.Name, cp.Created.UnixNano(), cp.Revision, cp.Schema.Name, cp.Schema.Version, len(cp.Values), info); err != nil {
 		return classify(err)
 	}
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO checkpoint_entries (ns, name, key, value, revision, updated) VALUES (?, ?, ?, ?, ?, ?)`)
@@ -511,13 +805,17 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 	defer tx.Rollback()
 	cp := &runtime.Checkpoint{}
 	var created int64
-	err = tx.QueryRowContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys FROM checkpoints WHERE ns = ? AND name = ?`, ns, name).
-		Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys)
+	var info sql.NullString
+	err = tx.QueryRowContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys, `+b.infoColumn("schema_info")+` FROM checkpoints WHERE ns = ? AND name = ?`, ns, name).
+		Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys, &info)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, runtime.ErrNotFound
 	}
 	if err != nil {
 		return nil, classify(err)
+	}
+	if err := decodeInfo("checkpoint "+name, &cp.Schema, info); err != nil {
+		return nil, err
 	}
 	cp.Created = time.Unix(0, created)
 	cp.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, name)
@@ -529,7 +827,7 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 
 // Checkpoints lists a namespace's checkpoints.
 func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.CheckpointInfo, error) {
-	rows, err := b.read.QueryContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys FROM checkpoints WHERE ns = ?`, ns)
+	rows, err := b.read.QueryContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys, `+b.infoColumn("schema_info")+` FROM checkpoints WHERE ns = ?`, ns)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -538,10 +836,14 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 	for rows.Next() {
 		var cp runtime.CheckpointInfo
 		var created int64
-		if err := rows.Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys); err != nil {
+		var info sql.NullString
+		if err := rows.Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys, &info); err != nil {
 			return nil, classify(err)
 		}
 		cp.Created = time.Unix(0, created)
+		if err := decodeInfo("checkpoint "+cp.Name, &cp.Schema, info); err != nil {
+			cp = runtime.CheckpointInfo{Name: cp.Name, Err: err}
+		}
 		out = append(out, cp)
 	}
 	return out, classify(rows.Err())
@@ -549,6 +851,9 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 
 // DeleteCheckpoint removes one checkpoint.
 func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
+	if b.readOnly {
+		return fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
+	}
 	tx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
 		return classify(err)

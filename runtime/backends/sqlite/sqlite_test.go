@@ -25,6 +25,9 @@ func TestConformance(t *testing.T) {
 	backendtest.Run(t, backendtest.Harness{
 		NewURL: newURL,
 		Dir:    func(u string) string { return filepath.Dir(dbPath(u)) },
+		MissingURL: func(t testing.TB) string {
+			return "sqlite:" + filepath.Join(t.TempDir(), "nosuch", "dir", "state.db")
+		},
 		Corrupt: func(t testing.TB, u, ns, key string) func() []byte {
 			db, err := sql.Open("sqlite", dbPath(u))
 			if err != nil {

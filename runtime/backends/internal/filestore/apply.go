@@ -64,9 +64,12 @@ func checkValue(v []byte) ([]byte, error) {
 	return appendCompact(nil, v[i:end]), nil
 }
 
-// checkConds checks a batch's conditions against st.
-func (b *Backend) checkConds(ns string, st *nsState, conds []runtime.Cond) error {
-	for _, c := range conds {
+// checkConds checks a batch's conditions (Conds and IfSchema) against st.
+func (b *Backend) checkConds(ns string, st *nsState, batch *runtime.Batch) error {
+	if want := batch.IfSchema; want != nil && !st.schema.IsZero() && !st.schema.SameVersion(*want) {
+		return fmt.Errorf("schema of %s %s: %w: expected %s, found %s", b.f.Noun(), ns, runtime.ErrConflict, *want, st.schema)
+	}
+	for _, c := range batch.Conds {
 		have, subject := int64(0), b.f.Noun()+" "+ns
 		if c.Key != "" {
 			subject = "key " + c.Key
@@ -97,7 +100,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		return 0, fmt.Errorf("write %s %q: %w", b.f.Noun(), ns, runtime.ErrReadOnly)
 	}
 	if _, err := b.dir.Stat(ns); IsNotExist(err) {
-		if err := b.checkConds(ns, &nsState{}, batch.Conds); err != nil {
+		if err := b.checkConds(ns, &nsState{}, batch); err != nil {
 			return 0, err
 		}
 	}
@@ -111,7 +114,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		if err != nil {
 			return 0, err
 		}
-		if err := b.checkConds(ns, st, batch.Conds); err != nil {
+		if err := b.checkConds(ns, st, batch); err != nil {
 			return 0, err
 		}
 		rev, err := b.write(st, batch, puts, order, attempt < maxRestarts)

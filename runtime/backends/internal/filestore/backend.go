@@ -18,7 +18,10 @@ type Backend struct {
 	logger   *slog.Logger
 }
 
-var _ runtime.Stamper = (*Backend)(nil)
+var (
+	_ runtime.Stamper      = (*Backend)(nil)
+	_ runtime.SchemaGetter = (*Backend)(nil)
+)
 
 // Open returns the backend for the store directory dir in format f. The
 // directory is created by the first write; with cfg.ReadOnly a directory
@@ -92,24 +95,31 @@ func (b *Backend) value(st *nsState, key string) (runtime.Value, bool, error) {
 
 // Get reads one key.
 func (b *Backend) Get(ctx context.Context, ns, key string) (runtime.Value, error) {
+	v, _, err := b.GetWithSchema(ctx, ns, key)
+	return v, err
+}
+
+// GetWithSchema reads one key and the schema its namespace records: the
+// namespace is read whole anyway.
+func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Value, runtime.SchemaRef, error) {
 	if err := checkNames(ns, key); err != nil {
-		return runtime.Value{}, err
+		return runtime.Value{}, runtime.SchemaRef{}, err
 	}
 	st, err := b.load(ctx, ns, readAdopt)
 	if err != nil {
-		return runtime.Value{}, err
+		return runtime.Value{}, runtime.SchemaRef{}, err
 	}
 	if st.rev == 0 {
-		return runtime.Value{}, b.notFound(ns)
+		return runtime.Value{}, runtime.SchemaRef{}, b.notFound(ns)
 	}
 	v, ok, err := b.value(st, key)
 	if err != nil {
-		return runtime.Value{}, err
+		return runtime.Value{}, st.schema, err
 	}
 	if !ok {
-		return runtime.Value{}, fmt.Errorf("key %q of %s %q: %w", key, b.f.Noun(), ns, runtime.ErrNotFound)
+		return runtime.Value{}, st.schema, fmt.Errorf("key %q of %s %q: %w", key, b.f.Noun(), ns, runtime.ErrNotFound)
 	}
-	return v, nil
+	return v, st.schema, nil
 }
 
 // Snapshot reads a namespace.

@@ -101,12 +101,12 @@ func TestLayout(t *testing.T) {
 	}
 	// prev describes what was there before: nothing, so that a crash
 	// before the data file is written leaves no namespace.
-	if m.Revision != 1 || *m.Schema != schema || string(appendCompact(nil, m.Extra["x"])) != `{"go":[1]}` || len(m.Keys) != 3 ||
+	if m.Revision != 1 || !m.Schema.Equal(schema) || string(appendCompact(nil, m.Extra["x"])) != `{"go":[1]}` || len(m.Keys) != 3 ||
 		m.Data == nil || m.Prev == nil || m.Prev.Revision != 0 || m.Prev.Data != nil {
 		t.Errorf("meta %+v", m)
 	}
 	snap, vals := snapshot(t, b)
-	if snap.Revision != 1 || snap.Schema != schema || vals["a"] != "null" || vals["b"] != `"é"` || vals["x"] != `{"go":[1]}` {
+	if snap.Revision != 1 || !snap.Schema.Equal(schema) || vals["a"] != "null" || vals["b"] != `"é"` || vals["x"] != `{"go":[1]}` {
 		t.Errorf("snapshot %+v %v", snap, vals)
 	}
 	// A key moves between the file and the bookkeeping with the format:
@@ -302,7 +302,7 @@ func TestChangedAfterBookkeeping(t *testing.T) {
 		t.Fatalf("conditional write: %v, want ErrConflict", err)
 	}
 	snap, vals := snapshot(t, b)
-	if vals["a"] != "2" || vals["x"] != `"old"` || snap.Schema != v1 || snap.Revision <= rev {
+	if vals["a"] != "2" || vals["x"] != `"old"` || !snap.Schema.Equal(v1) || snap.Revision <= rev {
 		t.Errorf("after the abandoned write: %+v %v", snap, vals)
 	}
 }
@@ -328,7 +328,7 @@ func TestCrashBetweenRenames(t *testing.T) {
 	setHook(t, func(string, string) {})
 	fresh := newBackend(t, dir, runtime.Config{})
 	snap, vals := snapshot(t, fresh)
-	if snap.Revision != r1 || snap.Schema != v1 || len(vals) != 2 || vals["a"] != `"old"` || vals["x"] != `"old"` {
+	if snap.Revision != r1 || !snap.Schema.Equal(v1) || len(vals) != 2 || vals["a"] != `"old"` || vals["x"] != `"old"` {
 		t.Fatalf("after the crash: %+v %v", snap, vals)
 	}
 	if r := apply(t, fresh, &runtime.Batch{Puts: []runtime.KV{kv("a", `"next"`)}}); r <= r1+1 {
@@ -443,7 +443,7 @@ func TestCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := b.GetCheckpoint(ctx, "ns", "good")
-	if err != nil || got.Created != created || got.Revision != 4 || got.Schema != schema || got.Keys != 2 ||
+	if err != nil || got.Created != created || got.Revision != 4 || !got.Schema.Equal(schema) || got.Keys != 2 ||
 		string(got.Values["b"].Data) != `"é"` || got.Values["a"].Revision != 2 {
 		t.Fatalf("read back: %+v, %v", got, err)
 	}
@@ -475,7 +475,7 @@ func TestCheckpoints(t *testing.T) {
 	if c := byName["python"]; c.Err != nil || !c.Created.Equal(mtime) || c.Keys != 1 {
 		t.Errorf("Python's checkpoint: %+v", c)
 	}
-	if c := byName["old"]; c.Err != nil || c.Revision != 3 || c.Schema != schema || c.Keys != 1 {
+	if c := byName["old"]; c.Err != nil || c.Revision != 3 || !c.Schema.Equal(schema) || c.Keys != 1 {
 		t.Errorf("earlier release's checkpoint: %+v", c)
 	}
 	if c := byName["good"]; c.Err != nil || c.Revision != 4 {

@@ -59,7 +59,10 @@ func Harness(scheme, query, file string) backendtest.Harness {
 	}
 	return backendtest.Harness{
 		NewURL: func(t testing.TB) string { return scheme + ":" + filepath.Join(t.TempDir(), "store") + query },
-		Dir:    dir,
+		MissingURL: func(t testing.TB) string {
+			return scheme + ":" + filepath.Join(t.TempDir(), "nosuch", "store") + query
+		},
+		Dir: dir,
 		Corrupt: func(t testing.TB, url, ns, key string) func() []byte {
 			path := filepath.Join(dir(url), ns, file)
 			data := ReadFile(t, path)

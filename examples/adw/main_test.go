@@ -201,4 +201,3 @@ func TestUsage(t *testing.T) {
 		t.Errorf("a phase of an unknown run: exit %d, %q", code, errOut)
 	}
 }
-

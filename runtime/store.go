@@ -131,12 +131,21 @@ func (s *Store) Close() error { return s.be.Close() }
 
 // do runs one backend operation with the retry policy and wraps its error.
 func (s *Store) do(ctx context.Context, op, ns, key string, f func() error) error {
-	err := s.opts.retry.run(ctx, f, func(attempt int, err error) {
-		s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "stategen: retrying after a transient error",
-			slog.String("op", op), slog.String("store", s.name), slog.String("namespace", ns),
+	return s.wrap(op, ns, key, s.retry(ctx, op, ns, f))
+}
+
+// retry runs f under the retry policy, logging each retry.
+func (s *Store) retry(ctx context.Context, op, ns string, f func() error) error {
+	return s.opts.retry.run(ctx, f, retryLogger(ctx, s.opts.logger, op, s.name, ns))
+}
+
+// retryLogger returns the function that logs each retry of op.
+func retryLogger(ctx context.Context, l *slog.Logger, op, store, ns string) func(attempt int, err error) {
+	return func(attempt int, err error) {
+		l.LogAttrs(ctx, slog.LevelWarn, "stategen: retrying after a transient error",
+			slog.String("op", op), slog.String("store", store), slog.String("namespace", ns),
 			slog.Int("attempt", attempt), slog.String("error", err.Error()))
-	})
-	return s.wrap(op, ns, key, err)
+	}
 }
 
 func (s *Store) wrap(op, ns, key string, err error) error {
@@ -185,16 +194,35 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 		b = &c
 	}
 	var rev int64
-	err := s.do(ctx, op, ns, key, func() (err error) {
+	var maybe error // the first failure after which the batch may have landed
+	err := s.retry(ctx, op, ns, func() (err error) {
 		rev, err = s.be.Apply(ctx, ns, b)
+		if maybe == nil && mayHaveApplied(err) {
+			maybe = err
+			if b.ID != "" {
+				c := *b
+				c.Retry = true
+				b = &c
+			}
+		}
 		return err
 	})
+	if err != nil && maybe != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrUnknownOutcome) {
+		// The retries ran out, or the context ended, after an attempt
+		// that may have landed. (A conflict after it is no such case: the
+		// backend found the batch's ID not applied, or it would have said
+		// ErrUnknownOutcome.)
+		err = fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+	}
 	if s.cache != nil {
 		// Also on error: a write that failed after reaching the backend may
 		// have landed.
 		s.cache.invalidate(ns)
 	}
-	return rev, err
+	if err != nil {
+		return 0, s.wrap(op, ns, key, err)
+	}
+	return rev, nil
 }
 
 // batchID is a random name for a batch, unique for all practical purposes.
@@ -293,11 +321,12 @@ var conflictRetry = RetryPolicy{Initial: 500 * time.Microsecond, Max: 20 * time.
 // retryConflicts runs attempt until it ends other than with ErrConflict,
 // sleeping a short jittered while between attempts, until ctx ends. An
 // attempt reports an error as final (never retried, even if it wraps
-// ErrConflict) when it comes from the caller's own function.
+// ErrConflict) when it comes from the caller's own function. A write whose
+// outcome is unknown is never tried again: it may have landed.
 func retryConflicts(ctx context.Context, attempt func() (final bool, err error)) error {
 	for n := 1; ; n++ {
 		final, err := attempt()
-		if err == nil || final || !errors.Is(err, ErrConflict) || !sleep(ctx, conflictRetry.backoff(n)) {
+		if err == nil || final || !errors.Is(err, ErrConflict) || errors.Is(err, ErrUnknownOutcome) || !sleep(ctx, conflictRetry.backoff(n)) {
 			return err
 		}
 	}

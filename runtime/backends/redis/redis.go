@@ -39,13 +39,26 @@
 //	                       _rev (revision it copies), _schema, _created, _name
 //	PREFIX:{NS}:cps        sorted set: checkpoint names scored by creation
 //	                       (unix milliseconds), for listing
-//	PREFIX:{NS}:batch      string "ID REVISION": the last conditional batch
-//	                       applied, so that a retry whose first reply was lost
-//	                       is not applied twice
+//	PREFIX:{NS}:applied    sorted set: the IDs of the conditional batches
+//	                       applied (see below), scored by their revision, and
+//	                       the member "" scored by the revision up to which
+//	                       IDs may have been forgotten
 //
 // The state hash is never deleted, even when its last key is, so that _rev
 // only grows: a namespace that holds no key and no schema reads as not found,
 // but its next write still gets a higher revision than every earlier one.
+//
+// A conditional batch carries an ID that the Store keeps across its retries,
+// and the script that applies it records the ID in the applied set, in the
+// same atomic step. A retry whose first attempt landed (its reply was lost)
+// finds its ID there and gets that write's revision instead of applying it
+// again; a retry whose conditions fail is a plain conflict only if the set
+// proves the ID was never applied (it still holds every ID applied after the
+// conditions' revisions), and runtime.ErrUnknownOutcome otherwise. The set
+// keeps the last 512 IDs and expires 10 minutes after the namespace's last
+// conditional write (sooner with a shorter TTL): far longer than any retry
+// waits, and bounded for a busy namespace. (Versions before this one kept a
+// string PREFIX:{NS}:batch instead; it is no longer read.)
 //
 // Every write runs as one Lua script (EVALSHA, falling back to EVAL), which
 // Redis executes atomically: a batch is applied whole or not at all, also when
@@ -79,6 +92,13 @@ import (
 // DefaultPrefix is the first part of every key unless the URL's prefix
 // parameter says otherwise.
 const DefaultPrefix = "stategen"
+
+// How many IDs of applied conditional batches a namespace remembers, and
+// for how long after its last conditional write (see the package doc).
+const (
+	appliedKeep = 512
+	appliedTTL  = 10 * time.Minute
+)
 
 func init() {
 	for _, scheme := range []string{"redis", "rediss", "redis+cluster"} {
@@ -261,22 +281,33 @@ func parseError(err error) error {
 // transientReplies are the server replies that say "not now": a server
 // loading its data, a cluster resharding or failing over, a replica that lost
 // its master, a script running too long, a master demoted by a failover.
+// Each refuses the command before running it.
 var transientReplies = []string{"LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "BUSY", "READONLY"}
 
+// corruptReply is the code of the error reply the scripts give when they
+// find stored data damaged, before writing anything.
+const corruptReply = "STATEGEN_CORRUPT"
+
 // classify marks the errors worth retrying as runtime.Transient: dropped or
-// refused connections, timeouts, and the transient server replies. Server
-// replies that will not change by retrying (auth failures, script errors)
-// and redis.Nil stay as they are.
+// refused connections, timeouts, and the transient server replies. Those
+// that surely left the command unrun (a failed dial, a server that refused
+// it) are runtime.NotApplied; the others (a connection lost while waiting
+// for the reply) may have left a write applied. Server replies that will
+// not change by retrying (auth failures, script errors) and redis.Nil stay
+// as they are; a script's report of damaged data is runtime.ErrCorrupt.
 func classify(err error) error {
 	if err == nil || errors.Is(err, goredis.Nil) || errors.Is(err, goredis.ErrClosed) {
 		return err
 	}
 	var reply goredis.Error
 	if errors.As(err, &reply) {
-		code, _, _ := strings.Cut(reply.Error(), " ")
+		code, msg, _ := strings.Cut(reply.Error(), " ")
+		if code == corruptReply {
+			return runtime.Corrupt("state hash", errors.New(msg))
+		}
 		for _, t := range transientReplies {
 			if code == t {
-				return runtime.Transient(err)
+				return runtime.NotApplied(err)
 			}
 		}
 		return err
@@ -285,7 +316,13 @@ func classify(err error) error {
 	if errors.As(err, &opErr) {
 		// Checked before the context errors: go-redis bounds each dial with
 		// its own timeout context, and a dial that timed out is worth retrying.
+		if opErr.Op == "dial" {
+			return runtime.NotApplied(err)
+		}
 		return runtime.Transient(err)
+	}
+	if errors.Is(err, goredis.ErrPoolTimeout) {
+		return runtime.NotApplied(err) // no connection, so no command sent
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -306,7 +343,9 @@ func classify(err error) error {
 
 func (b *Backend) stateKey(ns string) string { return b.prefix + ":{" + ns + "}:state" }
 func (b *Backend) indexKey(ns string) string { return b.prefix + ":{" + ns + "}:cps" }
-func (b *Backend) batchKey(ns string) string { return b.prefix + ":{" + ns + "}:batch" }
+func (b *Backend) appliedKey(ns string) string {
+	return b.prefix + ":{" + ns + "}:applied"
+}
 func (b *Backend) cpPrefix(ns string) string { return b.prefix + ":{" + ns + "}:cp:" }
 func (b *Backend) cpKey(ns, name string) string {
 	return b.cpPrefix(ns) + name

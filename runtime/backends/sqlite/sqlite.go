@@ -236,13 +236,14 @@ func (b *Backend) Close() error {
 }
 
 // classify marks SQLITE_BUSY and SQLITE_LOCKED (another process holds the
-// lock past the busy timeout) as transient.
+// lock past the busy timeout) as transient, and as certain to have changed
+// nothing: the statement or transaction that met them rolled back.
 func classify(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return runtime.Transient(err)
+			return runtime.NotApplied(err)
 		}
 	}
 	return err

@@ -134,7 +134,9 @@ type Batch struct {
 	Replace bool
 	// Conds must all hold or nothing is written (ErrConflict).
 	Conds []Cond
-	// Schema, if set, is recorded as the namespace's schema.
+	// Schema, if set, is recorded as the namespace's schema; a zero
+	// SchemaRef means "no schema" and removes any recorded one, so that a
+	// namespace whose keys are then all deleted does not exist.
 	Schema *SchemaRef
 	// ID names the batch so that a retried Apply is not applied twice. The
 	// Store sets it on conditional batches and keeps it across its retries.

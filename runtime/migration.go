@@ -147,13 +147,13 @@ func (s *StateStore[T]) migrate(ctx context.Context, snap *Snapshot) (*Snapshot,
 // when it is older; a migration that lost a race starts over.
 func (s *StateStore[T]) current(ctx context.Context) (*Snapshot, error) {
 	var out *Snapshot
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := s.st.retryConflicts(ctx, "migrate", s.ns, "", func() (int64, bool, error) {
 		snap, err := s.st.Snapshot(ctx, s.ns)
 		if err != nil {
-			return false, err
+			return 0, false, err
 		}
 		out, err = s.migrate(ctx, snap)
-		return false, err
+		return snap.Revision, false, err
 	})
 	return out, err
 }

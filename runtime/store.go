@@ -318,15 +318,44 @@ func (s *Store) Namespaces(ctx context.Context) ([]string, error) {
 // jittered so that competing writers spread out.
 var conflictRetry = RetryPolicy{Initial: 500 * time.Microsecond, Max: 20 * time.Millisecond}
 
+// maxStuck is how many times in a row a read-modify-write may find its
+// condition failing on a namespace (or key) that reads the same revision
+// each time before it reports the stored state inconsistent instead of
+// trying again. A conflict means another writer changed what was read, and
+// revisions only grow, so the next read sees a newer one; the same
+// revision read again and again means the backend's reads and its
+// conditions disagree, and retrying would spin until the context ends.
+const maxStuck = 5
+
 // retryConflicts runs attempt until it ends other than with ErrConflict,
 // sleeping a short jittered while between attempts, until ctx ends. An
-// attempt reports an error as final (never retried, even if it wraps
-// ErrConflict) when it comes from the caller's own function. A write whose
-// outcome is unknown is never tried again: it may have landed.
-func retryConflicts(ctx context.Context, attempt func() (final bool, err error)) error {
+// attempt returns the revision it read and conditioned its write on, and
+// reports an error as final (never retried, even if it wraps ErrConflict)
+// when it comes from the caller's own function. A write whose outcome is
+// unknown is never tried again: it may have landed.
+func (s *Store) retryConflicts(ctx context.Context, op, ns, key string, attempt func() (read int64, final bool, err error)) error {
+	stuck, last := 0, int64(-1)
 	for n := 1; ; n++ {
-		final, err := attempt()
-		if err == nil || final || !errors.Is(err, ErrConflict) || errors.Is(err, ErrUnknownOutcome) || !sleep(ctx, conflictRetry.backoff(n)) {
+		read, final, err := attempt()
+		if err == nil || final || !errors.Is(err, ErrConflict) || errors.Is(err, ErrUnknownOutcome) {
+			return err
+		}
+		if read != last {
+			stuck, last = 0, read
+		}
+		if stuck++; stuck >= maxStuck {
+			what := "the namespace"
+			if key != "" {
+				what = "key " + key
+			}
+			cause := err
+			if oe := (*opError)(nil); errors.As(err, &oe) {
+				cause = oe.err
+			}
+			return s.wrap(op, ns, key, fmt.Errorf("%w: %s reads the same at revision %d each time, yet the write conditioned on it failed %d times in a row (last: %v): the backend's reads and its conditions disagree",
+				ErrCorrupt, what, read, stuck, cause))
+		}
+		if !sleep(ctx, conflictRetry.backoff(n)) {
 			return err
 		}
 	}
@@ -335,25 +364,26 @@ func retryConflicts(ctx context.Context, attempt func() (final bool, err error))
 // UpdateKey reads a key, calls fn with its value (found is false when absent)
 // and writes fn's result on condition that nobody wrote the key meanwhile,
 // starting over on conflict until it succeeds or ctx ends. It returns the
-// stored value.
+// stored value. A write whose reply was lost is not made again: if the
+// backend cannot tell whether it landed, the error is ErrUnknownOutcome.
 func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value, found bool) (json.RawMessage, error)) (Value, error) {
 	var out Value
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := s.retryConflicts(ctx, "update", ns, key, func() (int64, bool, error) {
 		cur, err := s.Get(ctx, ns, key)
 		found := err == nil
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return false, err
+			return 0, false, err
 		}
 		next, err := fn(cur, found)
 		if err != nil {
-			return true, err
+			return cur.Revision, true, err
 		}
 		rev, err := s.apply(ctx, "update", ns, key, &Batch{
 			Puts:  []KV{{Key: key, Value: next}},
 			Conds: []Cond{{Key: key, Revision: cur.Revision}},
 		})
 		out = Value{Data: next, Revision: rev}
-		return false, err
+		return cur.Revision, false, err
 	})
 	if err != nil {
 		return Value{}, err
@@ -364,10 +394,11 @@ func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value
 // UpdateNamespace reads a snapshot (nil when the namespace does not exist),
 // asks fn for the batch to write, and applies it on condition that the
 // namespace did not change meanwhile, starting over on conflict until it
-// succeeds or ctx ends. It returns the new revision.
+// succeeds or ctx ends. It returns the new revision. As with UpdateKey, a
+// write whose outcome is unknown is not made again (ErrUnknownOutcome).
 func (s *Store) UpdateNamespace(ctx context.Context, ns string, fn func(*Snapshot) (*Batch, error)) (int64, error) {
 	var rev int64
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := s.retryConflicts(ctx, "update", ns, "", func() (int64, bool, error) {
 		snap, err := s.Snapshot(ctx, ns)
 		var have int64
 		switch {
@@ -376,15 +407,15 @@ func (s *Store) UpdateNamespace(ctx context.Context, ns string, fn func(*Snapsho
 		case errors.Is(err, ErrNotFound):
 			snap = nil
 		default:
-			return false, err
+			return 0, false, err
 		}
 		b, err := fn(snap)
 		if err != nil {
-			return true, err
+			return have, true, err
 		}
 		b.Conds = append(b.Conds, Cond{Revision: have})
 		rev, err = s.apply(ctx, "update", ns, "", b)
-		return false, err
+		return have, false, err
 	})
 	return rev, err
 }

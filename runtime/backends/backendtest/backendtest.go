@@ -55,6 +55,8 @@ func Run(t *testing.T, h Harness) {
 		{"Replace", testReplace},
 		{"Listing", testListing},
 		{"Schema", testSchema},
+		{"ZeroSchema", testZeroSchema},
+		{"SchemalessUpdate", testSchemalessUpdate},
 		{"CheckpointRestoreExact", testCheckpointRestore},
 		{"CheckpointList", testCheckpointList},
 		{"Prune", testPrune},

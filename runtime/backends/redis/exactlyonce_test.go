@@ -278,3 +278,35 @@ func TestCorruptRevision(t *testing.T) {
 		t.Errorf("write conditioned on a damaged key revision: %v, want ErrCorrupt", err)
 	}
 }
+
+// A namespace whose reads and conditions disagree (here a stray field in
+// its hash, which a condition counts and a snapshot ignores) makes an
+// update fail at once with ErrCorrupt instead of conflicting until its
+// context ends.
+func TestDisagreeingNamespaceSurfaces(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client(t)
+	raw := srv.URL(t)
+	st := openStore(t, raw)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := st.Put(ctx, "ns", "k", json.RawMessage(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Delete(ctx, "ns", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.HSet(ctx, prefixOf(t, raw)+":{ns}:state", "stray", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := st.UpdateNamespace(ctx, "ns", func(*runtime.Snapshot) (*runtime.Batch, error) {
+		return &runtime.Batch{Puts: []runtime.KV{{Key: "k", Value: json.RawMessage(`2`)}}}, nil
+	})
+	if !errors.Is(err, runtime.ErrCorrupt) || errors.Is(err, runtime.ErrConflict) || ctx.Err() != nil {
+		t.Fatalf("update of a namespace whose reads and conditions disagree: %v after %v; want ErrCorrupt before the context ends", err, time.Since(start))
+	}
+	if !strings.Contains(err.Error(), "disagree") {
+		t.Errorf("error %q does not say what is wrong", err)
+	}
+}

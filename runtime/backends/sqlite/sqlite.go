@@ -98,6 +98,11 @@ const (
 	sqlUpsert = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated`
 	sqlDeleteKey = `UPDATE entries SET value = NULL, revision = ?3, updated = ?4 WHERE ns = ?1 AND key = ?2 AND value IS NOT NULL`
+
+	// hasSchema is the condition on a schemas row that it records one:
+	// versions before this one stored a row of empty name and version 0
+	// for state without a schema.
+	hasSchema = `(name != '' OR version != 0)`
 )
 
 // Backend is the SQLite backend. Writes go through a pool of one connection,
@@ -298,7 +303,7 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 	if err := tx.QueryRowContext(ctx, sqlNSRev, ns).Scan(&snap.Revision); err != nil {
 		return nil, classify(err)
 	}
-	err = tx.QueryRowContext(ctx, `SELECT name, version FROM schemas WHERE ns = ?`, ns).Scan(&snap.Schema.Name, &snap.Schema.Version)
+	err = tx.QueryRowContext(ctx, `SELECT name, version FROM schemas WHERE ns = ? AND `+hasSchema, ns).Scan(&snap.Schema.Name, &snap.Schema.Version)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, classify(err)
 	}
@@ -383,7 +388,14 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	if _, err := up.ExecContext(ctx, ns, "", nil, rev, now); err != nil {
 		return 0, classify(err)
 	}
-	if s := batch.Schema; s != nil {
+	switch s := batch.Schema; {
+	case s == nil:
+	case s.IsZero():
+		// No schema: a row would make the namespace exist with no key.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM schemas WHERE ns = ?`, ns); err != nil {
+			return 0, classify(err)
+		}
+	default:
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO schemas (ns, name, version) VALUES (?, ?, ?)`, ns, s.Name, s.Version); err != nil {
 			return 0, classify(err)
 		}
@@ -440,8 +452,10 @@ func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime
 	what := "namespace"
 	switch {
 	case c.Key == "" && c.Revision == 0:
-		// The namespace must not exist: no live key and no schema.
-		row = tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM entries WHERE ns = ?1 AND key != '' AND value IS NOT NULL) + (SELECT COUNT(*) FROM schemas WHERE ns = ?1)`, ns)
+		// The namespace must not exist: no live key and no schema, as
+		// Snapshot sees it (an empty schema row, which versions before
+		// this one wrote for state without a schema, is none).
+		row = tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM entries WHERE ns = ?1 AND key != '' AND value IS NOT NULL) + (SELECT COUNT(*) FROM schemas WHERE ns = ?1 AND `+hasSchema+`)`, ns)
 	case c.Key == "":
 		row = tx.StmtContext(ctx, b.nsRev).QueryRowContext(ctx, ns)
 	default:
@@ -460,7 +474,7 @@ func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime
 
 // Namespaces lists namespaces that hold a key, a schema or checkpoints.
 func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
-	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM entries WHERE key != '' AND value IS NOT NULL UNION SELECT ns FROM schemas UNION SELECT ns FROM checkpoints ORDER BY 1`)
+	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM entries WHERE key != '' AND value IS NOT NULL UNION SELECT ns FROM schemas WHERE `+hasSchema+` UNION SELECT ns FROM checkpoints ORDER BY 1`)
 	if err != nil {
 		return nil, classify(err)
 	}

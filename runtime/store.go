@@ -217,7 +217,7 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 	if s.cache != nil {
 		// Also on error: a write that failed after reaching the backend may
 		// have landed.
-		s.cache.invalidate(ns)
+		s.cache.wrote(ns, rev, err)
 	}
 	if err != nil {
 		return 0, s.wrap(op, ns, key, err)

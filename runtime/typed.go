@@ -83,44 +83,7 @@ func Load[T any](ctx context.Context, s *Store, ns, key string, c *Codec[T]) (T,
 		}
 		return decode(s, ns, key, c, v.Data)
 	}
-	// A hit needs no name check: only checked names reach the cache.
-	e, ok := s.cache.get(ns, key)
-	var stamp Stamp
-	if s.cache.mode == cacheStrict {
-		if err := validateKey(ns, key); err != nil {
-			return zero, s.wrap("get", ns, key, err)
-		}
-		var err error
-		if stamp, err = s.stamp(ctx, ns); err != nil {
-			return zero, err
-		}
-		ok = ok && e.stamp == stamp
-	}
-	if ok {
-		if v, isT := e.val.(T); isT {
-			return c.clone(v), nil
-		}
-	}
-	gen := s.cache.generation(ns)
-	raw, err := s.Get(ctx, ns, key)
-	if err != nil {
-		return zero, err
-	}
-	v, err := decode(s, ns, key, c, raw.Data)
-	if err != nil {
-		return zero, err
-	}
-	s.cache.put(ns, key, gen, cacheEntry{val: c.clone(v), rev: raw.Revision, stamp: stamp})
-	return v, nil
-}
-
-func (s *Store) stamp(ctx context.Context, ns string) (Stamp, error) {
-	var st Stamp
-	err := s.do(ctx, "stamp", ns, "", func() (err error) {
-		st, err = s.stamper.Stamp(ctx, ns)
-		return err
-	})
-	return st, err
+	return loadCached(ctx, s, ns, key, c)
 }
 
 func decode[T any](s *Store, ns, key string, c *Codec[T], data []byte) (T, error) {
@@ -137,11 +100,10 @@ func Save[T any](ctx context.Context, s *Store, ns, key string, v T, c *Codec[T]
 	if err != nil {
 		return s.wrap("encode", ns, key, fmt.Errorf("%w: %v", ErrInvalidValue, err))
 	}
-	rev, err := s.Put(ctx, ns, key, data)
-	if err == nil && s.cache != nil && s.cache.mode == cacheRelaxed {
-		// A relaxed cache may keep what it just wrote: this process owns it.
-		s.cache.put(ns, key, s.cache.generation(ns), cacheEntry{val: c.clone(v), rev: rev})
+	if s.cache != nil && s.cache.mode == cacheRelaxed {
+		return saveCached(ctx, s, ns, key, v, data, c)
 	}
+	_, err = s.Put(ctx, ns, key, data)
 	return err
 }
 

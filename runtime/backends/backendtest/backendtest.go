@@ -69,6 +69,7 @@ func Run(t *testing.T, h Harness) {
 		{"MigrationAcrossKill", testMigrationAcrossKill},
 		{"CacheCoherence", testCacheCoherence},
 		{"CacheNoAliasing", testCacheNoAliasing},
+		{"RelaxedCacheConcurrentSaves", testRelaxedCacheConcurrentSaves},
 		{"FinalErrorsNotRetried", testFinalErrorsNotRetried},
 	}
 	for _, tc := range tests {

@@ -36,6 +36,12 @@ type Harness struct {
 	// truncated file) and returns a function that reads the raw bytes of
 	// what it damaged, so the suite can check that nothing rewrites them.
 	Corrupt func(t testing.TB, url, ns, key string) (raw func() []byte)
+	// CorruptCheckpoint damages what is stored for checkpoint name of ns so
+	// that reading it fails with ErrCorrupt (a value that is not JSON, a
+	// truncated file, bookkeeping that is not a number: whatever the
+	// backend's own listing reads, so that the listing sees it too) and
+	// returns a function that reads the raw bytes of what it damaged.
+	CorruptCheckpoint func(t testing.TB, url, ns, name string) (raw func() []byte)
 	// Dir, for backends that keep files, returns the directory a store URL
 	// names; the suite checks that refused names create nothing beside it.
 	Dir func(url string) string
@@ -60,6 +66,7 @@ func Run(t *testing.T, h Harness) {
 		{"CheckpointRestoreExact", testCheckpointRestore},
 		{"CheckpointList", testCheckpointList},
 		{"Prune", testPrune},
+		{"CorruptCheckpoint", testCorruptCheckpoint},
 		{"InvalidNames", testInvalidNames},
 		{"Corrupt", testCorrupt},
 		{"NoLostUpdateGoroutines", testNoLostUpdateGoroutines},

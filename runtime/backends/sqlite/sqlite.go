@@ -330,7 +330,8 @@ func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map
 		var v runtime.Value
 		var updated int64
 		if err := rows.Scan(&key, &data, &v.Revision, &updated); err != nil {
-			return nil, classify(err)
+			// The row was read: only a value of the wrong type fails here.
+			return nil, runtime.Corrupt("key "+key, err)
 		}
 		if err := checkJSON("key "+key, data); err != nil {
 			return nil, err
@@ -517,6 +518,41 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	return classify(tx.Commit())
 }
 
+// cpColumns are the columns of a checkpoints row that scanInfo reads, then
+// whether any of its values is not valid JSON (json_valid, as Go's
+// json.Valid would say: the Store stored only valid JSON, so an invalid
+// value was damaged since).
+const cpColumns = `name, created, revision, schema_name, schema_version, keys,
+	EXISTS (SELECT 1 FROM checkpoint_entries e WHERE e.ns = checkpoints.ns AND e.name = checkpoints.name AND NOT json_valid(e.value))`
+
+// scanInfo reads a checkpoints row selected with cpColumns. A row that
+// cannot be read (bookkeeping of the wrong type, a value that is not JSON)
+// gives an error wrapping runtime.ErrCorrupt, and the name when it could be
+// read.
+func scanInfo(scan func(...any) error) (runtime.CheckpointInfo, error) {
+	var info runtime.CheckpointInfo
+	var created, revision, version, keys, schema any
+	var badValue bool
+	if err := scan(&info.Name, &created, &revision, &schema, &version, &keys, &badValue); err != nil {
+		return info, classify(err)
+	}
+	where := "checkpoint " + info.Name
+	c, ok1 := created.(int64)
+	r, ok2 := revision.(int64)
+	v, ok3 := version.(int64)
+	k, ok4 := keys.(int64)
+	name, ok5 := schema.(string)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+		return info, runtime.Corrupt(where, fmt.Errorf("bookkeeping of the wrong type (created %T, revision %T, schema %T %T, keys %T)", created, revision, schema, version, keys))
+	}
+	if badValue {
+		return info, runtime.Corrupt(where, errors.New("a stored value is not valid JSON"))
+	}
+	info.Created, info.Revision, info.Keys = time.Unix(0, c), r, int(k)
+	info.Schema = runtime.SchemaRef{Name: name, Version: int(v)}
+	return info, nil
+}
+
 // GetCheckpoint reads one checkpoint in one read transaction.
 func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.Checkpoint, error) {
 	tx, err := b.read.BeginTx(ctx, nil)
@@ -524,17 +560,14 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 		return nil, classify(err)
 	}
 	defer tx.Rollback()
-	cp := &runtime.Checkpoint{}
-	var created int64
-	err = tx.QueryRowContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys FROM checkpoints WHERE ns = ? AND name = ?`, ns, name).
-		Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys)
+	info, err := scanInfo(tx.QueryRowContext(ctx, `SELECT `+cpColumns+` FROM checkpoints WHERE ns = ? AND name = ?`, ns, name).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, runtime.ErrNotFound
 	}
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
-	cp.Created = time.Unix(0, created)
+	cp := &runtime.Checkpoint{CheckpointInfo: info}
 	cp.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, name)
 	if err != nil {
 		return nil, err
@@ -542,22 +575,25 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 	return cp, nil
 }
 
-// Checkpoints lists a namespace's checkpoints.
+// Checkpoints lists a namespace's checkpoints; one that cannot be read is
+// listed with its name and the error.
 func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.CheckpointInfo, error) {
-	rows, err := b.read.QueryContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys FROM checkpoints WHERE ns = ?`, ns)
+	rows, err := b.read.QueryContext(ctx, `SELECT `+cpColumns+` FROM checkpoints WHERE ns = ?`, ns)
 	if err != nil {
 		return nil, classify(err)
 	}
 	defer rows.Close()
 	var out []runtime.CheckpointInfo
 	for rows.Next() {
-		var cp runtime.CheckpointInfo
-		var created int64
-		if err := rows.Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys); err != nil {
-			return nil, classify(err)
+		info, err := scanInfo(rows.Scan)
+		switch {
+		case errors.Is(err, runtime.ErrCorrupt):
+			out = append(out, runtime.CheckpointInfo{Name: info.Name, Err: err})
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, info)
 		}
-		cp.Created = time.Unix(0, created)
-		out = append(out, cp)
 	}
 	return out, classify(rows.Err())
 }

@@ -55,7 +55,8 @@ func (d *Dir) Namespaces(markers ...string) ([]string, error) {
 
 // Checkpoints lists namespace ns's checkpoints, kept in dir as NAME.json files, with
 // names stategen accepts, reading each with read. A missing dir holds none;
-// a checkpoint deleted since the listing is left out.
+// a checkpoint deleted since the listing is left out; one that read reports
+// corrupt is listed with its name and that error, as runtime.Backend says.
 func (d *Dir) Checkpoints(ns, dir string, read func(name string) (*runtime.Checkpoint, error)) ([]runtime.CheckpointInfo, error) {
 	if err := CheckNames(ns); err != nil {
 		return nil, err
@@ -74,10 +75,13 @@ func (d *Dir) Checkpoints(ns, dir string, read func(name string) (*runtime.Check
 			continue
 		}
 		cp, err := read(name)
-		if errors.Is(err, runtime.ErrNotFound) {
+		switch {
+		case errors.Is(err, runtime.ErrNotFound):
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, runtime.ErrCorrupt):
+			out = append(out, runtime.CheckpointInfo{Name: name, Err: err})
+			continue
+		case err != nil:
 			return nil, err
 		}
 		out = append(out, cp.CheckpointInfo)

@@ -59,7 +59,13 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	be, err := open(ctx, u, Config{TTL: o.keyTTL, Logger: o.logger, ReadOnly: o.readOnly})
+	// The first connection follows the retry policy like every later call:
+	// a server that drops it (a network hiccup, a proxy) is tried again.
+	var be Backend
+	err = o.retry.run(ctx, func() (err error) {
+		be, err = open(ctx, u, Config{TTL: o.keyTTL, Logger: o.logger, ReadOnly: o.readOnly})
+		return err
+	}, retryLogger(ctx, o.logger, "open", name, ""))
 	if err != nil {
 		return nil, fmt.Errorf("stategen: open %s: %w", name, err)
 	}

@@ -310,3 +310,29 @@ func TestDisagreeingNamespaceSurfaces(t *testing.T) {
 		t.Errorf("error %q does not say what is wrong", err)
 	}
 }
+
+// Open's first connection follows the retry policy like every later call:
+// a connection dropped under it is tried again.
+func TestOpenRetriesTransientErrors(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy, raw := proxied(t, srv)
+	var retries countWarnings
+	for _, fault := range []faultproxy.Fault{faultproxy.DropRequest, faultproxy.LoseReply, faultproxy.CutReply} {
+		proxy.Arm(fault)
+		st, err := runtime.Open(context.Background(), raw, runtime.WithLogger(slogOf(&retries)),
+			runtime.WithRetry(runtime.RetryPolicy{Attempts: 3, Initial: time.Millisecond, Max: time.Millisecond}))
+		if err != nil {
+			t.Fatalf("open through a connection that fails once (fault %d): %v", fault, err)
+		}
+		st.Close()
+	}
+	if n := retries.n.Load(); n != 3 {
+		t.Errorf("%d retries logged, want 3", n)
+	}
+	// Without retries the same fault fails Open, saying it is transient.
+	proxy.Arm(faultproxy.DropRequest)
+	_, err := runtime.Open(context.Background(), raw, runtime.WithRetry(runtime.NoRetry))
+	if err == nil || !runtime.IsTransient(err) {
+		t.Errorf("open with no retry through a dropped connection: %v, want a transient error", err)
+	}
+}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,7 +152,8 @@ func (s *StateStore[T]) batch(v *T) (*Batch, error) {
 
 // Load reads the whole struct in one read. A namespace that holds nothing is
 // ErrNotFound; absent keys take their defaults (or zero values), and absent
-// required keys are ErrMissing, naming them.
+// required keys, or required keys that hold null, are ErrMissing, naming
+// them.
 func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
 	snap, err := s.current(ctx)
 	if err != nil {
@@ -170,11 +172,18 @@ func (s *StateStore[T]) decode(snap *Snapshot, required bool) (*T, error) {
 	var missing []string
 	for _, f := range s.schema.Fields {
 		data := []byte(nil)
-		if val, ok := snap.Values[f.Key]; ok {
+		val, ok := snap.Values[f.Key]
+		switch {
+		case ok && f.Required && required && isNull(val.Data):
+			// A stored null (Python writes one for an unset field) is no
+			// more a value than an absent key.
+			missing = append(missing, f.Key)
+			continue
+		case ok:
 			data = val.Data
-		} else if f.Default != nil {
+		case f.Default != nil:
 			data = f.Default
-		} else {
+		default:
 			if f.Required && required {
 				missing = append(missing, f.Key)
 			}
@@ -189,6 +198,9 @@ func (s *StateStore[T]) decode(snap *Snapshot, required bool) (*T, error) {
 	}
 	return v, nil
 }
+
+// isNull reports whether data is the JSON null.
+func isNull(data []byte) bool { return string(bytes.TrimSpace(data)) == "null" }
 
 // checkSchema refuses state written under another schema or a newer
 // version of this one. State that records no schema (written by hand or by

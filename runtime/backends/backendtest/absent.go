@@ -169,3 +169,28 @@ func testSchemalessUpdate(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 }
+
+func testRequiredNull(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st := open(t, h.NewURL(t))
+	schema := &runtime.Schema[countState]{Name: "Counter", Version: 1, Fields: []runtime.Field[countState]{
+		runtime.FieldOf(&runtime.Key[int]{Name: "n", Required: true, Codec: runtime.IntCodec}, func(v *countState) *int { return &v.N }),
+	}}
+	s, err := runtime.NewStateStore(st, "ns", schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, st, "ns", "other", `1`)
+	if _, err := s.Load(ctx); !errors.Is(err, runtime.ErrMissing) {
+		t.Fatalf("load without the required key: %v, want ErrMissing", err)
+	}
+	// Python writes null for a field it has no value for: no value either.
+	put(t, st, "ns", "n", `null`)
+	if _, err := s.Load(ctx); !errors.Is(err, runtime.ErrMissing) {
+		t.Fatalf("load with null under the required key: %v, want ErrMissing", err)
+	}
+	put(t, st, "ns", "n", `0`)
+	if v, err := s.Load(ctx); err != nil || v.N != 0 {
+		t.Fatalf("load with 0 under the required key: %+v, %v", v, err)
+	}
+}

@@ -63,6 +63,7 @@ func Run(t *testing.T, h Harness) {
 		{"Schema", testSchema},
 		{"ZeroSchema", testZeroSchema},
 		{"SchemalessUpdate", testSchemalessUpdate},
+		{"RequiredNull", testRequiredNull},
 		{"CheckpointRestoreExact", testCheckpointRestore},
 		{"CheckpointList", testCheckpointList},
 		{"Prune", testPrune},

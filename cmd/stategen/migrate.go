@@ -57,12 +57,12 @@ func (c *migrateCmd) Run(e *env) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	src, err := runtime.Open(ctx, c.From, runtime.WithoutCache())
+	src, err := openStore(ctx, c.From, e.stderr)
 	if err != nil {
 		return openError(c.From, err)
 	}
 	defer src.Close()
-	dst, err := runtime.Open(ctx, c.To, runtime.WithoutCache())
+	dst, err := openStore(ctx, c.To, e.stderr)
 	if err != nil {
 		return openError(c.To, err)
 	}

@@ -29,8 +29,7 @@ import (
 func (e *env) withStore(f func(ctx context.Context, st *runtime.Store) error) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// A command runs once: a cache would only cost.
-	st, err := runtime.Open(ctx, e.Store, runtime.WithoutCache())
+	st, err := openStore(ctx, e.Store, e.stderr)
 	if err != nil {
 		return openError(e.Store, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,7 +110,7 @@ type countRetries struct{ n atomic.Int64 }
 
 func (c *countRetries) Enabled(context.Context, slog.Level) bool { return true }
 func (c *countRetries) Handle(_ context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelWarn {
+	if r.Level >= slog.LevelWarn && strings.Contains(r.Message, "retrying") {
 		c.n.Add(1)
 	}
 	return nil

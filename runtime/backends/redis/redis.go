@@ -60,6 +60,16 @@
 // waits, and bounded for a busy namespace. (Versions before this one kept a
 // string PREFIX:{NS}:batch instead; it is no longer read.)
 //
+// # Durability
+//
+// Redis acknowledges a write before it reaches the disk unless it is told
+// otherwise: stategen's promises need appendonly yes with appendfsync
+// always (or everysec, which can lose the last second of acknowledged
+// writes to a crash of the machine, not of Redis alone). Open checks the
+// server's settings (CONFIG GET, or INFO persistence where CONFIG is
+// disabled) and logs a warning through the configured logger when they
+// cannot keep acknowledged writes across a restart.
+//
 // Every write runs as one Lua script (EVALSHA, falling back to EVAL), which
 // Redis executes atomically: a batch is applied whole or not at all, also when
 // the writer is killed mid-call. Namespaces are listed with SCAN (on every
@@ -119,8 +129,9 @@ func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend,
 	return Open(ctx, u, cfg)
 }
 
-// Open connects to the server(s) a redis, rediss or redis+cluster URL names
-// and checks with PING that they answer.
+// Open connects to the server(s) a redis, rediss or redis+cluster URL names,
+// checks with PING that they answer, and logs a warning when their
+// persistence settings cannot keep acknowledged writes (see Durability).
 func Open(ctx context.Context, u *url.URL, cfg runtime.Config) (*Backend, error) {
 	client, prefix, where, err := newClient(u)
 	if err != nil {
@@ -136,6 +147,7 @@ func Open(ctx context.Context, u *url.URL, cfg runtime.Config) (*Backend, error)
 		return nil, fmt.Errorf("redis: cannot reach %s: %w", where, classify(err))
 	}
 	b.logger.Debug("stategen: redis connected", "server", where, "prefix", prefix)
+	b.checkPersistence(ctx, where)
 	return b, nil
 }
 

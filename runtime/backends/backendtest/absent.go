@@ -89,7 +89,7 @@ func testZeroSchema(t *testing.T, h Harness) {
 // countState is a state type for the updates below.
 type countState struct{ N int }
 
-var tallySchema = &runtime.Schema[countState]{Name: "Counter", Version: 1, Fields: []runtime.Field[countState]{
+var countSchema = &runtime.Schema[countState]{Name: "Counter", Version: 1, Fields: []runtime.Field[countState]{
 	runtime.FieldOf(&runtime.Key[int]{Name: "n", Codec: runtime.IntCodec}, func(v *countState) *int { return &v.N }),
 }}
 
@@ -110,7 +110,7 @@ func updateAll(st *runtime.Store, ns string) error {
 	if _, err := st.Delete(ctx, ns, "n"); err != nil {
 		return err
 	}
-	s, err := runtime.NewStateStore(st, ns, tallySchema)
+	s, err := runtime.NewStateStore(st, ns, countSchema)
 	if err != nil {
 		return err
 	}

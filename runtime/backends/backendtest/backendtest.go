@@ -13,6 +13,12 @@
 //		backendtest.Run(t, backendtest.Harness{NewURL: ..., Corrupt: ...})
 //	}
 //
+//	func TestChaos(t *testing.T) { backendtest.Chaos(t, harness) }
+//
+// Chaos is the fault suite (lossy networks, server restarts and the other
+// faults an outside campaign found promises broken by), quick by default
+// and whole under make chaos.
+//
 // Main lets the suite re-execute the test binary as a worker process, so
 // that the package's own backend is registered in the child too.
 package backendtest
@@ -42,9 +48,28 @@ type Harness struct {
 	// backend's own listing reads, so that the listing sees it too) and
 	// returns a function that reads the raw bytes of what it damaged.
 	CorruptCheckpoint func(t testing.TB, url, ns, name string) (raw func() []byte)
+	// Proxy, for a backend that talks to a server over TCP, returns the
+	// server's address for a store URL and a function that gives the same
+	// URL through addr instead (a fault proxy in front of the server). Nil
+	// for embedded backends.
+	Proxy func(url string) (server string, via func(addr string) string)
+	// Durable, for a backend with a server, starts a server of the test's
+	// own that keeps every acknowledged write (Redis: appendonly yes,
+	// appendfsync always), which the fault suite kills and restarts. Nil
+	// for embedded backends.
+	Durable func(t testing.TB) Server
 	// Dir, for backends that keep files, returns the directory a store URL
 	// names; the suite checks that refused names create nothing beside it.
 	Dir func(url string) string
+}
+
+// Server is a store server of a test's own, for Harness.Durable.
+type Server struct {
+	// URL is a store URL on the server.
+	URL string
+	// Kill stops the server without warning (SIGKILL); Restart starts it
+	// again on the same address and data and returns once it answers.
+	Kill, Restart func() error
 }
 
 // Run runs the whole suite.

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"testing"
 
 	"github.com/stategen/stategen/runtime/backends/backendtest"
@@ -19,6 +20,28 @@ func TestConformance(t *testing.T) {
 // harness is the conformance harness on a server.
 func harness(srv *redistest.Server) backendtest.Harness {
 	return backendtest.Harness{NewURL: srv.URL, Corrupt: corrupter(srv), CorruptCheckpoint: cpCorrupter(srv)}
+}
+
+// TestChaos runs the fault suite, with a fault proxy in front of the server
+// and a server of its own to kill and restart.
+func TestChaos(t *testing.T) {
+	h := harness(redistest.Start(t))
+	h.Proxy = func(raw string) (string, func(string) string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Host, func(addr string) string {
+			v := *u
+			v.Host = addr
+			return v.String()
+		}
+	}
+	h.Durable = func(t testing.TB) backendtest.Server {
+		srv := redistest.StartPrivate(t, "--appendonly", "yes", "--appendfsync", "always")
+		return backendtest.Server{URL: srv.URL(t), Kill: srv.Kill, Restart: srv.Restart}
+	}
+	backendtest.Chaos(t, h)
 }
 
 // TestConformanceCluster runs the suite on a one-node cluster, which refuses

@@ -25,6 +25,8 @@ func TestConformance(t *testing.T) {
 	backendtest.Run(t, harness)
 }
 
+func TestChaos(t *testing.T) { backendtest.Chaos(t, harness) }
+
 var harness = backendtest.Harness{
 	NewURL: newURL,
 	Dir:    func(u string) string { return filepath.Dir(dbPath(u)) },

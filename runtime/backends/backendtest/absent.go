@@ -105,7 +105,7 @@ func updateAll(st *runtime.Store, ns string) error {
 		return fmt.Errorf("UpdateNamespace: %w", err)
 	}
 	if _, err := runtime.Update(ctx, st, ns, "n", intCodec, func(v int, _ bool) (int, error) { return v + 1, nil }); err != nil {
-		return fmt.Errorf("Update of one key: %w", err)
+		return fmt.Errorf("update of one key: %w", err)
 	}
 	if _, err := st.Delete(ctx, ns, "n"); err != nil {
 		return err

@@ -77,6 +77,10 @@ func writeEverything(t testing.TB, st *runtime.Store) {
 		func() error { _, err := st.Restore(ctx, "ns", "one"); return err },
 		func() error { return st.DeleteCheckpoint(ctx, "ns", "two") },
 		func() error { _, err := st.Put(ctx, "other", "k", json.RawMessage(`"v"`)); return err },
+		func() error {
+			_, err := st.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{{Key: "c", Value: json.RawMessage(`3`)}}, Conds: []runtime.Cond{{Key: "c"}}})
+			return err
+		},
 	}
 	for i, step := range steps {
 		if err := step(); err != nil {
@@ -95,7 +99,16 @@ func TestNoExpiryWithoutTTL(t *testing.T) {
 		t.Fatalf("only %d keys written: %v", len(keys), keys)
 	}
 	for _, k := range keys {
-		if ttl := c.PTTL(context.Background(), k).Val(); ttl != -1 {
+		ttl := c.PTTL(context.Background(), k).Val()
+		if strings.HasSuffix(k, ":applied") {
+			// Bookkeeping, not state: the IDs of applied batches are
+			// needed only while a retry may come.
+			if ttl <= 0 || ttl > 10*time.Minute {
+				t.Errorf("key %s has PTTL %v, want (0, 10m]", k, ttl)
+			}
+			continue
+		}
+		if ttl != -1 {
 			t.Errorf("key %s has PTTL %v, want -1 (no expiry): nothing expires unless a TTL is configured", k, ttl)
 		}
 	}
@@ -252,6 +265,18 @@ func TestLayout(t *testing.T) {
 		if cp[f] != want {
 			t.Errorf("checkpoint field %s = %q, want %q", f, cp[f], want)
 		}
+	}
+	// A conditional write records its batch ID, scored by its revision,
+	// beside the floor "" scored by the revision before the first one.
+	before := rev
+	crev, err := st.Apply(ctx, "a1b2c3d4", &runtime.Batch{Puts: []runtime.KV{{Key: "branch_name", Value: json.RawMessage(`"feat/y"`)}},
+		Conds: []runtime.Cond{{Key: "branch_name", Revision: rev}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := c.ZRangeWithScores(ctx, p+":{a1b2c3d4}:applied", 0, -1).Val()
+	if len(applied) != 2 || applied[0].Member != "" || int64(applied[0].Score) != before || len(applied[1].Member.(string)) != 24 || int64(applied[1].Score) != crev {
+		t.Errorf("applied batch IDs %v, want \"\" scored %d and one ID scored %d", applied, before, crev)
 	}
 	idx := c.ZRangeWithScores(ctx, p+":{a1b2c3d4}:cps", 0, -1).Val()
 	if len(idx) != 1 || idx[0].Member != "after_plan" || int64(idx[0].Score) != info.Created.UnixMilli() {

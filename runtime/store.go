@@ -370,8 +370,10 @@ func (s *Store) retryConflicts(ctx context.Context, op, ns, key string, attempt 
 // UpdateKey reads a key, calls fn with its value (found is false when absent)
 // and writes fn's result on condition that nobody wrote the key meanwhile,
 // starting over on conflict until it succeeds or ctx ends. It returns the
-// stored value. A write whose reply was lost is not made again: if the
-// backend cannot tell whether it landed, the error is ErrUnknownOutcome.
+// stored value. fn never runs again after a write that may have landed (a
+// lost reply): the Store retries that very write, which the backend applies
+// at most once, and if it cannot tell whether it landed the error is
+// ErrUnknownOutcome.
 func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value, found bool) (json.RawMessage, error)) (Value, error) {
 	var out Value
 	err := s.retryConflicts(ctx, "update", ns, key, func() (int64, bool, error) {
@@ -400,8 +402,8 @@ func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value
 // UpdateNamespace reads a snapshot (nil when the namespace does not exist),
 // asks fn for the batch to write, and applies it on condition that the
 // namespace did not change meanwhile, starting over on conflict until it
-// succeeds or ctx ends. It returns the new revision. As with UpdateKey, a
-// write whose outcome is unknown is not made again (ErrUnknownOutcome).
+// succeeds or ctx ends. It returns the new revision. As with UpdateKey, fn
+// never runs again after a write that may have landed (ErrUnknownOutcome).
 func (s *Store) UpdateNamespace(ctx context.Context, ns string, fn func(*Snapshot) (*Batch, error)) (int64, error) {
 	var rev int64
 	err := s.retryConflicts(ctx, "update", ns, "", func() (int64, bool, error) {

@@ -8,17 +8,9 @@ import (
 
 func BenchmarkJSONFile(b *testing.B) {
 	state := []byte(`{
-  "__stategen__": {
-    "value": {
-      "revision": 1,
-      "keys": 1
-    },
-    "timestamp": "2026-11-23T22:14:19.000000"
-  },
   "branch_name": {
     "value": "feat-1",
-    "timestamp": "2026-11-23T22:14:19.000000",
-    "revision": 1
+    "timestamp": "2026-11-23T22:14:19.000000"
   }
 }`)
 	fstest.Bench(b, "json:"+b.TempDir(), state)

@@ -50,15 +50,17 @@ func WriteFile(t testing.TB, path, data string) {
 	}
 }
 
-// Harness is the conformance harness of a backend that keeps each namespace
-// in one file, DIR/<namespace>/<file>, under URLs "<scheme>:DIR". Its
-// Corrupt truncates that file in the middle of the key's member, as a crash
-// of a writer without atomic replace would; its CorruptCheckpoint cuts the
+// Harness is the conformance harness of a file backend under URLs
+// "<scheme>:DIR<query>". Its Corrupt truncates the namespace's file
+// DIR/<namespace>/<file> in the middle of the key's member, as a crash of a
+// writer without atomic replace would; its CorruptCheckpoint cuts the
 // checkpoint's file in half.
-func Harness(scheme, file string) backendtest.Harness {
-	dir := func(url string) string { return strings.TrimPrefix(url, scheme+":") }
+func Harness(scheme, query, file string) backendtest.Harness {
+	dir := func(url string) string {
+		return strings.TrimSuffix(strings.TrimPrefix(url, scheme+":"), query)
+	}
 	return backendtest.Harness{
-		NewURL: func(t testing.TB) string { return scheme + ":" + filepath.Join(t.TempDir(), "store") },
+		NewURL: func(t testing.TB) string { return scheme + ":" + filepath.Join(t.TempDir(), "store") + query },
 		Dir:    dir,
 		Corrupt: func(t testing.TB, url, ns, key string) func() []byte {
 			path := filepath.Join(dir(url), ns, file)
@@ -193,6 +195,9 @@ func NamesStayInside(t *testing.T, open func(dir string) (runtime.Backend, error
 	ctx := context.Background()
 	base := t.TempDir()
 	dir := filepath.Join(base, "store")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	b, err := open(dir)
 	if err != nil {
 		t.Fatal(err)

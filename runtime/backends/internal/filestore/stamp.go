@@ -1,4 +1,4 @@
-package fsstore
+package filestore
 
 import (
 	"io/fs"
@@ -16,7 +16,7 @@ func FileStamp(fi fs.FileInfo) runtime.Stamp {
 	if fi == nil {
 		return runtime.Stamp{}
 	}
-	ino, dev := fileID(fi)
+	ino, dev := inodeOf(fi)
 	return runtime.Stamp{ino, fi.Size(), fi.ModTime().UnixNano(), dev}
 }
 

@@ -1,4 +1,4 @@
-package fsstore
+package filestore
 
 import (
 	"context"
@@ -75,14 +75,18 @@ func (d *Dir) release(name string, pl *procLock) {
 }
 
 func (d *Dir) lockFile(ctx context.Context, name string) (*flock.Flock, error) {
+	root, err := d.open(true)
+	if err != nil {
+		return nil, err
+	}
 	if dir := path.Dir(name); dir != "." {
-		if err := d.root.MkdirAll(dir, DirPerm); err != nil {
+		if err := root.MkdirAll(dir, DirPerm); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
 		}
 	}
 	// Create the file through the root, so that it cannot land outside the
 	// directory, and remember which file that is.
-	fh, err := d.root.OpenFile(name, os.O_RDONLY|os.O_CREATE, FilePerm)
+	fh, err := root.OpenFile(name, os.O_RDONLY|os.O_CREATE, FilePerm)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", d.Join(name), err)
 	}

@@ -1,9 +1,8 @@
-package fsstore
+package filestore
 
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,7 +15,7 @@ import (
 
 func openDir(t *testing.T) *Dir {
 	t.Helper()
-	d, err := Open(filepath.Join(t.TempDir(), "store"))
+	d, err := OpenDir(filepath.Join(t.TempDir(), "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,35 +25,78 @@ func openDir(t *testing.T) *Dir {
 
 func TestURLPath(t *testing.T) {
 	good := map[string]string{
-		"json:rel/dir":      "rel/dir",
-		"json:./rel":        "./rel",
-		"json:/abs/dir":     "/abs/dir",
-		"json:///abs/dir":   "/abs/dir",
-		"adw:agents":        "agents",
-		"adw:/tmp/x/agents": "/tmp/x/agents",
+		"json:rel/dir":               "rel/dir",
+		"json:./rel":                 "./rel",
+		"json:/abs/dir":              "/abs/dir",
+		"json:///abs/dir":            "/abs/dir",
+		"adw:agents":                 "agents",
+		"adw:/tmp/x/agents":          "/tmp/x/agents",
+		"adw:agents?python_keys=a,b": "agents",
 	}
 	for raw, want := range good {
 		u, err := url.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := URLPath(u); err != nil || got != want {
+		if got, _, err := URLPath(u); err != nil || got != want {
 			t.Errorf("%s: got %q, %v; want %q", raw, got, err, want)
 		}
 	}
-	for _, raw := range []string{"json://host/dir", "json:", "json:dir?x=1", "json:dir?"} {
+	u, _ := url.Parse("adw:agents?python_keys=a,b")
+	if _, q, _ := URLPath(u); q.Get("python_keys") != "a,b" {
+		t.Errorf("query %v", q)
+	}
+	for _, raw := range []string{"json://host/dir", "json:", "json:dir?x=%zz"} {
 		u, err := url.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := URLPath(u); err == nil {
+		if got, _, err := URLPath(u); err == nil {
 			t.Errorf("%s: got %q, want an error", raw, got)
 		}
 	}
 }
 
+// TestNothingCreatedUntilWritten: opening and reading a store that does
+// not exist creates nothing, and says there is no store there.
+func TestNothingCreatedUntilWritten(t *testing.T) {
+	base := t.TempDir()
+	d, err := OpenDir(filepath.Join(base, "a", "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Exists() {
+		t.Fatal("a missing directory exists")
+	}
+	if _, err := d.ReadFile("ns/x"); !IsNotExist(err) {
+		t.Errorf("read: %v", err)
+	}
+	if _, err := d.ReadDir("."); !IsNotExist(err) {
+		t.Errorf("readdir: %v", err)
+	}
+	if err := d.noStore(); !errors.Is(err, runtime.ErrNotFound) || err.Error() != "no store at "+d.Path()+": not found" {
+		t.Errorf("no store: %v", err)
+	}
+	if ents, _ := os.ReadDir(base); len(ents) != 0 {
+		t.Fatalf("created %v", ents)
+	}
+	if err := d.WriteFiles(File{"ns/x", []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Exists() {
+		t.Error("the first write did not create the store")
+	}
+	if fi, err := os.Stat(d.Path()); err != nil || fi.Mode().Perm() != DirPerm {
+		t.Errorf("store directory: %v, %v", fi, err)
+	}
+}
+
 func TestWriteFiles(t *testing.T) {
 	d := openDir(t)
+	if err := d.WriteFiles(File{"x", nil}); err != nil { // creates the store
+		t.Fatal(err)
+	}
 	if err := d.WriteFiles(File{"ns/a.json", []byte("one")}, File{"ns/sub/b.json", []byte("two")}); err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +157,14 @@ func TestConfined(t *testing.T) {
 	if err := os.Mkdir(outside, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	d, err := Open(filepath.Join(base, "store"))
+	d, err := OpenDir(filepath.Join(base, "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	if err := d.WriteFiles(File{"x", nil}); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Symlink(outside, d.Join("evil")); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +184,11 @@ func TestConfined(t *testing.T) {
 	ents, err := os.ReadDir(outside)
 	if err != nil || len(ents) != 0 {
 		t.Errorf("created outside the store: %v (%v)", ents, err)
+	}
+	for _, name := range []string{"../x/state.json", "evil/state.json"} {
+		if _, err := d.ReadFile(name); err == nil {
+			t.Errorf("ReadFile(%q) succeeded", name)
+		}
 	}
 	ents, _ = os.ReadDir(base)
 	if len(ents) != 2 {
@@ -181,7 +231,7 @@ func TestLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := Open(d.Path())
+	other, err := OpenDir(d.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,51 +264,24 @@ func TestLock(t *testing.T) {
 	}
 }
 
-func TestRemoveLocked(t *testing.T) {
+// TestModeKept: a file that exists keeps its mode when replaced (another
+// program's file shared with stategen stays readable to whom it was);
+// new files are private.
+func TestModeKept(t *testing.T) {
 	d := openDir(t)
-	ctx := context.Background()
-	if err := d.RemoveLocked(ctx, "ns/.lock", "ns/x.json"); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("missing file: %v", err)
-	}
-	if _, err := d.Stat("ns"); !IsNotExist(err) {
-		t.Errorf("removing nothing created the namespace directory (%v)", err)
-	}
-	if err := d.WriteFiles(File{"ns/x.json", []byte("1")}); err != nil {
+	if err := d.WriteFiles(File{"ns/shared.json", []byte("1")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.RemoveLocked(ctx, "ns/.lock", "ns/x.json"); err != nil {
+	if err := os.Chmod(d.Join("ns/shared.json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Stat("ns/x.json"); !IsNotExist(err) {
-		t.Errorf("file still there: %v", err)
+	if err := d.WriteFiles(File{"ns/shared.json", []byte("2")}, File{"ns/new.json", []byte("3")}); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestListing(t *testing.T) {
-	d := openDir(t)
-	for _, f := range []string{"b/state.json", "a/checkpoints/c2.json", "a/checkpoints/c1.json", "a/checkpoints/.tmp.json.x",
-		"a/checkpoints/bad name.json", "a/checkpoints/notes.txt", "__x/state.json", ".hidden/state.json", "empty/other"} {
-		if err := d.WriteFiles(File{f, []byte("{}")}); err != nil {
-			t.Fatal(err)
+	for name, want := range map[string]os.FileMode{"ns/shared.json": 0o644, "ns/new.json": FilePerm} {
+		if fi, err := os.Stat(d.Join(name)); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want mode %v", name, fi.Mode(), err, want)
 		}
-	}
-	ns, err := d.Namespaces("state.json", "checkpoints")
-	if err != nil || len(ns) != 2 || ns[0] != "a" || ns[1] != "b" {
-		t.Errorf("namespaces %v (%v), want [a b]", ns, err)
-	}
-	var read []string
-	infos, err := d.Checkpoints("a", "a/checkpoints", func(name string) (*runtime.Checkpoint, error) {
-		read = append(read, name)
-		if name == "c2" {
-			return nil, runtime.ErrNotFound // deleted since the listing
-		}
-		return &runtime.Checkpoint{CheckpointInfo: runtime.CheckpointInfo{Name: name}}, nil
-	})
-	if err != nil || len(read) != 2 || read[0] != "c1" || read[1] != "c2" || len(infos) != 1 || infos[0].Name != "c1" {
-		t.Errorf("checkpoints %v read %v (%v), want [c1] after reading [c1 c2]", infos, read, err)
-	}
-	if infos, err := d.Checkpoints("b", "b/checkpoints", nil); err != nil || infos != nil {
-		t.Errorf("missing directory: %v, %v", infos, err)
 	}
 }
 

@@ -1,14 +1,14 @@
 //go:build unix
 
-package fsstore
+package filestore
 
 import (
 	"io/fs"
 	"syscall"
 )
 
-// fileID returns the inode and device numbers of a file.
-func fileID(fi fs.FileInfo) (ino, dev int64) {
+// inodeOf returns the inode and device numbers of a file.
+func inodeOf(fi fs.FileInfo) (ino, dev int64) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return int64(st.Ino), int64(st.Dev)
 	}

@@ -1,0 +1,185 @@
+package filestore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+// Backend is a store directory in one Format. It is safe for concurrent
+// use, and several processes may use one directory at once.
+type Backend struct {
+	dir      *Dir
+	f        Format
+	readOnly bool
+	logger   *slog.Logger
+}
+
+var _ runtime.Stamper = (*Backend)(nil)
+
+// Open returns the backend for the store directory dir in format f. The
+// directory is created by the first write; with cfg.ReadOnly a directory
+// that does not exist is an error wrapping runtime.ErrNotFound. A TTL is
+// runtime.ErrUnsupported: files do not expire.
+func Open(dir string, f Format, cfg runtime.Config) (*Backend, error) {
+	if cfg.TTL > 0 {
+		return nil, fmt.Errorf("expiring data (TTL): %w", runtime.ErrUnsupported)
+	}
+	d, err := OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ReadOnly && !d.Exists() {
+		return nil, d.noStore()
+	}
+	b := &Backend{dir: d, f: f, readOnly: cfg.ReadOnly, logger: cfg.Logger}
+	if b.logger == nil {
+		b.logger = slog.New(slog.DiscardHandler)
+	}
+	return b, nil
+}
+
+// Close releases the directory.
+func (b *Backend) Close() error { return b.dir.Close() }
+
+// path is the path of a namespace's file.
+func (b *Backend) path(ns, name string) string { return ns + "/" + name }
+
+func (b *Backend) notFound(ns string) error {
+	if !b.dir.Exists() {
+		return b.dir.noStore()
+	}
+	return fmt.Errorf("%s %q (%s): %w", b.f.Noun(), ns, b.dir.Join(b.path(ns, b.f.DataFile())), runtime.ErrNotFound)
+}
+
+// checkNames refuses the names the Store refuses. The backend checks again
+// so that a caller that skips the Store still cannot address a path outside
+// a namespace directory, or stategen's reserved names.
+func checkNames(ns string, keys ...string) error {
+	if err := runtime.ValidateName("namespace", ns); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := runtime.ValidateName("key", k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isKey reports whether name is one stategen accepts as a key. A data
+// file's members with other names are not stategen's: they are neither
+// shown nor dropped.
+func isKey(name string) bool { return runtime.ValidateName("key", name) == nil }
+
+// value returns key's value, compact, and when it was written.
+func (b *Backend) value(st *nsState, key string) (runtime.Value, bool, error) {
+	if member, ok := st.docValue(key); ok {
+		v, updated, err := b.f.Unwrap(member)
+		if err != nil {
+			return runtime.Value{}, false, runtime.Corrupt(fmt.Sprintf("%s, key %q", b.dir.Join(b.path(st.name, b.f.DataFile())), key), err)
+		}
+		return runtime.Value{Data: appendCompact(nil, v), Revision: st.keyRevs[key], Updated: updated}, true, nil
+	}
+	if v, ok := st.extra[key]; ok {
+		return runtime.Value{Data: v, Revision: st.keyRevs[key]}, true, nil
+	}
+	return runtime.Value{}, false, nil
+}
+
+// Get reads one key.
+func (b *Backend) Get(ctx context.Context, ns, key string) (runtime.Value, error) {
+	if err := checkNames(ns, key); err != nil {
+		return runtime.Value{}, err
+	}
+	st, err := b.load(ctx, ns, readAdopt)
+	if err != nil {
+		return runtime.Value{}, err
+	}
+	if st.rev == 0 {
+		return runtime.Value{}, b.notFound(ns)
+	}
+	v, ok, err := b.value(st, key)
+	if err != nil {
+		return runtime.Value{}, err
+	}
+	if !ok {
+		return runtime.Value{}, fmt.Errorf("key %q of %s %q: %w", key, b.f.Noun(), ns, runtime.ErrNotFound)
+	}
+	return v, nil
+}
+
+// Snapshot reads a namespace.
+func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, error) {
+	if err := checkNames(ns); err != nil {
+		return nil, err
+	}
+	st, err := b.load(ctx, ns, readAdopt)
+	if err != nil {
+		return nil, err
+	}
+	if !st.exists() {
+		return nil, b.notFound(ns)
+	}
+	snap := &runtime.Snapshot{Namespace: ns, Revision: st.rev, Schema: st.schema, Values: make(map[string]runtime.Value, len(st.keyRevs))}
+	for k := range st.keys() {
+		v, _, err := b.value(st, k)
+		if err != nil {
+			return nil, err
+		}
+		snap.Values[k] = v
+	}
+	return snap, nil
+}
+
+// Stamp combines the identities (inode, size, modification time, device)
+// of the data file and the bookkeeping, one of which changes with every
+// write, by stategen or anyone else.
+func (b *Backend) Stamp(_ context.Context, ns string) (runtime.Stamp, error) {
+	if err := checkNames(ns); err != nil {
+		return runtime.Stamp{}, err
+	}
+	var stamps [2]runtime.Stamp
+	for i, name := range []string{b.path(ns, b.f.DataFile()), b.path(ns, metaFile)} {
+		fi, err := b.dir.Stat(name)
+		if err != nil && !IsNotExist(err) {
+			return runtime.Stamp{}, fmt.Errorf("stat %s: %w", b.dir.Join(name), err)
+		}
+		stamps[i] = FileStamp(fi)
+	}
+	return MixStamps(stamps[:]...), nil
+}
+
+// Namespaces lists the directories of the store that hold a key, a schema
+// or a checkpoint, and whose names stategen accepts. A namespace whose
+// files cannot be read is listed, so that it can be found and repaired.
+func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
+	ents, err := b.dir.ReadDir(".")
+	if IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", b.dir.Path(), err)
+	}
+	var out []string
+	for _, e := range ents { // sorted by ReadDir
+		ns := e.Name()
+		if !e.IsDir() || runtime.ValidateName("namespace", ns) != nil {
+			continue
+		}
+		if cps, err := b.dir.ReadDir(b.path(ns, b.f.CheckpointDir())); err == nil && len(cps) > 0 {
+			out = append(out, ns)
+			continue
+		}
+		if st, err := b.load(ctx, ns, readPeek); err != nil || st.exists() {
+			out = append(out, ns)
+		}
+	}
+	return out, nil
+}
+
+// now is the clock of the times written into files.
+var now = time.Now

@@ -1,0 +1,277 @@
+package filestore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+// A checkpoint file is in the shape of the Python StateManager's state
+// files, whatever the format, so that the Python program can read and
+// restore the checkpoints of a json: store:
+//
+//	{
+//	  "__stategen__": {
+//	    "value": {"revision": 7, "schema": {...}, "keys": 1, "created": "2025-01-02T03:04:05.123456789Z"},
+//	    "timestamp": "2025-01-02T03:04:05.123456"
+//	  },
+//	  "branch_name": {"value": "feat/issue-42", "timestamp": "2025-01-02T03:04:05.123456", "revision": 7}
+//	}
+//
+// A checkpoint without the reserved entry (written by Python, which copies
+// state.json) is dated by its file's modification time.
+
+// checkpointInfo is the reserved entry's value.
+type checkpointInfo struct {
+	Revision int64              `json:"revision"`
+	Schema   *runtime.SchemaRef `json:"schema,omitempty"`
+	Keys     int                `json:"keys"`
+	Created  time.Time          `json:"created"`
+}
+
+func (b *Backend) cpPath(ns, name string) string {
+	return b.path(ns, b.f.CheckpointDir()+"/"+name+".json")
+}
+
+func checkCheckpoint(ns, name string) error {
+	if err := checkNames(ns); err != nil {
+		return err
+	}
+	return runtime.ValidateName("checkpoint", name)
+}
+
+// encodeCheckpoint is the content of cp's file, written at t.
+func encodeCheckpoint(cp *runtime.Checkpoint, t time.Time) ([]byte, error) {
+	info := checkpointInfo{Revision: cp.Revision, Keys: len(cp.Values), Created: cp.Created.UTC()}
+	if info.Created.IsZero() {
+		info.Created = t.UTC()
+	}
+	if !cp.Schema.IsZero() {
+		info.Schema = &cp.Schema
+	}
+	infoJSON, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	o := &object{}
+	o.set(legacyKey, appendEntry(nil, infoJSON, t, 0))
+	keys := make([]string, 0, len(cp.Values))
+	for k := range cp.Values {
+		if err := runtime.ValidateName("key", k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := cp.Values[k]
+		data, err := checkValue(v.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: checkpoint %q, value of key %q: %v", runtime.ErrInvalidValue, cp.Name, k, err)
+		}
+		updated := v.Updated
+		if updated.IsZero() {
+			updated = info.Created
+		}
+		o.set(k, appendEntry(nil, data, updated, v.Revision))
+	}
+	return o.appendPython(nil), nil
+}
+
+// decodeCheckpoint reads a checkpoint file; Created is zero when the file
+// does not say.
+func decodeCheckpoint(data []byte) (*runtime.Checkpoint, error) {
+	o, err := parseObject(data)
+	if err != nil {
+		return nil, err
+	}
+	if cp, ok, err := decodeOldCheckpoint(o, data); ok {
+		return cp, err
+	}
+	cp := &runtime.Checkpoint{Values: make(map[string]runtime.Value, len(o.members))}
+	hasInfo := false
+	if raw, ok := o.get(legacyKey); ok {
+		v, _, _, err := unwrapEntry(raw)
+		var info checkpointInfo
+		if err == nil {
+			err = json.Unmarshal(v, &info)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("entry %q: %w", legacyKey, err)
+		}
+		cp.Revision, cp.Created, hasInfo = info.Revision, info.Created, true
+		if info.Schema != nil {
+			cp.Schema = *info.Schema
+		}
+	}
+	for _, m := range o.members {
+		if !isKey(m.key) {
+			continue
+		}
+		v, ts, rev, err := unwrapEntry(m.value)
+		if err != nil {
+			return nil, fmt.Errorf("entry %q: %w", m.key, err)
+		}
+		cp.Values[m.key] = runtime.Value{Data: appendCompact(nil, v), Revision: rev, Updated: ts}
+		if !hasInfo {
+			cp.Revision = max(cp.Revision, rev)
+		}
+	}
+	cp.Keys = len(cp.Values)
+	return cp, nil
+}
+
+// decodeOldCheckpoint reads the checkpoints of the ADW layout of earlier
+// releases, {"name": ..., "created": "...", "revision": N, "schema": {...},
+// "values": {"k": {"value": V, "revision": r}}}, which no state file
+// resembles: its "created" is a string where an entry is an object.
+func decodeOldCheckpoint(o *object, data []byte) (*runtime.Checkpoint, bool, error) {
+	created, ok1 := o.get("created")
+	values, ok2 := o.get("values")
+	if _, has := o.get(legacyKey); has || !ok1 || !ok2 || created[0] != '"' || values[0] != '{' {
+		return nil, false, nil
+	}
+	var f struct {
+		Created  time.Time          `json:"created"`
+		Revision int64              `json:"revision"`
+		Schema   *runtime.SchemaRef `json:"schema"`
+		Values   map[string]struct {
+			Value    json.RawMessage `json:"value"`
+			Revision int64           `json:"revision"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, true, err
+	}
+	cp := &runtime.Checkpoint{Values: make(map[string]runtime.Value, len(f.Values))}
+	cp.Created, cp.Revision, cp.Keys = f.Created, f.Revision, len(f.Values)
+	if f.Schema != nil {
+		cp.Schema = *f.Schema
+	}
+	for k, v := range f.Values {
+		if v.Value == nil {
+			return nil, true, fmt.Errorf("key %q has no value", k)
+		}
+		cp.Values[k] = runtime.Value{Data: appendCompact(nil, v.Value), Revision: v.Revision}
+	}
+	return cp, true, nil
+}
+
+// PutCheckpoint writes a checkpoint file atomically, under the namespace's
+// lock.
+func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Checkpoint) error {
+	if err := checkCheckpoint(ns, cp.Name); err != nil {
+		return err
+	}
+	if b.readOnly {
+		return fmt.Errorf("write checkpoint %q: %w", cp.Name, runtime.ErrReadOnly)
+	}
+	data, err := encodeCheckpoint(cp, now())
+	if err != nil {
+		return err
+	}
+	unlock, err := b.dir.Lock(ctx, b.path(ns, lockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return b.dir.WriteFiles(File{Name: b.cpPath(ns, cp.Name), Data: data})
+}
+
+// GetCheckpoint reads one checkpoint.
+func (b *Backend) GetCheckpoint(_ context.Context, ns, name string) (*runtime.Checkpoint, error) {
+	if err := checkCheckpoint(ns, name); err != nil {
+		return nil, err
+	}
+	p := b.cpPath(ns, name)
+	data, err := b.dir.ReadFile(p)
+	if IsNotExist(err) {
+		return nil, fmt.Errorf("checkpoint %q (%s): %w", name, b.dir.Join(p), runtime.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", b.dir.Join(p), err)
+	}
+	cp, err := decodeCheckpoint(data)
+	if err != nil {
+		return nil, runtime.Corrupt(b.dir.Join(p), err)
+	}
+	cp.Name = name
+	if cp.Created.IsZero() {
+		// Written by Python, which records no time: the file's is the best.
+		fi, err := b.dir.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("stat %s: %w", b.dir.Join(p), err)
+		}
+		cp.Created = fi.ModTime()
+	}
+	return cp, nil
+}
+
+// Checkpoints lists a namespace's checkpoint files whose names stategen
+// accepts. One that cannot be read is listed with its error.
+func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.CheckpointInfo, error) {
+	if err := checkNames(ns); err != nil {
+		return nil, err
+	}
+	dir := b.path(ns, b.f.CheckpointDir())
+	ents, err := b.dir.ReadDir(dir)
+	if IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", b.dir.Join(dir), err)
+	}
+	var out []runtime.CheckpointInfo
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || e.IsDir() || runtime.ValidateName("checkpoint", name) != nil {
+			continue
+		}
+		cp, err := b.GetCheckpoint(ctx, ns, name)
+		switch {
+		case errors.Is(err, runtime.ErrNotFound):
+			continue // deleted since the listing
+		case errors.Is(err, runtime.ErrCorrupt):
+			out = append(out, runtime.CheckpointInfo{Name: name, Err: err})
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, cp.CheckpointInfo)
+		}
+	}
+	return out, nil
+}
+
+// DeleteCheckpoint removes a checkpoint file, under the namespace's lock.
+func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
+	if err := checkCheckpoint(ns, name); err != nil {
+		return err
+	}
+	if b.readOnly {
+		return fmt.Errorf("delete checkpoint %q: %w", name, runtime.ErrReadOnly)
+	}
+	p := b.cpPath(ns, name)
+	// Found missing before locking, so that removing nothing creates no
+	// lock file.
+	if _, err := b.dir.Stat(p); IsNotExist(err) {
+		return fmt.Errorf("checkpoint %q (%s): %w", name, b.dir.Join(p), runtime.ErrNotFound)
+	}
+	unlock, err := b.dir.Lock(ctx, b.path(ns, lockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := b.dir.Remove(p); err != nil {
+		if IsNotExist(err) {
+			return fmt.Errorf("checkpoint %q (%s): %w", name, b.dir.Join(p), runtime.ErrNotFound)
+		}
+		return fmt.Errorf("delete checkpoint %s: %w", b.dir.Join(p), err)
+	}
+	return nil
+}

@@ -3,7 +3,7 @@ GO ?= go
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: demo test bench lint golden
+.PHONY: demo test chaos bench lint golden
 
 # demo: generate, build and run the ADW example on the embedded SQLite
 # default (.stategen/state.db): a run that crashes in a phase, then resumes.
@@ -18,6 +18,17 @@ demo:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+# chaos: the fault suite in full (backendtest.Chaos on every backend: a
+# lossy network and server kills for Redis, schema-less updates, cache races
+# and corrupt checkpoints everywhere), then its table of faults injected,
+# operations acknowledged, unknown outcomes and violations. It fails on any
+# violation, and without redis-server.
+chaos:
+	@mkdir -p .stategen && rm -f .stategen/chaos.jsonl
+	STATEGEN_CHAOS=full STATEGEN_CHAOS_REPORT=$(CURDIR)/.stategen/chaos.jsonl STATEGEN_REQUIRE_REDIS=1 \
+		$(GO) test -count=1 -timeout 30m -run '^TestChaos$$' ./runtime/backends/...; \
+		status=$$?; $(GO) run ./internal/chaosreport .stategen/chaos.jsonl && exit $$status
 
 # bench: the runtime's benchmarks, each beside the raw driver call it wraps.
 bench:

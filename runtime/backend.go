@@ -178,7 +178,9 @@ type Batch struct {
 	// Conds must all hold or nothing is written (ErrConflict).
 	Conds []Cond
 	// Schema, if set, is recorded as the namespace's schema, whole (Keys
-	// and Secret included); the zero SchemaRef removes the record.
+	// and Secret included); the zero SchemaRef means "no schema" and
+	// removes any recorded one, so that a namespace whose keys are then
+	// all deleted does not exist.
 	Schema *SchemaRef
 	// IfSchema, if set, is a condition like Conds: the namespace must
 	// record no schema, or one of IfSchema's Name and Version (Keys and
@@ -187,12 +189,20 @@ type Batch struct {
 	// never stamps older stored state with a newer version unmigrated.
 	IfSchema *SchemaRef
 	// ID names the batch so that a retried Apply is not applied twice. The
-	// Store sets it on conditional batches and keeps it across its retries:
-	// a backend whose write can land without the writer hearing so (a
-	// network store losing the reply) returns the revision of the write
-	// already made under this ID instead of applying it again (which would
-	// conflict with itself). Other backends ignore it.
+	// Store sets it on conditional batches and keeps it across its retries.
+	// A backend whose write can land without the writer hearing so (a
+	// network store losing the reply) must remember the IDs it applied:
+	// Apply of a batch whose ID it applied returns that write's revision
+	// and applies nothing. Other backends ignore it.
 	ID string
+	// Retry is set by the Store on a retry of a batch with an ID after an
+	// attempt that may have landed. A backend that remembers IDs and finds
+	// the batch's conditions failing must then know that the ID was not
+	// applied (it still remembers every ID applied since the conditions'
+	// revisions) to report ErrConflict; otherwise it reports
+	// ErrUnknownOutcome, since the conflict may be the lost attempt's own
+	// doing.
+	Retry bool
 }
 
 // Checkpoint is a named copy of a namespace's state.

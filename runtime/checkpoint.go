@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -78,7 +80,10 @@ func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
 	return s.apply(ctx, "restore", ns, name, b)
 }
 
-// Checkpoints lists a namespace's checkpoints, oldest first.
+// Checkpoints lists a namespace's checkpoints, oldest first. A checkpoint
+// that cannot be read is listed too, with only its Name and its Err (which
+// wraps ErrCorrupt), first, since its age is unknown; the others are listed
+// as usual.
 func (s *Store) Checkpoints(ctx context.Context, ns string) ([]CheckpointInfo, error) {
 	if err := validate(ns); err != nil {
 		return nil, s.wrap("list checkpoints", ns, "", err)
@@ -88,6 +93,11 @@ func (s *Store) Checkpoints(ctx context.Context, ns string) ([]CheckpointInfo, e
 		list, err = s.be.Checkpoints(ctx, ns)
 		return err
 	})
+	for i := range list {
+		if list[i].Err != nil {
+			list[i] = CheckpointInfo{Name: list[i].Name, Err: s.wrap("read checkpoint", ns, list[i].Name, list[i].Err)}
+		}
+	}
 	sort.Slice(list, func(i, j int) bool {
 		if !list[i].Created.Equal(list[j].Created) {
 			return list[i].Created.Before(list[j].Created)
@@ -109,22 +119,40 @@ func (s *Store) DeleteCheckpoint(ctx context.Context, ns, name string) error {
 }
 
 // Prune removes the checkpoints r does not keep and returns them, oldest
-// first. With dryRun it only returns them.
+// first. With dryRun it only returns them. A checkpoint that cannot be read
+// is never removed, nor counted by KeepLast (its age is unknown): Prune
+// removes the others as r says and returns them together with an error
+// wrapping ErrCorrupt that names the unreadable ones it kept.
 func (s *Store) Prune(ctx context.Context, ns string, r Retention, dryRun bool) ([]CheckpointInfo, error) {
 	list, err := s.Checkpoints(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
-	doomed := r.doomed(list, time.Now())
+	var readable []CheckpointInfo
+	var unreadable []string
+	for _, cp := range list {
+		if cp.Err != nil {
+			unreadable = append(unreadable, cp.Name)
+			continue
+		}
+		readable = append(readable, cp)
+	}
+	kept := func(removed []CheckpointInfo, err error) ([]CheckpointInfo, error) {
+		if err == nil && len(unreadable) > 0 {
+			err = s.wrap("prune", ns, "", fmt.Errorf("%w: kept the checkpoints that cannot be read: %s", ErrCorrupt, strings.Join(unreadable, ", ")))
+		}
+		return removed, err
+	}
+	doomed := r.doomed(readable, time.Now())
 	if dryRun {
-		return doomed, nil
+		return kept(doomed, nil)
 	}
 	for i, cp := range doomed {
 		if err := s.DeleteCheckpoint(ctx, ns, cp.Name); err != nil {
 			return doomed[:i], err
 		}
 	}
-	return doomed, nil
+	return kept(doomed, nil)
 }
 
 // doomed picks, from a list sorted oldest first, the checkpoints r does not keep.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,13 +41,19 @@ var (
 	// ErrReadOnly: a write to a store opened with ReadOnly, or to a backend
 	// that is only a source for copies.
 	ErrReadOnly = errors.New("store is read-only")
-	// ErrUnknownOutcome: a write reached the backend but its reply was lost,
-	// and whether it was applied cannot be known; it was not applied twice.
+	// ErrUnknownOutcome: a write may have reached the backend but its reply
+	// was lost, and whether it was applied cannot be known; it was not
+	// applied twice. Read the state to learn what happened before writing
+	// again: a read-modify-write repeated blindly could apply twice.
 	ErrUnknownOutcome = errors.New("outcome of the write is unknown")
 )
 
-// transientError marks an error as worth retrying.
-type transientError struct{ err error }
+// transientError marks an error as worth retrying. notApplied says that the
+// operation certainly changed nothing.
+type transientError struct {
+	err        error
+	notApplied bool
+}
 
 func (e *transientError) Error() string { return e.err.Error() }
 func (e *transientError) Unwrap() error { return e.err }
@@ -59,6 +66,20 @@ func Transient(err error) error {
 		return nil
 	}
 	return &transientError{err: err}
+}
+
+// NotApplied marks err as transient, as Transient does, and also as certain
+// to have changed nothing: the request never reached the server (a failed
+// dial), the server refused it before running it (Redis LOADING), the
+// transaction rolled back (SQLITE_BUSY). A write that failed with an error
+// from Transient alone may have been applied, so the Store reports it as
+// ErrUnknownOutcome if its retries run out; one that failed with this error
+// was not. A nil err stays nil.
+func NotApplied(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &transientError{err: err, notApplied: true}
 }
 
 // IsTransient reports whether err, or an error it wraps, was marked Transient
@@ -75,6 +96,23 @@ func IsTransient(err error) bool {
 		}
 	}
 	return true
+}
+
+// mayHaveApplied reports whether a write that failed with err may
+// nevertheless have been applied: its reply was lost (a transient error not
+// marked NotApplied), or the context ended while it was under way. Final
+// errors (a conflict, a bad name, corrupt data) say the write was refused.
+func mayHaveApplied(err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrUnknownOutcome):
+		return true
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	var t *transientError
+	return errors.As(err, &t) && !t.notApplied && IsTransient(err)
 }
 
 // Corrupt wraps a decoding failure of stored data as ErrCorrupt, naming where.

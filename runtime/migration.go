@@ -132,13 +132,13 @@ func (sc *scope) checkSchema(stored SchemaRef) error {
 // check the schema: checkSchema says what is wrong with what it returns.
 func (sc *scope) current(ctx context.Context) (*Snapshot, error) {
 	var out *Snapshot
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := sc.st.retryConflicts(ctx, "migrate", sc.ns, "", func() (int64, bool, error) {
 		snap, err := sc.st.Snapshot(ctx, sc.ns)
 		if err != nil {
-			return false, err
+			return 0, false, err
 		}
 		out, err = sc.migrate(ctx, snap)
-		return false, err
+		return snap.Revision, false, err
 	})
 	return out, err
 }
@@ -147,15 +147,18 @@ func (sc *scope) current(ctx context.Context) (*Snapshot, error) {
 // the schema conflicted: older state is migrated (so that the write can be
 // tried again), newer state or another schema's is refused. A namespace
 // that is gone needs nothing.
-func (sc *scope) settle(ctx context.Context) error {
+//
+// It returns the revision it read, for the caller's loop to tell a
+// namespace that changes from one that does not.
+func (sc *scope) settle(ctx context.Context) (int64, error) {
 	snap, err := sc.current(ctx)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil
+		return 0, nil
 	case err != nil:
-		return err
+		return 0, err
 	}
-	return sc.checkSchema(snap.Schema)
+	return snap.Revision, sc.checkSchema(snap.Schema)
 }
 
 // write applies b, which must carry no other condition, recording the
@@ -168,16 +171,17 @@ func (sc *scope) write(ctx context.Context, op, key string, b *Batch, record boo
 	}
 	b.IfSchema = &sc.ref
 	var rev int64
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := sc.st.retryConflicts(ctx, op, sc.ns, key, func() (int64, bool, error) {
 		var err error
 		rev, err = sc.st.apply(ctx, op, sc.ns, key, b)
-		if !errors.Is(err, ErrConflict) {
-			return false, err
+		if !errors.Is(err, ErrConflict) || errors.Is(err, ErrUnknownOutcome) {
+			return 0, false, err
 		}
-		if serr := sc.settle(ctx); serr != nil {
-			return true, serr
+		read, serr := sc.settle(ctx)
+		if serr != nil {
+			return read, true, serr
 		}
-		return false, err
+		return read, false, err
 	})
 	return rev, err
 }

@@ -242,36 +242,38 @@ func (s *Schema[T]) decode(get func(key string) ([]byte, bool), required bool) (
 // namespace holds nothing), lets fn change it, and writes it back on
 // condition that nobody wrote the namespace meanwhile, starting over on
 // conflict until ctx ends. It returns the value written. A required field
-// fn leaves without a value is ErrMissing, and nothing is written.
+// fn leaves without a value is ErrMissing, and nothing is written. fn runs
+// again only after a conflict with another writer, never after a write that
+// may have landed: that is ErrUnknownOutcome.
 func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, error) {
 	var out *T
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := s.st.retryConflicts(ctx, "update", s.ns, "", func() (int64, bool, error) {
 		// One read serves both the migration of older state and the update.
 		snap, err := s.current(ctx)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			snap = &Snapshot{Namespace: s.ns}
 		case err != nil:
-			return false, err
+			return 0, false, err
 		}
 		v, err := s.decode(snap, false)
 		if err != nil {
-			return false, err
+			return snap.Revision, false, err
 		}
 		if err := fn(v); err != nil {
-			return true, err
+			return snap.Revision, true, err
 		}
 		b, err := s.batch(v)
 		if err != nil {
-			return true, err
+			return snap.Revision, true, err
 		}
 		b.Conds = []Cond{{Revision: snap.Revision}}
 		b.Schema, b.IfSchema = &s.ref, &s.ref
 		if _, err := s.st.apply(ctx, "update", s.ns, "", b); err != nil {
-			return false, err
+			return snap.Revision, false, err
 		}
 		out = v
-		return false, nil
+		return snap.Revision, false, nil
 	})
 	if err != nil {
 		return nil, err

@@ -59,7 +59,13 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	be, err := open(ctx, u, Config{TTL: o.keyTTL, Logger: o.logger, ReadOnly: o.readOnly})
+	// The first connection follows the retry policy like every later call:
+	// a server that drops it (a network hiccup, a proxy) is tried again.
+	var be Backend
+	err = o.retry.run(ctx, func() (err error) {
+		be, err = open(ctx, u, Config{TTL: o.keyTTL, Logger: o.logger, ReadOnly: o.readOnly})
+		return err
+	}, retryLogger(ctx, o.logger, "open", name, ""))
 	if err != nil {
 		return nil, fmt.Errorf("stategen: open %s: %w", name, err)
 	}
@@ -176,12 +182,21 @@ func (s *Store) Close() error { return s.be.Close() }
 
 // do runs one backend operation with the retry policy and wraps its error.
 func (s *Store) do(ctx context.Context, op, ns, key string, f func() error) error {
-	err := s.opts.retry.run(ctx, f, func(attempt int, err error) {
-		s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "stategen: retrying after a transient error",
-			slog.String("op", op), slog.String("store", s.name), slog.String("namespace", ns),
+	return s.wrap(op, ns, key, s.retry(ctx, op, ns, f))
+}
+
+// retry runs f under the retry policy, logging each retry.
+func (s *Store) retry(ctx context.Context, op, ns string, f func() error) error {
+	return s.opts.retry.run(ctx, f, retryLogger(ctx, s.opts.logger, op, s.name, ns))
+}
+
+// retryLogger returns the function that logs each retry of op.
+func retryLogger(ctx context.Context, l *slog.Logger, op, store, ns string) func(attempt int, err error) {
+	return func(attempt int, err error) {
+		l.LogAttrs(ctx, slog.LevelWarn, "stategen: retrying after a transient error",
+			slog.String("op", op), slog.String("store", store), slog.String("namespace", ns),
 			slog.Int("attempt", attempt), slog.String("error", err.Error()))
-	})
-	return s.wrap(op, ns, key, err)
+	}
 }
 
 func (s *Store) wrap(op, ns, key string, err error) error {
@@ -233,16 +248,35 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 		b = &c
 	}
 	var rev int64
-	err := s.do(ctx, op, ns, key, func() (err error) {
+	var maybe error // the first failure after which the batch may have landed
+	err := s.retry(ctx, op, ns, func() (err error) {
 		rev, err = s.be.Apply(ctx, ns, b)
+		if maybe == nil && mayHaveApplied(err) {
+			maybe = err
+			if b.ID != "" {
+				c := *b
+				c.Retry = true
+				b = &c
+			}
+		}
 		return err
 	})
+	if err != nil && maybe != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrUnknownOutcome) {
+		// The retries ran out, or the context ended, after an attempt
+		// that may have landed. (A conflict after it is no such case: the
+		// backend found the batch's ID not applied, or it would have said
+		// ErrUnknownOutcome.)
+		err = fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+	}
 	if s.cache != nil {
 		// Also on error: a write that failed after reaching the backend may
 		// have landed.
-		s.cache.invalidate(ns)
+		s.cache.wrote(ns, rev, err)
 	}
-	return rev, err
+	if err != nil {
+		return 0, s.wrap(op, ns, key, err)
+	}
+	return rev, nil
 }
 
 // writable refuses a write to a Store opened ReadOnly, whatever its
@@ -347,14 +381,44 @@ func (s *Store) Namespaces(ctx context.Context) ([]string, error) {
 // jittered so that competing writers spread out.
 var conflictRetry = RetryPolicy{Initial: 500 * time.Microsecond, Max: 20 * time.Millisecond}
 
+// maxStuck is how many times in a row a read-modify-write may find its
+// condition failing on a namespace (or key) that reads the same revision
+// each time before it reports the stored state inconsistent instead of
+// trying again. A conflict means another writer changed what was read, and
+// revisions only grow, so the next read sees a newer one; the same
+// revision read again and again means the backend's reads and its
+// conditions disagree, and retrying would spin until the context ends.
+const maxStuck = 5
+
 // retryConflicts runs attempt until it ends other than with ErrConflict,
 // sleeping a short jittered while between attempts, until ctx ends. An
-// attempt reports an error as final (never retried, even if it wraps
-// ErrConflict) when it comes from the caller's own function.
-func retryConflicts(ctx context.Context, attempt func() (final bool, err error)) error {
+// attempt returns the revision it read and conditioned its write on, and
+// reports an error as final (never retried, even if it wraps ErrConflict)
+// when it comes from the caller's own function. A write whose outcome is
+// unknown is never tried again: it may have landed.
+func (s *Store) retryConflicts(ctx context.Context, op, ns, key string, attempt func() (read int64, final bool, err error)) error {
+	stuck, last := 0, int64(-1)
 	for n := 1; ; n++ {
-		final, err := attempt()
-		if err == nil || final || !errors.Is(err, ErrConflict) || !sleep(ctx, conflictRetry.backoff(n)) {
+		read, final, err := attempt()
+		if err == nil || final || !errors.Is(err, ErrConflict) || errors.Is(err, ErrUnknownOutcome) {
+			return err
+		}
+		if read != last {
+			stuck, last = 0, read
+		}
+		if stuck++; stuck >= maxStuck {
+			what := "the namespace"
+			if key != "" {
+				what = "key " + key
+			}
+			cause := err
+			if oe := (*opError)(nil); errors.As(err, &oe) {
+				cause = oe.err
+			}
+			return s.wrap(op, ns, key, fmt.Errorf("%w: %s reads the same at revision %d each time, yet the write conditioned on it failed %d times in a row (last: %v): the backend's reads and its conditions disagree",
+				ErrCorrupt, what, read, stuck, cause))
+		}
+		if !sleep(ctx, conflictRetry.backoff(n)) {
 			return err
 		}
 	}
@@ -363,25 +427,28 @@ func retryConflicts(ctx context.Context, attempt func() (final bool, err error))
 // UpdateKey reads a key, calls fn with its value (found is false when absent)
 // and writes fn's result on condition that nobody wrote the key meanwhile,
 // starting over on conflict until it succeeds or ctx ends. It returns the
-// stored value.
+// stored value. fn never runs again after a write that may have landed (a
+// lost reply): the Store retries that very write, which the backend applies
+// at most once, and if it cannot tell whether it landed the error is
+// ErrUnknownOutcome.
 func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value, found bool) (json.RawMessage, error)) (Value, error) {
 	var out Value
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := s.retryConflicts(ctx, "update", ns, key, func() (int64, bool, error) {
 		cur, err := s.Get(ctx, ns, key)
 		found := err == nil
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return false, err
+			return 0, false, err
 		}
 		next, err := fn(cur, found)
 		if err != nil {
-			return true, err
+			return cur.Revision, true, err
 		}
 		rev, err := s.apply(ctx, "update", ns, key, &Batch{
 			Puts:  []KV{{Key: key, Value: next}},
 			Conds: []Cond{{Key: key, Revision: cur.Revision}},
 		})
 		out = Value{Data: next, Revision: rev}
-		return false, err
+		return cur.Revision, false, err
 	})
 	if err != nil {
 		return Value{}, err
@@ -392,10 +459,11 @@ func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value
 // UpdateNamespace reads a snapshot (nil when the namespace does not exist),
 // asks fn for the batch to write, and applies it on condition that the
 // namespace did not change meanwhile, starting over on conflict until it
-// succeeds or ctx ends. It returns the new revision.
+// succeeds or ctx ends. It returns the new revision. As with UpdateKey, fn
+// never runs again after a write that may have landed (ErrUnknownOutcome).
 func (s *Store) UpdateNamespace(ctx context.Context, ns string, fn func(*Snapshot) (*Batch, error)) (int64, error) {
 	var rev int64
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := s.retryConflicts(ctx, "update", ns, "", func() (int64, bool, error) {
 		snap, err := s.Snapshot(ctx, ns)
 		var have int64
 		switch {
@@ -404,15 +472,15 @@ func (s *Store) UpdateNamespace(ctx context.Context, ns string, fn func(*Snapsho
 		case errors.Is(err, ErrNotFound):
 			snap = nil
 		default:
-			return false, err
+			return 0, false, err
 		}
 		b, err := fn(snap)
 		if err != nil {
-			return true, err
+			return have, true, err
 		}
 		b.Conds = append(b.Conds, Cond{Revision: have})
 		rev, err = s.apply(ctx, "update", ns, "", b)
-		return false, err
+		return have, false, err
 	})
 	return rev, err
 }

@@ -180,11 +180,9 @@ func (k *Key[V]) Save(ctx context.Context, view View, v V) error {
 	if err != nil {
 		return err
 	}
-	rev, err := sc.write(ctx, "save", k.Name, &Batch{Puts: []KV{{Key: k.Name, Value: data}}}, true)
-	if err == nil && sc.st.cache != nil && sc.st.cache.mode == cacheRelaxed {
-		sc.st.cache.put(sc.ns, k.Name, sc.st.cache.generation(sc.ns), cacheEntry{val: checked[V]{k.Codec.clone(v)}, rev: rev})
-	}
-	return err
+	return sc.st.keepWritten(sc.ns, k.Name, func() any { return checked[V]{k.Codec.clone(v)} }, func() (int64, error) {
+		return sc.write(ctx, "save", k.Name, &Batch{Puts: []KV{{Key: k.Name, Value: data}}}, true)
+	})
 }
 
 // Delete removes the key; an absent key is no error. A required key cannot
@@ -208,44 +206,44 @@ func (k *Key[V]) Update(ctx context.Context, view View, fn func(V) (V, error)) (
 	sc := view.view()
 	st := sc.st
 	var out V
-	err := retryConflicts(ctx, func() (bool, error) {
+	err := st.retryConflicts(ctx, "update", sc.ns, k.Name, func() (int64, bool, error) {
 		cur, ref, err := st.getWithSchema(ctx, sc.ns, k.Name)
 		found := err == nil
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return false, err
+			return 0, false, err
 		}
 		if (ref.Name != "" || ref.Version != 0) && !ref.SameVersion(sc.ref) {
 			snap, err := sc.current(ctx)
 			if err != nil {
-				return false, err
+				return 0, false, err
 			}
 			if err := sc.checkSchema(snap.Schema); err != nil {
-				return true, err
+				return 0, true, err
 			}
 			cur, found = snap.Values[k.Name]
+		}
+		rev := int64(0)
+		if found {
+			rev = cur.Revision
 		}
 		var v V
 		switch {
 		case found:
 			if v, err = k.decode(st, sc.ns, cur.Data); err != nil {
-				return true, err
+				return rev, true, err
 			}
 		case k.Default != nil:
 			if v, err = k.defaultValue(st, sc.ns); err != nil {
-				return true, err
+				return rev, true, err
 			}
 		}
 		next, err := fn(v)
 		if err != nil {
-			return true, err
+			return rev, true, err
 		}
 		data, err := k.encode(sc, next)
 		if err != nil {
-			return true, err
-		}
-		rev := int64(0)
-		if found {
-			rev = cur.Revision
+			return rev, true, err
 		}
 		_, err = st.apply(ctx, "update", sc.ns, k.Name, &Batch{
 			Puts:   []KV{{Key: k.Name, Value: data}},
@@ -253,7 +251,7 @@ func (k *Key[V]) Update(ctx context.Context, view View, fn func(V) (V, error)) (
 			Schema: &sc.ref, IfSchema: &sc.ref,
 		})
 		out = next
-		return false, err
+		return rev, false, err
 	})
 	if err != nil {
 		var zero V
@@ -289,65 +287,6 @@ func (s *Store) getWithSchema(ctx context.Context, ns, key string) (Value, Schem
 	return v, snap.Schema, nil
 }
 
-// checked marks a cached value that a schema-aware read installed: one
-// known to be stored under the reader's schema version. Loads without a
-// schema neither use nor install such entries.
-type checked[V any] struct{ v V }
-
-// cachedLoad reads key through the Store's cache. read returns the stored
-// JSON, its revision and whether the value may be cached; dec decodes it.
-// schema says the caller checks the stored schema (read does).
-func cachedLoad[V any](ctx context.Context, s *Store, ns, key string, c *Codec[V], schema bool,
-	read func() ([]byte, int64, bool, error), dec func([]byte) (V, error)) (V, error) {
-	var zero V
-	if s.cache == nil {
-		data, _, _, err := read()
-		if err != nil {
-			return zero, err
-		}
-		return dec(data)
-	}
-	// A hit needs no name check: only checked names reach the cache.
-	e, ok := s.cache.get(ns, key)
-	var stamp Stamp
-	if s.cache.mode == cacheStrict {
-		if err := validateKey(ns, key); err != nil {
-			return zero, s.wrap("get", ns, key, err)
-		}
-		var err error
-		if stamp, err = s.stamp(ctx, ns); err != nil {
-			return zero, err
-		}
-		ok = ok && e.stamp == stamp
-	}
-	if ok {
-		if schema {
-			if w, isW := e.val.(checked[V]); isW {
-				return c.clone(w.v), nil
-			}
-		} else if v, isV := e.val.(V); isV {
-			return c.clone(v), nil
-		}
-	}
-	gen := s.cache.generation(ns)
-	data, rev, cacheable, err := read()
-	if err != nil {
-		return zero, err
-	}
-	v, err := dec(data)
-	if err != nil {
-		return zero, err
-	}
-	if cacheable {
-		var val any = c.clone(v)
-		if schema {
-			val = checked[V]{c.clone(v)}
-		}
-		s.cache.put(ns, key, gen, cacheEntry{val: val, rev: rev, stamp: stamp})
-	}
-	return v, nil
-}
-
 // Load reads one key and decodes it with c, through the Store's cache,
 // without looking at the namespace's schema (generated code uses Key's
 // methods, which do). An absent key is ErrNotFound; a value c cannot
@@ -358,15 +297,6 @@ func Load[T any](ctx context.Context, s *Store, ns, key string, c *Codec[T]) (T,
 		return v.Data, v.Revision, true, err
 	}
 	return cachedLoad(ctx, s, ns, key, c, false, read, func(data []byte) (T, error) { return decode(s, ns, key, c, data) })
-}
-
-func (s *Store) stamp(ctx context.Context, ns string) (Stamp, error) {
-	var st Stamp
-	err := s.do(ctx, "stamp", ns, "", func() (err error) {
-		st, err = s.stamper.Stamp(ctx, ns)
-		return err
-	})
-	return st, err
 }
 
 func decode[T any](s *Store, ns, key string, c *Codec[T], data []byte) (T, error) {
@@ -460,12 +390,7 @@ func Save[T any](ctx context.Context, s *Store, ns, key string, v T, c *Codec[T]
 	if err != nil {
 		return s.wrap("encode", ns, key, fmt.Errorf("%w: %v", ErrInvalidValue, err))
 	}
-	rev, err := s.Put(ctx, ns, key, data)
-	if err == nil && s.cache != nil && s.cache.mode == cacheRelaxed {
-		// A relaxed cache may keep what it just wrote: this process owns it.
-		s.cache.put(ns, key, s.cache.generation(ns), cacheEntry{val: c.clone(v), rev: rev})
-	}
-	return err
+	return s.keepWritten(ns, key, func() any { return c.clone(v) }, func() (int64, error) { return s.Put(ctx, ns, key, data) })
 }
 
 // Update reads key (found is false when absent, with v the zero value),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/stategen/stategen/runtime"
@@ -76,11 +77,16 @@ type checkpointsCmd struct {
 func (checkpointsCmd) Help() string {
 	return `Prints a table of NAME, CREATED (UTC), REVISION (the namespace revision
 it copies), KEYS (how many) and SCHEMA (the schema the state was written
-under, - for none), oldest first; the header alone when there is none.
+under, - for none), oldest first; the header alone when there is none. A
+checkpoint that cannot be read (damaged data) is listed first with CREATED
+"unreadable" and - for the rest, and a warning on stderr says what is wrong
+with it; the command still succeeds.
 
 --json prints [{"name": "...", "created": "2025-01-02T03:04:05.123Z",
 "revision": 7, "keys": 5, "schema": {"name": "ADWState", "version": 2}}, ...],
-oldest first, with "schema" null where none is recorded.`
+oldest first, with "schema" null where none is recorded; an unreadable
+checkpoint has "created" and "schema" null, "revision" and "keys" 0, and
+"error" saying what is wrong.`
 }
 
 // checkpointJSON is one checkpoint as checkpoints and prune print it with
@@ -91,12 +97,17 @@ type checkpointJSON struct {
 	Revision int64       `json:"revision"`
 	Keys     int         `json:"keys"`
 	Schema   *schemaName `json:"schema"`
+	Error    string      `json:"error,omitempty"`
 }
 
 func checkpointsJSON(list []runtime.CheckpointInfo) []checkpointJSON {
 	out := make([]checkpointJSON, 0, len(list))
 	for _, cp := range list {
-		out = append(out, checkpointJSON{Name: cp.Name, Created: timeJSON(cp.Created), Revision: cp.Revision, Keys: cp.Keys, Schema: schemaJSON(cp.Schema)})
+		j := checkpointJSON{Name: cp.Name, Created: timeJSON(cp.Created), Revision: cp.Revision, Keys: cp.Keys, Schema: schemaJSON(cp.Schema)}
+		if cp.Err != nil {
+			j.Error = errorText(cp.Err)
+		}
+		out = append(out, j)
 	}
 	return out
 }
@@ -106,10 +117,28 @@ func printCheckpoints(w io.Writer, list []runtime.CheckpointInfo) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "NAME\tCREATED\tREVISION\tKEYS\tSCHEMA")
 	for _, cp := range list {
+		if cp.Err != nil {
+			fmt.Fprintf(tw, "%s\tunreadable\t-\t-\t-\n", cp.Name)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", cp.Name, timeText(cp.Created), cp.Revision, cp.Keys, schemaText(cp.Schema))
 	}
 	return tw.Flush()
 }
+
+// warnUnreadable prints a warning on w for each checkpoint of list that
+// cannot be read, with the reason.
+func warnUnreadable(w io.Writer, ns string, list []runtime.CheckpointInfo) {
+	for _, cp := range list {
+		if cp.Err != nil {
+			fmt.Fprintf(w, "stategen: warning: checkpoint %s/%s cannot be read: %s\n", ns, cp.Name, errorText(cp.Err))
+		}
+	}
+}
+
+// errorText is a runtime error's message without the "stategen: " that
+// the CLI's own lines begin with.
+func errorText(err error) string { return strings.TrimPrefix(err.Error(), "stategen: ") }
 
 func (c *checkpointsCmd) Run(e *env) error {
 	if err := checkNames("namespace", c.Namespace); err != nil {
@@ -126,6 +155,7 @@ func (c *checkpointsCmd) Run(e *env) error {
 				return err
 			}
 		}
+		warnUnreadable(e.stderr, c.Namespace, list)
 		if e.JSON {
 			return writeJSON(e.stdout, checkpointsJSON(list))
 		}

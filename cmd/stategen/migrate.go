@@ -60,7 +60,7 @@ func (c *migrateCmd) Run(e *env) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	src, err := openStore(ctx, c.From, true)
+	src, err := openStore(ctx, c.From, true, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (c *migrateCmd) Run(e *env) error {
 			return err
 		}
 	}
-	dst, err := openStore(ctx, c.To, c.DryRun)
+	dst, err := openStore(ctx, c.To, c.DryRun, e.stderr)
 	if c.DryRun && errors.Is(err, runtime.ErrNotFound) {
 		// A destination that does not exist yet would get everything:
 		// compare with an empty store rather than create one.

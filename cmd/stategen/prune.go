@@ -27,12 +27,16 @@ func (pruneCmd) Help() string {
 	return `Removes the checkpoints that no rule keeps: a checkpoint stays when it is
 one of the --keep-last newest or younger than --max-age; give at least one.
 Prints "removed checkpoint NS/NAME (created TIME)" for each one removed, or
-"would remove ..." with --dry-run.
+"would remove ..." with --dry-run. A checkpoint that cannot be read (damaged
+data) is never removed, nor counted by --keep-last, since its age is
+unknown: a warning on stderr names it and says what is wrong, and the
+command succeeds with the others pruned (delete or repair it by hand).
 
 --json prints {"removed": [{"name": "...", "created": "...", "revision": 7,
-"keys": 5, "schema": {...}}, ...], "dry_run": false}: the removed (or, with
---dry-run, doomed) checkpoints oldest first, as 'checkpoints --json' prints
-them.`
+"keys": 5, "schema": {...}}, ...], "dry_run": false, "unreadable": [...]}:
+the removed (or, with --dry-run, doomed) checkpoints oldest first, as
+'checkpoints --json' prints them, and the unreadable ones kept, each with
+its "name" and "error" (omitted when there are none).`
 }
 
 // Validate makes a missing rule a usage error.
@@ -48,8 +52,9 @@ func (c *pruneCmd) Validate() error {
 
 // pruneJSON is what prune prints with --json.
 type pruneJSON struct {
-	Removed []checkpointJSON `json:"removed"`
-	DryRun  bool             `json:"dry_run"`
+	Removed    []checkpointJSON `json:"removed"`
+	DryRun     bool             `json:"dry_run"`
+	Unreadable []checkpointJSON `json:"unreadable,omitempty"`
 }
 
 func (c *pruneCmd) Run(e *env) error {
@@ -61,7 +66,23 @@ func (c *pruneCmd) Run(e *env) error {
 		open = e.withReader
 	}
 	return open(func(ctx context.Context, st *runtime.Store) error {
+		// The listing names what cannot be read, and why; Prune keeps
+		// those and says only that it did.
+		list, err := st.Checkpoints(ctx, c.Namespace)
+		if err != nil {
+			return err
+		}
+		var unreadable []runtime.CheckpointInfo
+		for _, cp := range list {
+			if cp.Err != nil {
+				unreadable = append(unreadable, cp)
+			}
+		}
 		removed, err := st.Prune(ctx, c.Namespace, runtime.Retention{KeepLast: c.KeepLast, MaxAge: time.Duration(c.MaxAge)}, c.DryRun)
+		if errors.Is(err, runtime.ErrCorrupt) && len(unreadable) > 0 {
+			err = nil // the warnings below say it
+		}
+		warnUnreadable(e.stderr, c.Namespace, unreadable)
 		if err != nil && len(removed) == 0 {
 			return err
 		}
@@ -72,7 +93,11 @@ func (c *pruneCmd) Run(e *env) error {
 			}
 		}
 		if e.JSON {
-			if werr := writeJSON(e.stdout, pruneJSON{Removed: checkpointsJSON(removed), DryRun: c.DryRun}); werr != nil {
+			out := pruneJSON{Removed: checkpointsJSON(removed), DryRun: c.DryRun}
+			if len(unreadable) > 0 {
+				out.Unreadable = checkpointsJSON(unreadable)
+			}
+			if werr := writeJSON(e.stdout, out); werr != nil {
 				return werr
 			}
 			return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
@@ -40,7 +41,7 @@ func (e *env) withReader(f func(ctx context.Context, st *runtime.Store) error) e
 func (e *env) open(readOnly bool, f func(ctx context.Context, st *runtime.Store) error) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := openStore(ctx, e.Store, readOnly)
+	st, err := openStore(ctx, e.Store, readOnly, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -56,10 +57,12 @@ func (e *env) open(readOnly bool, f func(ctx context.Context, st *runtime.Store)
 	return err
 }
 
-// openStore opens a store for one command (without a cache: a command
-// reads once), read-only when it only reads.
-func openStore(ctx context.Context, rawURL string, readOnly bool) (*runtime.Store, error) {
-	opts := []runtime.Option{runtime.WithoutCache()}
+// openStore opens a store for one command: without a cache (a command
+// reads once), read-only when it only reads, and with the store's warnings,
+// such as a Redis server that would lose acknowledged writes on a restart,
+// printed on stderr.
+func openStore(ctx context.Context, rawURL string, readOnly bool, stderr io.Writer) (*runtime.Store, error) {
+	opts := []runtime.Option{runtime.WithoutCache(), runtime.WithLogger(slog.New(warnings{stderr}))}
 	if readOnly {
 		opts = append(opts, runtime.ReadOnly())
 	}

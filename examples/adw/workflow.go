@@ -157,10 +157,16 @@ func (w *workflow) resume(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if len(cps) == 0 {
+	// The newest that can be read: a damaged one is listed, not usable.
+	last := ""
+	for _, cp := range cps {
+		if cp.Err == nil {
+			last = cp.Name
+		}
+	}
+	if last == "" {
 		return fmt.Errorf("run %s has no checkpoint to resume from", id)
 	}
-	last := cps[len(cps)-1].Name
 	if err := s.Restore(ctx, last); err != nil {
 		return err
 	}
@@ -186,6 +192,10 @@ func (w *workflow) status(ctx context.Context, id string) error {
 		return err
 	}
 	for _, cp := range cps {
+		if cp.Err != nil {
+			w.say("  checkpoint %-16s unreadable: %v", cp.Name, cp.Err)
+			continue
+		}
 		keys := fmt.Sprintf("%d keys", cp.Keys)
 		if cp.Keys == 1 {
 			keys = "1 key"

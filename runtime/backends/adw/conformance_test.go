@@ -19,3 +19,8 @@ func TestConformance(t *testing.T) {
 func TestConformanceInFile(t *testing.T) {
 	backendtest.Run(t, fstest.Harness("adw", "?python_keys=*", "adw_state.json"))
 }
+
+// TestChaos runs the fault suite with the default Python keys.
+func TestChaos(t *testing.T) {
+	backendtest.Chaos(t, fstest.Harness("adw", "", ".stategen/meta.json"))
+}

@@ -14,6 +14,12 @@
 //		backendtest.Run(t, backendtest.Harness{NewURL: ..., Corrupt: ...})
 //	}
 //
+//	func TestChaos(t *testing.T) { backendtest.Chaos(t, harness) }
+//
+// Chaos is the fault suite (lossy networks, server restarts and the other
+// faults an outside campaign found promises broken by), quick by default
+// and whole under make chaos.
+//
 // Main lets the suite re-execute the test binary as a worker process, so
 // that the package's own backend is registered in the child too.
 package backendtest
@@ -37,6 +43,22 @@ type Harness struct {
 	// truncated file) and returns a function that reads the raw bytes of
 	// what it damaged, so the suite can check that nothing rewrites them.
 	Corrupt func(t testing.TB, url, ns, key string) (raw func() []byte)
+	// CorruptCheckpoint damages what is stored for checkpoint name of ns so
+	// that reading it fails with ErrCorrupt (a value that is not JSON, a
+	// truncated file, bookkeeping that is not a number: whatever the
+	// backend's own listing reads, so that the listing sees it too) and
+	// returns a function that reads the raw bytes of what it damaged.
+	CorruptCheckpoint func(t testing.TB, url, ns, name string) (raw func() []byte)
+	// Proxy, for a backend that talks to a server over TCP, returns the
+	// server's address for a store URL and a function that gives the same
+	// URL through addr instead (a fault proxy in front of the server). Nil
+	// for embedded backends.
+	Proxy func(url string) (server string, via func(addr string) string)
+	// Durable, for a backend with a server, starts a server of the test's
+	// own that keeps every acknowledged write (Redis: appendonly yes,
+	// appendfsync always), which the fault suite kills and restarts. Nil
+	// for embedded backends.
+	Durable func(t testing.TB) Server
 	// Dir, for backends that keep files, returns the directory a store URL
 	// names; the suite checks that refused names create nothing beside it.
 	Dir func(url string) string
@@ -46,6 +68,15 @@ type Harness struct {
 	// Dir when that is set). Backends where any URL names a store (a
 	// server) leave it nil.
 	MissingURL func(t testing.TB) string
+}
+
+// Server is a store server of a test's own, for Harness.Durable.
+type Server struct {
+	// URL is a store URL on the server.
+	URL string
+	// Kill stops the server without warning (SIGKILL); Restart starts it
+	// again on the same address and data and returns once it answers.
+	Kill, Restart func() error
 }
 
 // Run runs the whole suite.
@@ -62,9 +93,13 @@ func Run(t *testing.T, h Harness) {
 		{"Replace", testReplace},
 		{"Listing", testListing},
 		{"Schema", testSchema},
+		{"ZeroSchema", testZeroSchema},
+		{"SchemalessUpdate", testSchemalessUpdate},
+		{"RequiredNull", testRequiredNull},
 		{"CheckpointRestoreExact", testCheckpointRestore},
 		{"CheckpointList", testCheckpointList},
 		{"Prune", testPrune},
+		{"CorruptCheckpoint", testCorruptCheckpoint},
 		{"InvalidNames", testInvalidNames},
 		{"Corrupt", testCorrupt},
 		{"NoLostUpdateGoroutines", testNoLostUpdateGoroutines},
@@ -79,6 +114,7 @@ func Run(t *testing.T, h Harness) {
 		{"MigrationAcrossKill", testMigrationAcrossKill},
 		{"CacheCoherence", testCacheCoherence},
 		{"CacheNoAliasing", testCacheNoAliasing},
+		{"RelaxedCacheConcurrentSaves", testRelaxedCacheConcurrentSaves},
 		{"FinalErrorsNotRetried", testFinalErrorsNotRetried},
 	}
 	for _, tc := range tests {

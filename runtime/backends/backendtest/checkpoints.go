@@ -1,9 +1,12 @@
 package backendtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,4 +206,99 @@ func testPrune(t *testing.T, h Harness) {
 	if d := cmp.Diff(map[string]any{"a": json.Number("1")}, values(t, st, "ns")); d != "" {
 		t.Errorf("prune changed state:\n%s", d)
 	}
+}
+
+// corruptAmongGood damages one checkpoint among good ones on a new store at
+// url and checks that it hides none of them: the listing names it with its
+// error and lists the rest, prune neither removes it nor counts it, and it
+// is left as it was, to be deleted by hand. It returns the number of
+// promises broken (each also reported through t).
+func corruptAmongGood(t testing.TB, h Harness, url string) (violations int) {
+	t.Helper()
+	ctx := context.Background()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		violations++
+		t.Errorf(format, args...)
+	}
+	st := open(t, url)
+	put(t, st, "ns", "k", `1`)
+	for _, n := range []string{"c1", "c2", "c3", "c4"} {
+		if _, err := st.Checkpoint(ctx, "ns", n); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	raw := h.CorruptCheckpoint(t, url, "ns", "c2")
+	damaged := raw()
+
+	list, err := st.Checkpoints(ctx, "ns")
+	if err != nil {
+		fail("a corrupt checkpoint fails the listing: %v", err)
+	}
+	var good []string
+	for _, cp := range list {
+		switch {
+		case cp.Name == "c2" && !errors.Is(cp.Err, runtime.ErrCorrupt):
+			fail("corrupt checkpoint listed with error %v, want ErrCorrupt", cp.Err)
+		case cp.Name == "c2" && (!cp.Created.IsZero() || cp.Keys != 0 || cp.Revision != 0):
+			fail("corrupt checkpoint listed with %+v: only its name and error are known", cp)
+		case cp.Name != "c2" && cp.Err != nil:
+			fail("good checkpoint %s listed with error %v", cp.Name, cp.Err)
+		case cp.Name != "c2":
+			good = append(good, cp.Name)
+		}
+	}
+	if d := cmp.Diff([]string{"c1", "c3", "c4"}, good); d != "" || len(list) != 4 {
+		fail("listing with a corrupt checkpoint: %d entries, good ones (-want +got):\n%s", len(list), d)
+	}
+	if _, err := st.GetCheckpoint(ctx, "ns", "c2"); !errors.Is(err, runtime.ErrCorrupt) {
+		fail("reading the corrupt checkpoint: %v, want ErrCorrupt", err)
+	}
+	if _, err := st.Restore(ctx, "ns", "c2"); !errors.Is(err, runtime.ErrCorrupt) {
+		fail("restoring the corrupt checkpoint: %v, want ErrCorrupt", err)
+	}
+	if _, err := st.Restore(ctx, "ns", "c3"); err != nil {
+		fail("restoring a good checkpoint beside a corrupt one: %v", err)
+	}
+
+	// Prune keeps the unreadable one, says so, and prunes the rest as if
+	// it were not there: KeepLast 1 keeps c4 of c1, c3 and c4.
+	names := func(l []runtime.CheckpointInfo) (out []string) {
+		for _, cp := range l {
+			out = append(out, cp.Name)
+		}
+		return out
+	}
+	for _, dry := range []bool{true, false} {
+		gone, err := st.Prune(ctx, "ns", runtime.Retention{KeepLast: 1}, dry)
+		if !errors.Is(err, runtime.ErrCorrupt) || !strings.Contains(fmt.Sprint(err), "c2") {
+			fail("prune (dry run %v) beside a corrupt checkpoint: %v; want an error naming c2, kept", dry, err)
+		}
+		if d := cmp.Diff([]string{"c1", "c3"}, names(gone)); d != "" {
+			fail("prune (dry run %v) removed (-want +got):\n%s", dry, d)
+		}
+	}
+	if !bytes.Equal(raw(), damaged) {
+		fail("the corrupt checkpoint was changed: %q, was %q", raw(), damaged)
+	}
+	list, _ = st.Checkpoints(ctx, "ns")
+	if d := cmp.Diff([]string{"c2", "c4"}, names(list)); d != "" {
+		fail("after prune (-want +got):\n%s", d)
+	}
+	// It can be removed by hand.
+	if err := st.DeleteCheckpoint(ctx, "ns", "c2"); err != nil {
+		fail("deleting the corrupt checkpoint: %v", err)
+	}
+	if list, err := st.Checkpoints(ctx, "ns"); err != nil || len(list) != 1 || list[0].Err != nil {
+		fail("after deleting the corrupt checkpoint: %+v, %v", list, err)
+	}
+	return violations
+}
+
+func testCorruptCheckpoint(t *testing.T, h Harness) {
+	if h.CorruptCheckpoint == nil {
+		t.Fatal("the harness has no CorruptCheckpoint: every backend must show that a corrupt checkpoint hides no good one")
+	}
+	corruptAmongGood(t, h, h.NewURL(t))
 }

@@ -236,10 +236,14 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 			continue
 		}
 		cp, err := decodeCheckpoint(name, state.String, created.String)
-		if err != nil {
+		switch {
+		case errors.Is(err, runtime.ErrCorrupt):
+			out = append(out, runtime.CheckpointInfo{Name: name, Err: err})
+		case err != nil:
 			return nil, err
+		default:
+			out = append(out, cp.CheckpointInfo)
 		}
-		out = append(out, cp.CheckpointInfo)
 	}
 	return out, rows.Err()
 }

@@ -93,6 +93,23 @@ s2.save("issue", 42)
 	if err != nil || string(cp.Values["phase"].Data) != `"plan"` {
 		t.Fatalf("checkpoint: %+v, %v", cp, err)
 	}
+	// A checkpoint Python cannot have written whole is listed with its
+	// error, beside the good one.
+	db, err := sql.Open("sqlite", filepath.Join(work, ".claude", "state", "wf-1", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO checkpoints (name, state, created_at) VALUES ('broken', '[["phase", "\"pl', '2025-01-01T00:00:00')`); err != nil {
+		t.Fatal(err)
+	}
+	cps, err = st.Checkpoints(ctx, "wf-1")
+	if err != nil || len(cps) != 2 || cps[0].Name != "broken" || !errors.Is(cps[0].Err, runtime.ErrCorrupt) || cps[1].Err != nil {
+		t.Fatalf("checkpoints with a broken one: %+v, %v; want it listed first with ErrCorrupt, then the good one", cps, err)
+	}
+	if _, err := db.Exec(`DELETE FROM checkpoints WHERE name = 'broken'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := st.Get(ctx, "nope", "k"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("absent namespace: %v", err)
 	}

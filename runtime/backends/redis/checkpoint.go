@@ -64,7 +64,9 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 }
 
 // Checkpoints lists a namespace's checkpoints: the names from the index,
-// then each one's bookkeeping fields in one pipeline.
+// then each one's bookkeeping fields in one pipeline. One whose bookkeeping
+// is damaged is listed with its name and the error. (Its values are read,
+// and checked, by GetCheckpoint only: the listing stays cheap.)
 func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.CheckpointInfo, error) {
 	names, err := b.client.ZRange(ctx, b.indexKey(ns), 0, -1).Result()
 	if err != nil {
@@ -100,7 +102,9 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 		}
 		h, err := decodeHash("checkpoint "+name, fields)
 		if err != nil {
-			return nil, err
+			// Listed, not hidden: the others are still worth seeing.
+			out = append(out, runtime.CheckpointInfo{Name: name, Err: err})
+			continue
 		}
 		// Each key takes three fields (v:, r:, t:); the rest is bookkeeping.
 		keys := (int(lens[i].Val()) - len(fields)) / 3

@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"testing"
 
 	"github.com/stategen/stategen/runtime/backends/backendtest"
@@ -12,7 +14,34 @@ func TestMain(m *testing.M) { backendtest.Main(m) }
 
 func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
-	backendtest.Run(t, backendtest.Harness{NewURL: srv.URL, Corrupt: corrupter(srv)})
+	backendtest.Run(t, harness(srv))
+}
+
+// harness is the conformance harness on a server.
+func harness(srv *redistest.Server) backendtest.Harness {
+	return backendtest.Harness{NewURL: srv.URL, Corrupt: corrupter(srv), CorruptCheckpoint: cpCorrupter(srv)}
+}
+
+// TestChaos runs the fault suite, with a fault proxy in front of the server
+// and a server of its own to kill and restart.
+func TestChaos(t *testing.T) {
+	h := harness(redistest.Start(t))
+	h.Proxy = func(raw string) (string, func(string) string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Host, func(addr string) string {
+			v := *u
+			v.Host = addr
+			return v.String()
+		}
+	}
+	h.Durable = func(t testing.TB) backendtest.Server {
+		srv := redistest.StartPrivate(t, "--appendonly", "yes", "--appendfsync", "always")
+		return backendtest.Server{URL: srv.URL(t), Kill: srv.Kill, Restart: srv.Restart}
+	}
+	backendtest.Chaos(t, h)
 }
 
 // TestConformanceCluster runs the suite on a one-node cluster, which refuses
@@ -21,8 +50,7 @@ func TestConformanceCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a new cluster takes seconds to accept writes")
 	}
-	srv := redistest.StartCluster(t)
-	backendtest.Run(t, backendtest.Harness{NewURL: srv.URL, Corrupt: corrupter(srv)})
+	backendtest.Run(t, harness(redistest.StartCluster(t)))
 }
 
 // corrupter damages a stored value behind the backend's back: the v: field
@@ -41,6 +69,26 @@ func corrupter(srv *redistest.Server) func(t testing.TB, url, ns, key string) fu
 				t.Fatal(err)
 			}
 			return raw
+		}
+	}
+}
+
+// cpCorrupter damages a checkpoint's bookkeeping behind the backend's back:
+// its creation time is no longer a number.
+func cpCorrupter(srv *redistest.Server) func(t testing.TB, url, ns, name string) func() []byte {
+	return func(t testing.TB, url, ns, name string) func() []byte {
+		c := srv.Client(t)
+		ctx := context.Background()
+		hash := prefixOf(t, url) + ":{" + ns + "}:cp:" + name
+		if err := c.HSet(ctx, hash, "_created", "yesterday").Err(); err != nil {
+			t.Fatal(err)
+		}
+		return func() []byte {
+			fields, err := c.HGetAll(ctx, hash).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Appendf(nil, "%v", fields) // fmt prints a map sorted by key
 		}
 	}
 }

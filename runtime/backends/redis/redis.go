@@ -47,13 +47,36 @@
 //	                       _rev (revision it copies), _schema, _created, _name
 //	PREFIX:{NS}:cps        sorted set: checkpoint names scored by creation
 //	                       (unix milliseconds), for listing
-//	PREFIX:{NS}:batch      string "ID REVISION": the last conditional batch
-//	                       applied, so that a retry whose first reply was lost
-//	                       is not applied twice
+//	PREFIX:{NS}:applied    sorted set: the IDs of the conditional batches
+//	                       applied (see below), scored by their revision, and
+//	                       the member "" scored by the revision up to which
+//	                       IDs may have been forgotten
 //
 // The state hash is never deleted, even when its last key is, so that _rev
 // only grows: a namespace that holds no key and no schema reads as not found,
 // but its next write still gets a higher revision than every earlier one.
+//
+// A conditional batch carries an ID that the Store keeps across its retries,
+// and the script that applies it records the ID in the applied set, in the
+// same atomic step. A retry whose first attempt landed (its reply was lost)
+// finds its ID there and gets that write's revision instead of applying it
+// again; a retry whose conditions fail is a plain conflict only if the set
+// proves the ID was never applied (it still holds every ID applied after the
+// conditions' revisions), and runtime.ErrUnknownOutcome otherwise. The set
+// keeps the last 512 IDs and expires 10 minutes after the namespace's last
+// conditional write (sooner with a shorter TTL): far longer than any retry
+// waits, and bounded for a busy namespace. (Versions before this one kept a
+// string PREFIX:{NS}:batch instead; it is no longer read.)
+//
+// # Durability
+//
+// Redis acknowledges a write before it reaches the disk unless it is told
+// otherwise: stategen's promises need appendonly yes with appendfsync
+// always (or everysec, which can lose the last second of acknowledged
+// writes to a crash of the machine, not of Redis alone). Open checks the
+// server's settings (CONFIG GET, or INFO persistence where CONFIG is
+// disabled) and logs a warning through the configured logger when they
+// cannot keep acknowledged writes across a restart.
 //
 // Every write runs as one Lua script (EVALSHA, falling back to EVAL), which
 // Redis executes atomically: a batch is applied whole or not at all, also when
@@ -88,6 +111,13 @@ import (
 // parameter says otherwise.
 const DefaultPrefix = "stategen"
 
+// How many IDs of applied conditional batches a namespace remembers, and
+// for how long after its last conditional write (see the package doc).
+const (
+	appliedKeep = 512
+	appliedTTL  = 10 * time.Minute
+)
+
 func init() {
 	for _, scheme := range []string{"redis", "rediss", "redis+cluster"} {
 		runtime.Register(scheme, open)
@@ -108,8 +138,9 @@ func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend,
 	return Open(ctx, u, cfg)
 }
 
-// Open connects to the server(s) a redis, rediss or redis+cluster URL names
-// and checks with PING that they answer.
+// Open connects to the server(s) a redis, rediss or redis+cluster URL names,
+// checks with PING that they answer, and logs a warning when their
+// persistence settings cannot keep acknowledged writes (see Durability).
 func Open(ctx context.Context, u *url.URL, cfg runtime.Config) (*Backend, error) {
 	opts, prefix, raw, err := parseURL(u)
 	if err != nil {
@@ -155,6 +186,7 @@ func Open(ctx context.Context, u *url.URL, cfg runtime.Config) (*Backend, error)
 		return nil, err
 	}
 	b.logger.Debug("stategen: redis connected", "server", where, "prefix", prefix)
+	b.checkPersistence(ctx, where)
 	return b, nil
 }
 
@@ -322,22 +354,33 @@ func parseError(err error) error {
 // transientReplies are the server replies that say "not now": a server
 // loading its data, a cluster resharding or failing over, a replica that lost
 // its master, a script running too long, a master demoted by a failover.
+// Each refuses the command before running it.
 var transientReplies = []string{"LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "BUSY", "READONLY"}
 
+// corruptReply is the code of the error reply the scripts give when they
+// find stored data damaged, before writing anything.
+const corruptReply = "STATEGEN_CORRUPT"
+
 // classify marks the errors worth retrying as runtime.Transient: dropped or
-// refused connections, timeouts, and the transient server replies. Server
-// replies that will not change by retrying (auth failures, script errors)
-// and redis.Nil stay as they are.
+// refused connections, timeouts, and the transient server replies. Those
+// that surely left the command unrun (a failed dial, a server that refused
+// it) are runtime.NotApplied; the others (a connection lost while waiting
+// for the reply) may have left a write applied. Server replies that will
+// not change by retrying (auth failures, script errors) and redis.Nil stay
+// as they are; a script's report of damaged data is runtime.ErrCorrupt.
 func classify(err error) error {
 	if err == nil || errors.Is(err, goredis.Nil) || errors.Is(err, goredis.ErrClosed) {
 		return err
 	}
 	var reply goredis.Error
 	if errors.As(err, &reply) {
-		code, _, _ := strings.Cut(reply.Error(), " ")
+		code, msg, _ := strings.Cut(reply.Error(), " ")
+		if code == corruptReply {
+			return runtime.Corrupt("state hash", errors.New(msg))
+		}
 		for _, t := range transientReplies {
 			if code == t {
-				return runtime.Transient(err)
+				return runtime.NotApplied(err)
 			}
 		}
 		return err
@@ -346,7 +389,13 @@ func classify(err error) error {
 	if errors.As(err, &opErr) {
 		// Checked before the context errors: go-redis bounds each dial with
 		// its own timeout context, and a dial that timed out is worth retrying.
+		if opErr.Op == "dial" {
+			return runtime.NotApplied(err)
+		}
 		return runtime.Transient(err)
+	}
+	if errors.Is(err, goredis.ErrPoolTimeout) {
+		return runtime.NotApplied(err) // no connection, so no command sent
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -367,7 +416,9 @@ func classify(err error) error {
 
 func (b *Backend) stateKey(ns string) string { return b.prefix + ":{" + ns + "}:state" }
 func (b *Backend) indexKey(ns string) string { return b.prefix + ":{" + ns + "}:cps" }
-func (b *Backend) batchKey(ns string) string { return b.prefix + ":{" + ns + "}:batch" }
+func (b *Backend) appliedKey(ns string) string {
+	return b.prefix + ":{" + ns + "}:applied"
+}
 func (b *Backend) cpPrefix(ns string) string { return b.prefix + ":{" + ns + "}:cp:" }
 func (b *Backend) cpKey(ns, name string) string {
 	return b.cpPrefix(ns) + name

@@ -5,18 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/stategen/stategen/internal/faultproxy"
 	"github.com/stategen/stategen/runtime"
 	stredis "github.com/stategen/stategen/runtime/backends/redis"
 	"github.com/stategen/stategen/runtime/backends/redis/redistest"
@@ -79,6 +77,10 @@ func writeEverything(t testing.TB, st *runtime.Store) {
 		func() error { _, err := st.Restore(ctx, "ns", "one"); return err },
 		func() error { return st.DeleteCheckpoint(ctx, "ns", "two") },
 		func() error { _, err := st.Put(ctx, "other", "k", json.RawMessage(`"v"`)); return err },
+		func() error {
+			_, err := st.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{{Key: "c", Value: json.RawMessage(`3`)}}, Conds: []runtime.Cond{{Key: "c"}}})
+			return err
+		},
 	}
 	for i, step := range steps {
 		if err := step(); err != nil {
@@ -97,7 +99,16 @@ func TestNoExpiryWithoutTTL(t *testing.T) {
 		t.Fatalf("only %d keys written: %v", len(keys), keys)
 	}
 	for _, k := range keys {
-		if ttl := c.PTTL(context.Background(), k).Val(); ttl != -1 {
+		ttl := c.PTTL(context.Background(), k).Val()
+		if strings.HasSuffix(k, ":applied") {
+			// Bookkeeping, not state: the IDs of applied batches are
+			// needed only while a retry may come.
+			if ttl <= 0 || ttl > 10*time.Minute {
+				t.Errorf("key %s has PTTL %v, want (0, 10m]", k, ttl)
+			}
+			continue
+		}
+		if ttl != -1 {
 			t.Errorf("key %s has PTTL %v, want -1 (no expiry): nothing expires unless a TTL is configured", k, ttl)
 		}
 	}
@@ -255,6 +266,18 @@ func TestLayout(t *testing.T) {
 			t.Errorf("checkpoint field %s = %q, want %q", f, cp[f], want)
 		}
 	}
+	// A conditional write records its batch ID, scored by its revision,
+	// beside the floor "" scored by the revision before the first one.
+	before := rev
+	crev, err := st.Apply(ctx, "a1b2c3d4", &runtime.Batch{Puts: []runtime.KV{{Key: "branch_name", Value: json.RawMessage(`"feat/y"`)}},
+		Conds: []runtime.Cond{{Key: "branch_name", Revision: rev}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := c.ZRangeWithScores(ctx, p+":{a1b2c3d4}:applied", 0, -1).Val()
+	if len(applied) != 2 || applied[0].Member != "" || int64(applied[0].Score) != before || len(applied[1].Member.(string)) != 24 || int64(applied[1].Score) != crev {
+		t.Errorf("applied batch IDs %v, want \"\" scored %d and one ID scored %d", applied, before, crev)
+	}
 	idx := c.ZRangeWithScores(ctx, p+":{a1b2c3d4}:cps", 0, -1).Val()
 	if len(idx) != 1 || idx[0].Member != "after_plan" || int64(idx[0].Score) != info.Created.UnixMilli() {
 		t.Errorf("checkpoint index %v, want after_plan scored %d", idx, info.Created.UnixMilli())
@@ -400,7 +423,11 @@ func TestCorruptLeftAlone(t *testing.T) {
 			if strings.HasPrefix(what, "checkpoint") {
 				_, err = st.Restore(ctx, "ns", "cp")
 				if what == "checkpoint created" {
-					_, err = st.Checkpoints(ctx, "ns")
+					// Listed with its error, the listing itself fine.
+					var l []runtime.CheckpointInfo
+					if l, err = st.Checkpoints(ctx, "ns"); err == nil && len(l) == 1 {
+						err = l[0].Err
+					}
 				}
 			} else {
 				_, err = st.Snapshot(ctx, "ns")
@@ -453,91 +480,21 @@ func TestClientKillMidRun(t *testing.T) {
 	}
 }
 
-// dropProxy forwards TCP to a server and, when armed, cuts the next
-// connection that sends a request before the request reaches the server or
-// after it does (the reply is then lost): what a network failure does
-// mid-command.
-type dropProxy struct {
-	l      net.Listener
-	target string
-	mu     sync.Mutex
-	armed  bool
-	after  bool // cut after forwarding the request
-}
-
-func newDropProxy(t *testing.T, target string) *dropProxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// proxied starts a fault proxy in front of srv and returns it and a URL
+// through it with a prefix of its own.
+func proxied(t *testing.T, srv *redistest.Server) (*faultproxy.Proxy, string) {
+	t.Helper()
+	p, err := faultproxy.Start(srv.Addr(), faultproxy.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &dropProxy{l: l, target: target}
-	t.Cleanup(func() { l.Close() })
-	go p.serve()
-	return p
-}
-
-func (p *dropProxy) arm(after bool) {
-	p.mu.Lock()
-	p.armed, p.after = true, after
-	p.mu.Unlock()
-}
-
-func (p *dropProxy) serve() {
-	for {
-		conn, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		go p.handle(conn)
-	}
-}
-
-func (p *dropProxy) handle(conn net.Conn) {
-	defer conn.Close()
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	defer up.Close()
-	var cut atomic.Bool // lose the next reply and the connection
-	go func() {
-		defer conn.Close()
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := up.Read(buf)
-			if err != nil || cut.Load() {
-				return
-			}
-			if _, err := conn.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-	}()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := conn.Read(buf)
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		armed, after := p.armed, p.after
-		p.armed = false
-		p.mu.Unlock()
-		if armed && !after {
-			return // the server never sees the request
-		}
-		// Set before the request goes out, so its reply is surely lost.
-		cut.Store(armed)
-		if _, err := up.Write(buf[:n]); err != nil {
-			return
-		}
-	}
+	t.Cleanup(func() { p.Close() })
+	return p, "redis://" + p.Addr() + "/0?prefix=" + srv.Prefix()
 }
 
 func TestDroppedConnectionIsTransient(t *testing.T) {
 	srv := redistest.Start(t)
-	proxy := newDropProxy(t, srv.Addr())
-	raw := "redis://" + proxy.l.Addr().String() + "/0?prefix=" + srv.Prefix()
+	proxy, raw := proxied(t, srv)
 	be := openBackend(t, raw, runtime.Config{})
 	ctx := context.Background()
 	batch := &runtime.Batch{Puts: []runtime.KV{{Key: "k", Value: json.RawMessage(`1`)}}}
@@ -553,13 +510,13 @@ func TestDroppedConnectionIsTransient(t *testing.T) {
 		"checkpoints": func() error { _, err := be.Checkpoints(ctx, "ns"); return err },
 	}
 	for what, op := range ops {
-		for _, after := range []bool{false, true} {
-			proxy.arm(after)
+		for _, fault := range []faultproxy.Fault{faultproxy.DropRequest, faultproxy.LoseReply, faultproxy.CutReply} {
+			proxy.Arm(fault)
 			err := op()
 			if err == nil {
-				t.Errorf("%s (cut after sending %v): no error through a cut connection", what, after)
+				t.Errorf("%s (fault %d): no error through a cut connection", what, fault)
 			} else if !runtime.IsTransient(err) {
-				t.Errorf("%s (cut after sending %v): error %v is not transient", what, after, err)
+				t.Errorf("%s (fault %d): error %v is not transient", what, fault, err)
 			}
 			// The next call gets a new connection.
 			if err := op(); err != nil {
@@ -574,8 +531,7 @@ func TestDroppedConnectionIsTransient(t *testing.T) {
 // again (it would conflict with itself, and Update would run fn twice).
 func TestLostReplyAppliedOnce(t *testing.T) {
 	srv := redistest.Start(t)
-	proxy := newDropProxy(t, srv.Addr())
-	raw := "redis://" + proxy.l.Addr().String() + "/0?prefix=" + srv.Prefix()
+	proxy, raw := proxied(t, srv)
 	be := openBackend(t, raw, runtime.Config{})
 	st := runtime.New(be, "proxied", runtime.WithRetry(runtime.RetryPolicy{Attempts: 5, Initial: time.Millisecond, Max: 10 * time.Millisecond}))
 	ctx := context.Background()
@@ -588,7 +544,7 @@ func TestLostReplyAppliedOnce(t *testing.T) {
 		got, err := runtime.Update(ctx, st, "ns", "n", counter, func(n int, _ bool) (int, error) {
 			calls++
 			if calls == 1 {
-				proxy.arm(true) // the write that follows reaches Redis; its reply is lost
+				proxy.Arm(faultproxy.LoseReply) // the write that follows reaches Redis; its reply is lost
 			}
 			return n + 1, nil
 		})

@@ -21,60 +21,105 @@ local function touch(ttl, state, index, cpprefix)
 end
 `
 
+// corruptLua is the check every write script makes of the namespace's
+// revision before it writes anything: a Lua script that fails half way
+// keeps its first writes, and HINCRBY on a damaged _rev would fail so.
+// The error reply's code, STATEGEN_CORRUPT, becomes runtime.ErrCorrupt.
+const corruptLua = `
+local function revision(state)
+	local cur = redis.call('HGET', state, '_rev')
+	if cur and not string.match(cur, '^%d+$') then
+		return nil, redis.error_reply('STATEGEN_CORRUPT namespace revision _rev is not a number: ' .. string.sub(cur, 1, 40))
+	end
+	return tonumber(cur or '0')
+end
+`
+
 // applyScript performs a Batch.
 //
-//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] last batch ("ID REVISION")
+//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] applied batch IDs
 //	ARGV[1] now (unix ns), ARGV[2] TTL in ms ("0": none), ARGV[3] checkpoint key prefix,
 //	ARGV[4] "1" to replace, ARGV[5] schema JSON ("": keep, "-": remove),
-//	ARGV[6] batch ID ("": none),
+//	ARGV[6] batch ID ("": none), ARGV[7] "1" on a retry after a lost reply,
+//	ARGV[8] how many batch IDs to remember, ARGV[9] for how long (ms),
 //	then a count and that many (key, revision) conditions (key "": the namespace;
 //	a key of a NUL byte and a name: the recorded schema must be none or that
 //	name at that version),
 //	a count and that many keys to delete, a count and that many (key, value) puts.
 //
-// It returns {"ok", revision} or, when condition number i fails,
-// {"conflict", i, found revision}.
-var applyScript = goredis.NewScript(touchLua + `
-local state, index, last = KEYS[1], KEYS[2], KEYS[3]
-local now, ttl, cpprefix, replace, schema, batch = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6]
-local i = 7
+// It returns {"ok", revision}; when condition number i fails,
+// {"conflict", i, found revision}, or, on a retry that cannot rule out that
+// an earlier attempt applied the batch, {"unknown", i, found revision,
+// revision up to which batch IDs may be forgotten}.
+var applyScript = goredis.NewScript(touchLua + corruptLua + `
+local state, index, applied = KEYS[1], KEYS[2], KEYS[3]
+local now, ttl, cpprefix, replace, schema, batch, retry = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7] == '1'
+local keep, idttl = tonumber(ARGV[8]), ARGV[9]
+local i = 10
+
+local current, bad = revision(state)
+if bad then return bad end
 
 -- A retry of a batch already applied (its reply was lost) returns that
 -- write's revision rather than applying it again.
 if batch ~= '' then
-	local prev = redis.call('GET', last)
-	if prev then
-		local id, r = string.match(prev, '^(%S+) (%d+)$')
-		if id == batch then return {'ok', tonumber(r)} end
-	end
+	local r = redis.call('ZSCORE', applied, batch)
+	if r then return {'ok', tonumber(r)} end
 end
 
 local nconds = tonumber(ARGV[i]); i = i + 1
+local conds, newest = i, 0
+for c = 0, nconds - 1 do
+	local want = tonumber(ARGV[conds + 2 * c + 1])
+	if string.byte(ARGV[conds + 2 * c], 1) ~= 0 and want > newest then newest = want end
+end
+i = i + 2 * nconds
+
+-- A failed condition. On a retry it is a plain conflict only if the batch
+-- surely was not applied: its ID is not among those remembered, and every
+-- ID applied after the conditions' revisions (the batch could only have
+-- landed after them) still is. The member '' holds the revision up to which
+-- IDs may be forgotten; without the set (never made, or expired) any ID
+-- applied before the current revision may be.
+local function conflict(c, found)
+	if retry then
+		local floor = redis.call('ZSCORE', applied, '')
+		floor = floor and tonumber(floor) or current
+		if floor > newest then return {'unknown', c, found, floor} end
+	end
+	return {'conflict', c, found}
+end
+
 for c = 1, nconds do
-	local key, want = ARGV[i], tonumber(ARGV[i + 1]); i = i + 2
+	local key, want = ARGV[conds + 2 * c - 2], tonumber(ARGV[conds + 2 * c - 1])
 	if string.byte(key, 1) == 0 then
-		-- The schema: none recorded, or this name at this version.
+		-- The schema: none recorded, or this name at this version. (A lost
+		-- attempt of this batch would have recorded this very one, so a
+		-- failure is never its own doing.)
 		local stored = redis.call('HGET', state, '_schema')
 		if stored then
 			local s = cjson.decode(stored)
 			if s.name ~= string.sub(key, 2) or s.version ~= want then return {'conflict', c, s.version or -1} end
 		end
 	elseif key == '' then
-		local have = tonumber(redis.call('HGET', state, '_rev') or '0')
 		if want == 0 then
 			-- The namespace must not exist: it holds no key and no schema,
 			-- only (maybe) the bookkeeping that outlives its last key.
 			local book = redis.call('HEXISTS', state, '_rev') + redis.call('HEXISTS', state, '_created')
-			if redis.call('HLEN', state) > book then return {'conflict', c, have} end
-		elseif have ~= want then
-			return {'conflict', c, have}
+			if redis.call('HLEN', state) > book then return conflict(c, current) end
+		elseif current ~= want then
+			return conflict(c, current)
 		end
 	else
 		local have = 0
+		local r = redis.call('HGET', state, 'r:' .. key)
 		if redis.call('HEXISTS', state, 'v:' .. key) == 1 then
-			have = tonumber(redis.call('HGET', state, 'r:' .. key)) or -1
+			if not (r and string.match(r, '^%d+$')) then
+				return redis.error_reply('STATEGEN_CORRUPT revision of key ' .. key .. ' is not a number')
+			end
+			have = tonumber(r)
 		end
-		if have ~= want then return {'conflict', c, have} end
+		if have ~= want then return conflict(c, have) end
 	end
 end
 
@@ -112,9 +157,29 @@ elseif schema ~= '' then
 	redis.call('HSET', state, '_schema', schema)
 end
 touch(ttl, state, index, cpprefix)
+
+-- Remember the batch's ID with its revision. A new set starts with the
+-- floor '' at the revision before this write: IDs applied before it are
+-- unknown. Past keep IDs the oldest are forgotten and the floor rises to
+-- the newest of them.
 if batch ~= '' then
-	redis.call('SET', last, batch .. ' ' .. r)
-	if ttl ~= '0' then redis.call('PEXPIRE', last, ttl) end
+	if redis.call('EXISTS', applied) == 0 then redis.call('ZADD', applied, current, '') end
+	redis.call('ZADD', applied, rev, batch)
+	local n = redis.call('ZCARD', applied)
+	if n > keep + 1 then
+		local old = redis.call('ZRANGE', applied, 0, n - keep - 1, 'WITHSCORES')
+		local floor = 0
+		for j = 1, #old, 2 do
+			if old[j] ~= '' then
+				redis.call('ZREM', applied, old[j])
+				floor = math.max(floor, tonumber(old[j + 1]))
+			end
+		end
+		redis.call('ZADD', applied, floor, '')
+	end
+	local exp = idttl
+	if ttl ~= '0' and tonumber(ttl) < tonumber(idttl) then exp = ttl end
+	redis.call('PEXPIRE', applied, exp)
 end
 return {'ok', rev}
 `)
@@ -125,7 +190,11 @@ return {'ok', rev}
 //
 //	KEYS[1] state hash; ARGV[1] now (unix ns), ARGV[2] key, ARGV[3] value
 var putOneScript = goredis.NewScript(`
-local rev = redis.call('HINCRBY', KEYS[1], '_rev', 1)
+local rev = redis.pcall('HINCRBY', KEYS[1], '_rev', 1)
+if type(rev) == 'table' then
+	-- HINCRBY wrote nothing: _rev is not an integer.
+	return redis.error_reply('STATEGEN_CORRUPT namespace revision _rev is not a number')
+end
 redis.call('HSETNX', KEYS[1], '_created', ARGV[1])
 redis.call('HSET', KEYS[1], 'v:' .. ARGV[2], ARGV[3], 'r:' .. ARGV[2], rev, 't:' .. ARGV[2], ARGV[1])
 return rev

@@ -196,12 +196,9 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 			schema = string(js)
 		}
 	}
-	replace := "0"
-	if batch.Replace {
-		replace = "1"
-	}
-	args := make([]any, 0, 8+2*len(batch.Conds)+len(batch.Deletes)+2*len(batch.Puts))
-	args = append(args, strconv.FormatInt(time.Now().UnixNano(), 10), b.ttl, b.cpPrefix(ns), replace, schema, batch.ID)
+	args := make([]any, 0, 14+2*len(batch.Conds)+len(batch.Deletes)+2*len(batch.Puts))
+	args = append(args, strconv.FormatInt(time.Now().UnixNano(), 10), b.ttl, b.cpPrefix(ns), flag(batch.Replace), schema,
+		batch.ID, flag(batch.Retry), appliedKeep, appliedTTL.Milliseconds())
 	// The schema condition travels as one more condition, on a "key" that
 	// starts with a NUL byte (no key does) followed by the schema's name.
 	conds := len(batch.Conds)
@@ -223,7 +220,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	for _, kv := range batch.Puts {
 		args = append(args, kv.Key, []byte(kv.Value))
 	}
-	res, err := applyScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns), b.batchKey(ns)}, args...).Slice()
+	res, err := applyScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns), b.appliedKey(ns)}, args...).Slice()
 	if err != nil {
 		return 0, classify(err)
 	}
@@ -232,7 +229,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 			return rev, nil
 		}
 	}
-	if len(res) == 3 && res[0] == "conflict" {
+	if len(res) >= 3 && (res[0] == "conflict" || res[0] == "unknown") {
 		i, _ := res[1].(int64)
 		found, _ := res[2].(int64)
 		if s := batch.IfSchema; s != nil && int(i) == len(batch.Conds)+1 {
@@ -244,10 +241,23 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 			if c.Key != "" {
 				what = "key " + c.Key
 			}
+			if res[0] == "unknown" && len(res) == 4 {
+				floor, _ := res[3].(int64)
+				return 0, fmt.Errorf("%s: %w: a retry found revision %d where %d was expected, and the IDs of batches applied up to revision %d are no longer remembered, so an earlier attempt of this one may have applied it",
+					what, runtime.ErrUnknownOutcome, found, c.Revision, floor)
+			}
 			return 0, fmt.Errorf("%s: %w: expected revision %d, found %d", what, runtime.ErrConflict, c.Revision, found)
 		}
 	}
 	return 0, fmt.Errorf("redis: unexpected reply from the apply script: %v", res)
+}
+
+// flag is a boolean as the scripts take it.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // scanCount is the COUNT hint of each SCAN call: large enough that listing

@@ -307,3 +307,39 @@ func TestFirstLayout(t *testing.T) {
 		t.Fatalf("schema written after the upgrade: %+v", s)
 	}
 }
+
+// Versions before this one stored an empty schema row for state written
+// without a schema (restored or copied): such a namespace, its keys all
+// deleted, must read as absent to every view, so that updates do not
+// conflict with a revision nobody can see.
+func TestLegacyEmptySchemaRow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	st := openURL(t, "sqlite:"+path)
+	if _, err := st.Put(ctx, "ns", "k", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Delete(ctx, "ns", "k"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO schemas (ns, name, version) VALUES ('ns', '', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Snapshot(ctx, "ns"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("snapshot: %v, want ErrNotFound", err)
+	}
+	if names, err := st.Namespaces(ctx); err != nil || len(names) != 0 {
+		t.Errorf("namespaces %v (err %v): the empty namespace is listed", names, err)
+	}
+	if _, err := st.UpdateNamespace(ctx, "ns", func(*runtime.Snapshot) (*runtime.Batch, error) {
+		return &runtime.Batch{Puts: []runtime.KV{{Key: "k", Value: []byte(`2`)}}}, nil
+	}); err != nil {
+		t.Errorf("update: %v", err)
+	}
+}

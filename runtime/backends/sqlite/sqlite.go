@@ -121,7 +121,7 @@ const (
 	sqlGetSchema = `SELECT e.value, e.revision, e.updated, s.name, s.version
 		FROM (SELECT ?1 AS ns, ?2 AS key) AS q
 		LEFT JOIN entries AS e ON e.ns = q.ns AND e.key = q.key AND e.value IS NOT NULL
-		LEFT JOIN schemas AS s ON s.ns = q.ns`
+		LEFT JOIN schemas AS s ON s.ns = q.ns AND (s.name != '' OR s.version != 0)`
 
 	// The one-key writes of generated code, which record the schema and
 	// are conditioned on it, in one statement when the namespace already
@@ -138,6 +138,11 @@ const (
 	sqlSwapHeld = `UPDATE entries SET value = ?3, revision = ` + nextRev + `, updated = ?4
 		WHERE ns = ?1 AND key = ?2 AND revision = ?8 AND value IS NOT NULL AND ` + schemaHeld + `
 		RETURNING revision`
+
+	// hasSchema is the condition on a schemas row that it records one:
+	// versions before this one stored a row of empty name and version 0
+	// for state without a schema.
+	hasSchema = `(name != '' OR version != 0)`
 )
 
 // Backend is the SQLite backend. Writes go through a pool of one connection,
@@ -406,13 +411,14 @@ func (b *Backend) Close() error {
 }
 
 // classify marks SQLITE_BUSY and SQLITE_LOCKED (another process holds the
-// lock past the busy timeout) as transient.
+// lock past the busy timeout) as transient, and as certain to have changed
+// nothing: the statement or transaction that met them rolled back.
 func classify(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return runtime.Transient(err)
+			return runtime.NotApplied(err)
 		}
 	}
 	return err
@@ -530,7 +536,7 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 		return nil, classify(err)
 	}
 	var info sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT name, version, `+b.infoColumn("info")+` FROM schemas WHERE ns = ?`, ns).Scan(&snap.Schema.Name, &snap.Schema.Version, &info)
+	err = tx.QueryRowContext(ctx, `SELECT name, version, `+b.infoColumn("info")+` FROM schemas WHERE ns = ? AND `+hasSchema, ns).Scan(&snap.Schema.Name, &snap.Schema.Version, &info)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, classify(err)
 	}
@@ -560,7 +566,8 @@ func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map
 		var v runtime.Value
 		var updated int64
 		if err := rows.Scan(&key, &data, &v.Revision, &updated); err != nil {
-			return nil, classify(err)
+			// The row was read: only a value of the wrong type fails here.
+			return nil, runtime.Corrupt("key "+key, err)
 		}
 		if err := checkJSON("key "+key, data); err != nil {
 			return nil, err
@@ -726,8 +733,10 @@ func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime
 	what := "namespace"
 	switch {
 	case c.Key == "" && c.Revision == 0:
-		// The namespace must not exist: no live key and no schema.
-		row = tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM entries WHERE ns = ?1 AND key != '' AND value IS NOT NULL) + (SELECT COUNT(*) FROM schemas WHERE ns = ?1)`, ns)
+		// The namespace must not exist: no live key and no schema, as
+		// Snapshot sees it (an empty schema row, which versions before
+		// this one wrote for state without a schema, is none).
+		row = tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM entries WHERE ns = ?1 AND key != '' AND value IS NOT NULL) + (SELECT COUNT(*) FROM schemas WHERE ns = ?1 AND `+hasSchema+`)`, ns)
 	case c.Key == "":
 		row = tx.StmtContext(ctx, b.nsRev).QueryRowContext(ctx, ns)
 	default:
@@ -746,7 +755,7 @@ func checkCond(ctx context.Context, tx *sql.Tx, b *Backend, ns string, c runtime
 
 // Namespaces lists namespaces that hold a key, a schema or checkpoints.
 func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
-	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM entries WHERE key != '' AND value IS NOT NULL UNION SELECT ns FROM schemas UNION SELECT ns FROM checkpoints ORDER BY 1`)
+	rows, err := b.read.QueryContext(ctx, `SELECT ns FROM entries WHERE key != '' AND value IS NOT NULL UNION SELECT ns FROM schemas WHERE `+hasSchema+` UNION SELECT ns FROM checkpoints ORDER BY 1`)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -796,6 +805,48 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	return classify(tx.Commit())
 }
 
+// cpColumns are the columns of a checkpoints row that scanInfo reads: its
+// bookkeeping, the schema's keys (NULL from a database that predates
+// them), then whether any of its values is not valid JSON (json_valid, as
+// Go's json.Valid would say: the Store stored only valid JSON, so an
+// invalid value was damaged since).
+func (b *Backend) cpColumns() string {
+	return `name, created, revision, schema_name, schema_version, keys, ` + b.infoColumn("schema_info") + `,
+	EXISTS (SELECT 1 FROM checkpoint_entries e WHERE e.ns = checkpoints.ns AND e.name = checkpoints.name AND NOT json_valid(e.value))`
+}
+
+// scanInfo reads a checkpoints row selected with cpColumns. A row that
+// cannot be read (bookkeeping of the wrong type, a value that is not JSON)
+// gives an error wrapping runtime.ErrCorrupt, and the name when it could be
+// read.
+func (b *Backend) scanInfo(scan func(...any) error) (runtime.CheckpointInfo, error) {
+	var info runtime.CheckpointInfo
+	var created, revision, version, keys, schema any
+	var schemaKeys sql.NullString
+	var badValue bool
+	if err := scan(&info.Name, &created, &revision, &schema, &version, &keys, &schemaKeys, &badValue); err != nil {
+		return info, classify(err)
+	}
+	where := "checkpoint " + info.Name
+	c, ok1 := created.(int64)
+	r, ok2 := revision.(int64)
+	v, ok3 := version.(int64)
+	k, ok4 := keys.(int64)
+	name, ok5 := schema.(string)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+		return info, runtime.Corrupt(where, fmt.Errorf("bookkeeping of the wrong type (created %T, revision %T, schema %T %T, keys %T)", created, revision, schema, version, keys))
+	}
+	if badValue {
+		return info, runtime.Corrupt(where, errors.New("a stored value is not valid JSON"))
+	}
+	info.Created, info.Revision, info.Keys = time.Unix(0, c), r, int(k)
+	info.Schema = runtime.SchemaRef{Name: name, Version: int(v)}
+	if err := decodeInfo(where, &info.Schema, schemaKeys); err != nil {
+		return info, err
+	}
+	return info, nil
+}
+
 // GetCheckpoint reads one checkpoint in one read transaction.
 func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.Checkpoint, error) {
 	tx, err := b.read.BeginTx(ctx, nil)
@@ -803,21 +854,14 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 		return nil, classify(err)
 	}
 	defer tx.Rollback()
-	cp := &runtime.Checkpoint{}
-	var created int64
-	var info sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys, `+b.infoColumn("schema_info")+` FROM checkpoints WHERE ns = ? AND name = ?`, ns, name).
-		Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys, &info)
+	info, err := b.scanInfo(tx.QueryRowContext(ctx, `SELECT `+b.cpColumns()+` FROM checkpoints WHERE ns = ? AND name = ?`, ns, name).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, runtime.ErrNotFound
 	}
 	if err != nil {
-		return nil, classify(err)
-	}
-	if err := decodeInfo("checkpoint "+name, &cp.Schema, info); err != nil {
 		return nil, err
 	}
-	cp.Created = time.Unix(0, created)
+	cp := &runtime.Checkpoint{CheckpointInfo: info}
 	cp.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, name)
 	if err != nil {
 		return nil, err
@@ -825,26 +869,25 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 	return cp, nil
 }
 
-// Checkpoints lists a namespace's checkpoints.
+// Checkpoints lists a namespace's checkpoints; one that cannot be read is
+// listed with its name and the error.
 func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.CheckpointInfo, error) {
-	rows, err := b.read.QueryContext(ctx, `SELECT name, created, revision, schema_name, schema_version, keys, `+b.infoColumn("schema_info")+` FROM checkpoints WHERE ns = ?`, ns)
+	rows, err := b.read.QueryContext(ctx, `SELECT `+b.cpColumns()+` FROM checkpoints WHERE ns = ?`, ns)
 	if err != nil {
 		return nil, classify(err)
 	}
 	defer rows.Close()
 	var out []runtime.CheckpointInfo
 	for rows.Next() {
-		var cp runtime.CheckpointInfo
-		var created int64
-		var info sql.NullString
-		if err := rows.Scan(&cp.Name, &created, &cp.Revision, &cp.Schema.Name, &cp.Schema.Version, &cp.Keys, &info); err != nil {
-			return nil, classify(err)
+		info, err := b.scanInfo(rows.Scan)
+		switch {
+		case errors.Is(err, runtime.ErrCorrupt):
+			out = append(out, runtime.CheckpointInfo{Name: info.Name, Err: err})
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, info)
 		}
-		cp.Created = time.Unix(0, created)
-		if err := decodeInfo("checkpoint "+cp.Name, &cp.Schema, info); err != nil {
-			cp = runtime.CheckpointInfo{Name: cp.Name, Err: err}
-		}
-		out = append(out, cp)
 	}
 	return out, classify(rows.Err())
 }

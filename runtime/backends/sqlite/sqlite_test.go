@@ -22,28 +22,54 @@ func dbPath(rawURL string) string {
 }
 
 func TestConformance(t *testing.T) {
-	backendtest.Run(t, backendtest.Harness{
-		NewURL: newURL,
-		Dir:    func(u string) string { return filepath.Dir(dbPath(u)) },
-		MissingURL: func(t testing.TB) string {
-			return "sqlite:" + filepath.Join(t.TempDir(), "nosuch", "dir", "state.db")
-		},
-		Corrupt: func(t testing.TB, u, ns, key string) func() []byte {
-			db, err := sql.Open("sqlite", dbPath(u))
-			if err != nil {
+	backendtest.Run(t, harness)
+}
+
+func TestChaos(t *testing.T) { backendtest.Chaos(t, harness) }
+
+var harness = backendtest.Harness{
+	NewURL: newURL,
+	Dir:    func(u string) string { return filepath.Dir(dbPath(u)) },
+	MissingURL: func(t testing.TB) string {
+		return "sqlite:" + filepath.Join(t.TempDir(), "nosuch", "dir", "state.db")
+	},
+	Corrupt: func(t testing.TB, u, ns, key string) func() []byte {
+		return damage(t, u, "entries", `ns = ? AND key = ?`, ns, key)
+	},
+	// A value of the checkpoint that is no longer JSON.
+	CorruptCheckpoint: func(t testing.TB, u, ns, name string) func() []byte {
+		return damage(t, u, "checkpoint_entries", `ns = ? AND name = ?`, ns, name)
+	},
+}
+
+// damage cuts in the middle the JSON values of the rows of table that match
+// where (whose arguments are args), as a hand edit gone wrong would, and
+// returns a function that reads them back.
+func damage(t testing.TB, u, table, where string, args ...any) func() []byte {
+	db, err := sql.Open("sqlite", dbPath(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if res, err := db.Exec(`UPDATE `+table+` SET value = '{"will": "bre' WHERE `+where+` AND value IS NOT NULL`, args...); err != nil {
+		t.Fatal(err)
+	} else if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatalf("nothing to damage in %s where %s %v", table, where, args)
+	}
+	return func() []byte {
+		var raw []byte
+		rows, err := db.Query(`SELECT value FROM `+table+` WHERE `+where+` ORDER BY key`, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v []byte
+			if err := rows.Scan(&v); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { db.Close() })
-			if _, err := db.Exec(`UPDATE entries SET value = '{"will": "bre' WHERE ns = ? AND key = ?`, ns, key); err != nil {
-				t.Fatal(err)
-			}
-			return func() []byte {
-				var raw []byte
-				if err := db.QueryRow(`SELECT value FROM entries WHERE ns = ? AND key = ?`, ns, key).Scan(&raw); err != nil {
-					t.Fatal(err)
-				}
-				return raw
-			}
-		},
-	})
+			raw = append(raw, v...)
+		}
+		return raw
+	}
 }

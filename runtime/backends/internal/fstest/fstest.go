@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,8 @@ func WriteFile(t testing.TB, path, data string) {
 // Harness is the conformance harness of a file backend under URLs
 // "<scheme>:DIR<query>". Its Corrupt truncates the namespace's file
 // DIR/<namespace>/<file> in the middle of the key's member, as a crash of a
-// writer without atomic replace would.
+// writer without atomic replace would; its CorruptCheckpoint cuts the
+// checkpoint's file in half.
 func Harness(scheme, query, file string) backendtest.Harness {
 	dir := func(url string) string {
 		return strings.TrimSuffix(strings.TrimPrefix(url, scheme+":"), query)
@@ -71,6 +73,23 @@ func Harness(scheme, query, file string) backendtest.Harness {
 				t.Fatalf("key %q not in %s", key, path)
 			}
 			WriteFile(t, path, data[:i+len(key)+4])
+			return func() []byte { return []byte(ReadFile(t, path)) }
+		},
+		// The checkpoint's file, NAME.json in a directory named
+		// checkpoints below the namespace's, cut in half.
+		CorruptCheckpoint: func(t testing.TB, url, ns, name string) func() []byte {
+			var path string
+			filepath.WalkDir(filepath.Join(dir(url), ns), func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Name() == name+".json" && filepath.Base(filepath.Dir(p)) == "checkpoints" {
+					path = p
+				}
+				return err
+			})
+			if path == "" {
+				t.Fatalf("checkpoint %s of %s not found below %s", name, ns, dir(url))
+			}
+			data := ReadFile(t, path)
+			WriteFile(t, path, data[:len(data)/2])
 			return func() []byte { return []byte(ReadFile(t, path)) }
 		},
 	}

@@ -1,9 +1,13 @@
 // Package redistest runs a private redis-server for tests.
 //
 // Start launches one redis-server per test binary, on a free loopback port,
-// with persistence off and its files in a private temporary directory, the
-// first time a test asks for it; later calls share it. Each URL call returns
-// a URL with a prefix of its own, so tests never see each other's data.
+// with its files in a private temporary directory, the first time a test
+// asks for it; later calls share it. It keeps an append-only file synced
+// every second (appendfsync everysec), as a production server would, so
+// that stategen's durability check has nothing to warn about. Each URL call
+// returns a URL with a prefix of its own, so tests never see each other's
+// data. StartPrivate starts a server for one test alone, configured as the
+// test asks, which the test may kill and restart.
 //
 // No TestMain hook is needed to stop the server: it is tied to the test
 // process by a pipe, and a small shell watchdog stops it and removes its
@@ -31,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +66,19 @@ const MasterName = "stategen-test"
 type Server struct {
 	addr string
 	kind kind
+	// For a private server: how to start it again, and the running one.
+	mu   sync.Mutex
+	run  *running
+	args []string // extra command-line options
+	port int
+	dir  string
+}
+
+// running is one process of a server: its watchdog and redis-server's pid.
+type running struct {
+	stdin  io.Closer     // closing it stops the server
+	exited chan struct{} // closed when the watchdog has exited
+	pid    int
 }
 
 // seq numbers prefixes across all servers, so that no two calls repeat one.
@@ -140,6 +158,99 @@ func StartSentinel(tb testing.TB) *Server {
 	return s.srv
 }
 
+// StartPrivate starts a redis-server for the calling test alone, on a free
+// loopback port, with args added to its command line (redis-server options
+// such as "--appendonly", "yes", "--appendfsync", "always"; by default it
+// keeps nothing on disk, as "--save", "" and "--appendonly", "no" say). It
+// is stopped, and its directory removed, when the test ends. Kill and
+// Restart stop it without warning and start it again on the same address
+// and data. Like Start it skips the test, or fails it with
+// STATEGEN_REQUIRE_REDIS=1, when redis-server is not installed.
+func StartPrivate(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	bin, sh, err := tools()
+	if errors.Is(err, exec.ErrNotFound) {
+		if os.Getenv(EnvRequire) == "1" {
+			tb.Fatal(missingMsg)
+		}
+		tb.Skip(missingMsg)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "stategen-redistest-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Server{kind: plain, args: args, dir: dir}
+	tb.Cleanup(func() {
+		s.stop()
+		os.RemoveAll(dir)
+	})
+	for range 3 { // the free port may be taken before the server binds it
+		if s.port, err = freePort(); err != nil {
+			tb.Fatal(err)
+		}
+		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+		var r *running
+		if r, err = launchOnce(sh, bin, plain, "", s.port, dir, true, args); err == nil {
+			s.run = r
+			return s
+		}
+	}
+	tb.Fatal(err)
+	return nil
+}
+
+// Kill stops a private server with SIGKILL, as a crash would, and waits
+// until it is gone.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run == nil {
+		return errors.New("redistest: the server is not running")
+	}
+	if err := syscall.Kill(s.run.pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("redistest: kill redis-server %d: %w", s.run.pid, err)
+	}
+	<-s.run.exited
+	s.run.stdin.Close()
+	s.run = nil
+	return nil
+}
+
+// Restart starts a private server that Kill stopped again, on the same
+// address and data directory, and waits until it has loaded its data and
+// answers.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run != nil {
+		return errors.New("redistest: the server is running")
+	}
+	bin, sh, err := tools()
+	if err != nil {
+		return err
+	}
+	r, err := launchOnce(sh, bin, plain, "", s.port, s.dir, true, s.args)
+	if err != nil {
+		return err
+	}
+	s.run = r
+	return nil
+}
+
+// stop ends a private server, if it runs.
+func (s *Server) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run != nil {
+		s.run.stdin.Close()
+		<-s.run.exited
+		s.run = nil
+	}
+}
+
 func get(tb testing.TB, k kind) *Server {
 	tb.Helper()
 	s := &servers[k]
@@ -163,8 +274,10 @@ func get(tb testing.TB, k kind) *Server {
 // watchdog runs redis-server ($0, arguments "$@") and stops it when its
 // standard input, a pipe from the test process, reaches EOF: when the test
 // process exits, however it exits, the kernel closes the pipe. It also exits
-// when the server does (a port taken meanwhile), printing the end of the
-// server's log. Either way it then removes the server's directory.
+// when the server does (a port taken meanwhile, a test's SIGKILL), printing
+// the end of the server's log. Either way it then removes the server's
+// directory, unless $STATEGEN_REDISTEST_KEEP is set (a private server, which
+// may be started again on it).
 //
 // The reader runs in the background with the pipe on fd 3, since a
 // background job's own standard input is /dev/null.
@@ -178,7 +291,7 @@ wait "$server"
 status=$?
 kill "$reader" 2>/dev/null
 if [ "$status" -ne 0 ]; then tail -n 20 "$STATEGEN_REDISTEST_DIR/redis.log" 2>/dev/null; fi
-rm -rf "$STATEGEN_REDISTEST_DIR"
+[ -n "$STATEGEN_REDISTEST_KEEP" ] || rm -rf "$STATEGEN_REDISTEST_DIR"
 `
 
 // lifelines keeps the write ends of the watchdogs' pipes reachable: were one
@@ -188,37 +301,61 @@ var (
 	lifelines   []io.Closer
 )
 
-// launch starts a server of kind k (a sentinel watches master).
-func launch(k kind, master string) (*Server, error) {
-	bin, err := exec.LookPath("redis-server")
+// tools finds redis-server and the shell that supervises it.
+func tools() (bin, sh string, err error) {
+	bin, err = exec.LookPath("redis-server")
 	if err != nil {
-		return nil, err // wraps exec.ErrNotFound: the tests skip
+		return "", "", err // wraps exec.ErrNotFound: the tests skip
 	}
-	sh, err := exec.LookPath("sh")
+	sh, err = exec.LookPath("sh")
 	if err != nil {
-		return nil, fmt.Errorf("redistest: a shell (sh) is needed to supervise redis-server: %v", err)
+		return "", "", fmt.Errorf("redistest: a shell (sh) is needed to supervise redis-server: %v", err)
+	}
+	return bin, sh, nil
+}
+
+// launch starts a shared server of kind k (a sentinel watches master).
+func launch(k kind, master string) (*Server, error) {
+	bin, sh, err := tools()
+	if err != nil {
+		return nil, err
+	}
+	var args []string
+	if k == plain {
+		args = []string{"--appendonly", "yes", "--appendfsync", "everysec"}
 	}
 	var lastErr error
 	// The port is free when we look; a race with another process can take
 	// it before redis-server binds, so try a few.
 	for range 3 {
-		srv, err := launchOnce(sh, bin, k, master)
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp("", "stategen-redistest-")
+		if err != nil {
+			return nil, err
+		}
+		r, err := launchOnce(sh, bin, k, master, port, dir, false, args)
 		if err == nil {
-			return srv, nil
+			lifelinesMu.Lock()
+			lifelines = append(lifelines, r.stdin)
+			lifelinesMu.Unlock()
+			return &Server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), kind: k}, nil
 		}
 		lastErr = err
 	}
 	return nil, lastErr
 }
 
-func launchOnce(sh, bin string, k kind, master string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "stategen-redistest-")
-	if err != nil {
-		return nil, err
+// launchOnce starts redis-server in dir on port under a watchdog and waits
+// until it answers. keep leaves dir in place when the server exits; args
+// are added to its command line.
+func launchOnce(sh, bin string, k kind, master string, port int, dir string, keep bool, extra []string) (*running, error) {
+	cleanup := func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
 	}
 	logFile := filepath.Join(dir, "redis.log")
 	// Every server gets a configuration file, if only to tell it from a
@@ -230,7 +367,7 @@ func launchOnce(sh, bin string, k kind, master string) (*Server, error) {
 	}
 	confFile := filepath.Join(dir, "redis.conf")
 	if err := os.WriteFile(confFile, conf, 0o600); err != nil {
-		os.RemoveAll(dir)
+		cleanup()
 		return nil, err
 	}
 	args := []string{"-c", watchdog, bin, confFile}
@@ -243,24 +380,28 @@ func launchOnce(sh, bin string, k kind, master string) (*Server, error) {
 	if k == clustered {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"))
 	}
+	args = append(args, extra...) // later options win
 	cmd := exec.Command(sh, args...)
 	cmd.Env = append(os.Environ(), "STATEGEN_REDISTEST_DIR="+dir)
+	if keep {
+		cmd.Env = append(cmd.Env, "STATEGEN_REDISTEST_KEEP=1")
+	}
 	var out bytes.Buffer // the server's last log lines, if it fails; read after Wait
 	cmd.Stdout = &out
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		os.RemoveAll(dir)
+		cleanup()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
+		cleanup()
 		return nil, fmt.Errorf("redistest: start redis-server: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 
-	fail := func(err error) (*Server, error) {
+	fail := func(err error) (*running, error) {
 		stdin.Close() // the watchdog stops the server and removes dir
 		<-exited
 		return nil, err
@@ -277,7 +418,8 @@ func launchOnce(sh, bin string, k kind, master string) (*Server, error) {
 			return fail(fmt.Errorf("redistest: redis-server on %s did not answer PING within 15s:\n%s", addr, tail(log)))
 		}
 	}
-	if err := checkOurs(addr, confFile); err != nil {
+	pid, err := checkOurs(addr, confFile)
+	if err != nil {
 		return fail(err)
 	}
 	if k == clustered {
@@ -285,27 +427,30 @@ func launchOnce(sh, bin string, k kind, master string) (*Server, error) {
 			return fail(err)
 		}
 	}
-	lifelinesMu.Lock()
-	lifelines = append(lifelines, stdin)
-	lifelinesMu.Unlock()
-	return &Server{addr: addr, kind: k}, nil
+	return &running{stdin: stdin, exited: exited, pid: pid}, nil
 }
 
 // checkOurs makes sure the server answering at addr is the one started with
-// confFile, not one that took the port between freePort and the start.
-func checkOurs(addr, confFile string) error {
+// confFile, not one that took the port between freePort and the start, and
+// returns its process id.
+func checkOurs(addr, confFile string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
 	defer c.Close()
 	info, err := c.Info(ctx, "server").Result()
 	if err != nil {
-		return fmt.Errorf("redistest: INFO from %s: %w", addr, err)
+		return 0, fmt.Errorf("redistest: INFO from %s: %w", addr, err)
 	}
 	if !strings.Contains(info, "config_file:"+confFile+"\r\n") {
-		return fmt.Errorf("redistest: another server answers on %s", addr)
+		return 0, fmt.Errorf("redistest: another server answers on %s", addr)
 	}
-	return nil
+	for line := range strings.SplitSeq(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, fmt.Errorf("redistest: INFO from %s names no process_id", addr)
 }
 
 // assignAllSlots makes a fresh cluster-enabled server a one-node cluster and

@@ -13,4 +13,9 @@
 //	st, err := runtime.Open(ctx, "sqlite:.stategen/state.db")
 //
 // An empty URL means $STATEGEN_STORE, or else DefaultURL.
+//
+// With keys (WithKeys, or $STATEGEN_KEYS), the values of keys a schema
+// marks secret are stored sealed (AES-256-GCM, bound to their namespace and
+// key) by every write that records the schema, and opened by typed reads;
+// Store.Rekey reseals them under a new primary key.
 package runtime

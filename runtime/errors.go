@@ -46,6 +46,11 @@ var (
 	// applied twice. Read the state to learn what happened before writing
 	// again: a read-modify-write repeated blindly could apply twice.
 	ErrUnknownOutcome = errors.New("outcome of the write is unknown")
+	// ErrDecrypt: a sealed secret value could not be opened: no key with
+	// its id is configured, the key is wrong, or the envelope was changed,
+	// truncated or moved to another key or namespace. The value is never
+	// printed.
+	ErrDecrypt = errors.New("cannot decrypt")
 )
 
 // transientError marks an error as worth retrying. notApplied says that the
@@ -90,7 +95,7 @@ func IsTransient(err error) bool {
 	if !errors.As(err, &t) {
 		return false
 	}
-	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrTypeMismatch, ErrSchemaTooNew, ErrSchemaMismatch, ErrReadOnly, ErrUnknownOutcome} {
+	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrTypeMismatch, ErrSchemaTooNew, ErrSchemaMismatch, ErrReadOnly, ErrUnknownOutcome, ErrDecrypt} {
 		if errors.Is(err, final) {
 			return false
 		}

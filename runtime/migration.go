@@ -197,8 +197,14 @@ func (sc *scope) migrate(ctx context.Context, snap *Snapshot) (*Snapshot, error)
 	if stored.Name != sc.ref.Name || stored.Version >= sc.ref.Version {
 		return snap, nil // checkSchema says what is wrong, if anything
 	}
-	m := &Migration{Namespace: sc.ns, values: make(map[string]json.RawMessage, len(snap.Values))}
-	for k, v := range snap.Values {
+	// The steps see secret values in the clear (a rename must not carry a
+	// value sealed for its old key), and the write-back seals them anew.
+	plain, err := sc.st.unsealAll(sc.ns, snap.Values)
+	if err != nil {
+		return nil, err
+	}
+	m := &Migration{Namespace: sc.ns, values: make(map[string]json.RawMessage, len(plain))}
+	for k, v := range plain {
 		m.values[k] = v.Data
 	}
 	for n := stored.Version; n < sc.ref.Version; n++ {

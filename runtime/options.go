@@ -15,6 +15,7 @@ type options struct {
 	logger   *slog.Logger
 	keyTTL   time.Duration // expiry of stored data
 	readOnly bool
+	keys     *Keyring // seals secret values; nil: none
 }
 
 func defaultOptions() options {

@@ -190,8 +190,12 @@ func (s *StateStore[T]) decode(snap *Snapshot, required bool) (*T, error) {
 	if err := s.checkSchema(snap.Schema); err != nil {
 		return nil, err
 	}
+	values, err := s.st.unsealAll(s.ns, snap.Values)
+	if err != nil {
+		return nil, err
+	}
 	v, key, err := s.schema.decode(func(k string) ([]byte, bool) {
-		val, ok := snap.Values[k]
+		val, ok := values[k]
 		return val.Data, ok
 	}, required)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,9 @@ type Store struct {
 	name    string  // for errors and logs; never holds a password
 	opts    options
 	cache   *cache // nil when off
+
+	plainSecrets bool      // the backend keeps secret values in plain text
+	warnPlain    sync.Once // the warning that secrets go unsealed, once
 }
 
 // Open opens the store at rawURL with the backend registered for its scheme.
@@ -59,6 +63,11 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if spec := os.Getenv(EnvKeys); o.keys == nil && spec != "" {
+		if o.keys, err = ParseKeyring(spec); err != nil {
+			return nil, fmt.Errorf("stategen: %s: %w", EnvKeys, err)
+		}
+	}
 	// The first connection follows the retry policy like every later call:
 	// a server that drops it (a network hiccup, a proxy) is tried again.
 	var be Backend
@@ -86,6 +95,9 @@ func newStore(be Backend, name string, o options) *Store {
 	s := &Store{be: be, name: name, opts: o, cache: newCache(o.cache, o.ttl)}
 	if st, ok := be.(Stamper); ok {
 		s.stamper = st
+	}
+	if p, ok := be.(PlainSecrets); ok {
+		s.plainSecrets = p.PlainSecrets()
 	}
 	if o.cache == cacheStrict && s.stamper == nil {
 		s.cache = nil
@@ -242,6 +254,7 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 	if err := s.writable(op, ns, key); err != nil {
 		return 0, err
 	}
+	b = s.seal(ns, b)
 	if (len(b.Conds) > 0 || b.IfSchema != nil) && b.ID == "" {
 		c := *b // the caller's batch stays as it was
 		c.ID = batchID()

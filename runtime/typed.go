@@ -130,8 +130,12 @@ func (k *Key[V]) load(ctx context.Context, sc *scope) (V, error) {
 		return v.Data, v.Revision, false, nil
 	}
 	return cachedLoad(ctx, st, sc.ns, k.Name, k.Codec, true, read, func(data []byte) (V, error) {
+		var zero V
+		data, err := st.Unseal(sc.ns, k.Name, data)
+		if err != nil {
+			return zero, err
+		}
 		if k.Required && emptyJSON(data) {
-			var zero V
 			return zero, st.wrap("load", sc.ns, k.Name, missingError([]string{k.Name}))
 		}
 		return k.decode(st, sc.ns, data)
@@ -146,9 +150,15 @@ func (k *Key[V]) defaultValue(st *Store, ns string) (V, error) {
 	return v, nil
 }
 
-// decode decodes a stored value of the key; a value its type cannot hold
-// is ErrTypeMismatch, which prints the value only for a key not secret.
+// decode decodes a stored value of the key, opening it first if it is
+// sealed; a value its type cannot hold is ErrTypeMismatch, which prints the
+// value only for a key not secret.
 func (k *Key[V]) decode(st *Store, ns string, data []byte) (V, error) {
+	data, err := st.Unseal(ns, k.Name, data)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
 	v, err := k.Codec.Decode(data)
 	if err != nil {
 		return v, st.wrap("decode", ns, k.Name, k.mismatch(data, err))
@@ -300,9 +310,15 @@ func Load[T any](ctx context.Context, s *Store, ns, key string, c *Codec[T]) (T,
 }
 
 func decode[T any](s *Store, ns, key string, c *Codec[T], data []byte) (T, error) {
+	sealed := IsSealed(data) // a secret, whatever the caller knows of it
+	data, err := s.Unseal(ns, key, data)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
 	v, err := c.Decode(data)
 	if err != nil {
-		return v, s.wrap("decode", ns, key, typeMismatch[T](key, false, data, err))
+		return v, s.wrap("decode", ns, key, typeMismatch[T](key, sealed, data, err))
 	}
 	return v, nil
 }

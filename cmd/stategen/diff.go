@@ -95,11 +95,20 @@ func (c *diffCmd) Run(e *env) error {
 			}
 			to, toSchema = snap.Values, snap.Schema
 		}
-		d, err := diffValues(from.Values, to)
+		// Sealed values are compared in the clear when this program's keys
+		// open them; otherwise as stored, where any reseal is a change.
+		red := newRedactor(c.ShowSecrets, from.Schema, toSchema)
+		fromValues, err := red.open(st, c.Namespace, from.Values)
 		if err != nil {
 			return err
 		}
-		red := newRedactor(c.ShowSecrets, from.Schema, toSchema)
+		if to, err = red.open(st, c.Namespace, to); err != nil {
+			return err
+		}
+		d, err := diffValues(fromValues, to)
+		if err != nil {
+			return err
+		}
 		if e.JSON {
 			err = writeJSON(e.stdout, d.json(red))
 		} else {
@@ -269,16 +278,17 @@ func encodeJSON(v any) string {
 }
 
 // json is the diff as --json prints it.
-func (d stateDiff) json(red redactor) diffJSON {
+func (d stateDiff) json(red *redactor) diffJSON {
 	out := diffJSON{Added: map[string]json.RawMessage{}, Removed: map[string]json.RawMessage{}, Changed: map[string]changeJSON{}}
 	for _, k := range d {
+		_, hide := red.hidden(k.key)
 		switch {
 		case k.from == nil:
 			out.Added[k.key] = red.value(k.key, json.RawMessage(compactJSON(k.to)))
 		case k.to == nil:
 			out.Removed[k.key] = red.value(k.key, json.RawMessage(compactJSON(k.from)))
-		case red.secret[k.key]:
-			out.Changed[k.key] = changeJSON{From: redactedJSON, To: redactedJSON, Paths: []string{"$"}}
+		case hide:
+			out.Changed[k.key] = changeJSON{From: red.value(k.key, nil), To: red.value(k.key, nil), Paths: []string{"$"}}
 		default:
 			c := changeJSON{From: json.RawMessage(compactJSON(k.from)), To: json.RawMessage(compactJSON(k.to)), Paths: []string{}}
 			for _, ch := range k.changes {
@@ -291,12 +301,12 @@ func (d stateDiff) json(red redactor) diffJSON {
 }
 
 // print prints the diff for people, a line per difference.
-func (d stateDiff) print(e *env, red redactor) error {
+func (d stateDiff) print(e *env, red *redactor) error {
 	for _, k := range d {
-		secret := red.secret[k.key]
+		placeholder, secret := red.hidden(k.key)
 		show := func(v json.RawMessage) string {
 			if secret {
-				return redacted
+				return placeholder
 			}
 			return compactJSON(v)
 		}
@@ -306,7 +316,7 @@ func (d stateDiff) print(e *env, red redactor) error {
 		case k.to == nil:
 			fmt.Fprintf(e.stdout, "- %s: %s\n", k.key, show(k.from))
 		case secret:
-			fmt.Fprintf(e.stdout, "~ %s: %s → %s\n", k.key, redacted, redacted)
+			fmt.Fprintf(e.stdout, "~ %s: %s → %s\n", k.key, placeholder, placeholder)
 		default:
 			for _, ch := range k.changes {
 				where := ""

@@ -71,7 +71,7 @@ func TestDiffText(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	red := redactor{secret: map[string]bool{"token": true}}
+	red := &redactor{secret: map[string]bool{"token": true}}
 	if err := d.print(&env{stdout: &out}, red); err != nil {
 		t.Fatal(err)
 	}

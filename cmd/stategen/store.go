@@ -170,22 +170,27 @@ type secretFlags struct {
 	ShowSecrets bool `help:"Print the values of secret keys instead of [redacted]. Which keys are secret is recorded with the stored state's schema by the program that wrote it (and known for schemas linked into this binary); keys of state written without a schema print as stored."`
 }
 
-// redacted is what a secret value prints as, and its JSON.
-const redacted = "[redacted]"
+// What a secret value prints as: [redacted] when it is not to be shown,
+// [encrypted] when it is sealed and this program has no keys to open it.
+const (
+	redacted  = "[redacted]"
+	encrypted = "[encrypted]"
+)
 
-var redactedJSON = json.RawMessage(`"` + redacted + `"`)
-
-// redactor knows which keys of a namespace are secret: those its schemas
-// mark so, as recorded with the state (and its checkpoints) and as
-// registered in this binary.
+// redactor knows which values of a namespace are not to be printed: those
+// of keys its schemas mark secret (as recorded with the state and its
+// checkpoints, and as registered in this binary), and sealed values no key
+// of this program opens.
 type redactor struct {
-	secret map[string]bool
+	secret    map[string]bool
+	encrypted map[string]bool
+	show      bool
 }
 
 // newRedactor knows the secret keys of the schemas refs, unless show says
 // to print them.
-func newRedactor(show bool, refs ...runtime.SchemaRef) redactor {
-	r := redactor{secret: map[string]bool{}}
+func newRedactor(show bool, refs ...runtime.SchemaRef) *redactor {
+	r := &redactor{secret: map[string]bool{}, encrypted: map[string]bool{}, show: show}
 	if show {
 		return r
 	}
@@ -205,12 +210,51 @@ func newRedactor(show bool, refs ...runtime.SchemaRef) redactor {
 	return r
 }
 
-// value is v, or the JSON string "[redacted]" when key is secret.
-func (r redactor) value(key string, v json.RawMessage) json.RawMessage {
-	if r.secret[key] {
-		return redactedJSON
+// hidden returns what key's value prints as instead of itself, if it is
+// not to be printed.
+func (r *redactor) hidden(key string) (string, bool) {
+	switch {
+	case r.encrypted[key]:
+		return encrypted, true
+	case r.secret[key]:
+		return redacted, true
+	}
+	return "", false
+}
+
+// value is v, or the JSON string of what it prints as when hidden.
+func (r *redactor) value(key string, v json.RawMessage) json.RawMessage {
+	if h, ok := r.hidden(key); ok {
+		return json.RawMessage(`"` + h + `"`)
 	}
 	return v
+}
+
+// open returns vals with their sealed values opened with the store's keys
+// (an error, naming the key, when one does not open), each a secret. Without
+// keys it leaves them sealed, to print as [encrypted].
+func (r *redactor) open(st *runtime.Store, ns string, vals map[string]runtime.Value) (map[string]runtime.Value, error) {
+	out := make(map[string]runtime.Value, len(vals))
+	for k, v := range vals {
+		out[k] = v
+		if !runtime.IsSealed(v.Data) {
+			continue
+		}
+		if st.Keyring() == nil {
+			r.encrypted[k] = true
+			continue
+		}
+		plain, err := st.Unseal(ns, k, v.Data)
+		if err != nil {
+			return nil, err
+		}
+		if !r.show {
+			r.secret[k] = true
+		}
+		v.Data = plain
+		out[k] = v
+	}
+	return out, nil
 }
 
 // schemaJSON is a schema as --json prints it: its name and version, null
@@ -385,11 +429,16 @@ func (c *loadCmd) Run(e *env) error {
 			return err
 		}
 		red := newRedactor(c.ShowSecrets, snap.Schema)
+		vals, err := red.open(st, c.Namespace, map[string]runtime.Value{c.Key: v})
+		if err != nil {
+			return err
+		}
+		v = vals[c.Key]
 		if e.JSON {
 			return writeJSON(e.stdout, red.value(c.Key, v.Data))
 		}
-		if red.secret[c.Key] {
-			_, err := fmt.Fprintln(e.stdout, redacted)
+		if h, ok := red.hidden(c.Key); ok {
+			_, err := fmt.Fprintln(e.stdout, h)
 			return err
 		}
 		data := bytes.TrimSpace(v.Data)
@@ -416,7 +465,9 @@ func (saveCmd) Help() string {
 "saved NS/KEY (revision N)" with the namespace's new revision. The value
 must be valid JSON: quote a string for the shell and for JSON alike, as in
 stategen save a1b2c3d4 branch_name '"feat-1"'. Nothing is stored when it is
-not. save records no schema: the namespace keeps the one it had.
+not. save records no schema: the namespace keeps the one it had. The value
+of a key that schema marks secret is stored sealed when keys are configured
+(STATEGEN_KEYS), as the program that owns the state stores it.
 
 --json prints {"namespace": "...", "key": "...", "revision": 7}.`
 }
@@ -437,7 +488,14 @@ func (c *saveCmd) Run(e *env) error {
 		return err
 	}
 	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
-		rev, err := st.Put(ctx, c.Namespace, c.Key, value)
+		b := &runtime.Batch{Puts: []runtime.KV{{Key: c.Key, Value: value}}}
+		// A key the recorded schema marks secret is written as its program
+		// writes it: sealed, when there are keys (on condition that the
+		// schema is still that one).
+		if schema, err := st.Schema(ctx, c.Namespace); err == nil && schema.IsSecret(c.Key) {
+			b.Schema, b.IfSchema = &schema, &schema
+		}
+		rev, err := st.Apply(ctx, c.Namespace, b)
 		if err != nil {
 			return err
 		}
@@ -544,9 +602,13 @@ func (c *dumpCmd) Run(e *env) error {
 			return err
 		}
 		red := newRedactor(c.ShowSecrets, snap.Schema)
+		values, err := red.open(st, c.Namespace, snap.Values)
+		if err != nil {
+			return err
+		}
 		if e.JSON {
 			out := dumpJSON{Namespace: c.Namespace, Revision: snap.Revision, Schema: schemaJSON(snap.Schema), Values: map[string]json.RawMessage{}}
-			for k, v := range snap.Values {
+			for k, v := range values {
 				out.Values[k] = red.value(k, v.Data)
 			}
 			return writeJSON(e.stdout, out)
@@ -554,9 +616,9 @@ func (c *dumpCmd) Run(e *env) error {
 		tw := newTable(e.stdout)
 		fmt.Fprintln(tw, "KEY\tVALUE")
 		for _, k := range snap.Keys() {
-			val := redacted
-			if !red.secret[k] {
-				val = compactJSON(snap.Values[k].Data)
+			val, hide := red.hidden(k)
+			if !hide {
+				val = compactJSON(values[k].Data)
 			}
 			fmt.Fprintf(tw, "%s\t%s\n", k, val)
 		}

@@ -31,6 +31,13 @@
 // others names them in the URL, adw:agents?python_keys=adw_id,issue_number,...
 // (python_keys=* keeps every key in adw_state.json, for Python code that
 // does not drop what it does not declare).
+//
+// With keys configured (STATEGEN_KEYS), the values of secret keys are
+// stored sealed, here as in every store: a sealed value is a JSON string,
+// which Python cannot read but its model still accepts where a str is
+// expected. A store whose Python code needs a secret in the clear says so
+// in its URL, adw:agents?secrets=plain, and keeps every secret value in
+// plain text.
 // A key in adw_state.json that the model does not declare (an earlier
 // release's, or a hand edit's) is read from there and moved beside it by
 // the next write of it.
@@ -72,7 +79,12 @@ var DefaultPythonKeys = []string{
 type format struct {
 	python map[string]bool
 	all    bool // every key in the file
+	plain  bool // secrets=plain: secret values in the clear
 }
+
+// PlainSecrets reports whether the store keeps secret values in the clear
+// (?secrets=plain), for Python code that reads them.
+func (f format) PlainSecrets() bool { return f.plain }
 
 func (format) Noun() string                                    { return "ADW id" }
 func (format) DataFile() string                                { return "adw_state.json" }
@@ -86,35 +98,52 @@ func open(_ context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, e
 	if err != nil {
 		return nil, fmt.Errorf("adw: %w", err)
 	}
-	keys := DefaultPythonKeys
+	o := Options{PythonKeys: DefaultPythonKeys}
 	for name, vals := range q {
-		if name != "python_keys" {
-			return nil, fmt.Errorf("adw: unknown URL parameter %q (the one known is python_keys)", name)
-		}
-		keys = nil
-		for _, v := range vals {
-			for k := range strings.SplitSeq(v, ",") {
-				if k == "*" {
-					keys = append(keys, k)
-					continue
+		switch name {
+		case "python_keys":
+			o.PythonKeys = nil
+			for _, v := range vals {
+				for k := range strings.SplitSeq(v, ",") {
+					if k != "*" {
+						if err := runtime.ValidateName("key", k); err != nil {
+							return nil, fmt.Errorf("adw: python_keys: %w", err)
+						}
+					}
+					o.PythonKeys = append(o.PythonKeys, k)
 				}
-				if err := runtime.ValidateName("key", k); err != nil {
-					return nil, fmt.Errorf("adw: python_keys: %w", err)
-				}
-				keys = append(keys, k)
 			}
+		case "secrets":
+			switch v := q.Get(name); v {
+			case "plain":
+				o.PlainSecrets = true
+			case "sealed":
+			default:
+				return nil, fmt.Errorf("adw: secrets=%q: want sealed (the default) or plain", v)
+			}
+		default:
+			return nil, fmt.Errorf("adw: unknown URL parameter %q (known: python_keys, secrets)", name)
 		}
 	}
-	return Open(dir, keys, cfg)
+	return Open(dir, o, cfg)
+}
+
+// Options are what an adw: URL's parameters say.
+type Options struct {
+	// PythonKeys are the keys the Python model declares, kept in
+	// adw_state.json (DefaultPythonKeys for ADWStateData's); "*" keeps
+	// every key there, for Python code that does not drop undeclared keys.
+	PythonKeys []string
+	// PlainSecrets keeps the values of secret keys in the clear even when
+	// the Store has keys, for Python code that needs them (?secrets=plain).
+	PlainSecrets bool
 }
 
 // Open opens the store in dir (the ADW scripts' agents directory), which
-// the first write creates. pythonKeys are the keys the Python model
-// declares (DefaultPythonKeys for ADWStateData's); "*" keeps every key in
-// adw_state.json, for Python code that does not drop undeclared keys.
-func Open(dir string, pythonKeys []string, cfg runtime.Config) (runtime.Backend, error) {
-	f := format{python: make(map[string]bool, len(pythonKeys))}
-	for _, k := range pythonKeys {
+// the first write creates.
+func Open(dir string, o Options, cfg runtime.Config) (runtime.Backend, error) {
+	f := format{python: make(map[string]bool, len(o.PythonKeys)), plain: o.PlainSecrets}
+	for _, k := range o.PythonKeys {
 		f.python[k] = true
 		f.all = f.all || k == "*"
 	}

@@ -317,6 +317,56 @@ func TestPythonKeysURL(t *testing.T) {
 
 func TestNamesStayInside(t *testing.T) {
 	fstest.NamesStayInside(t, func(dir string) (runtime.Backend, error) {
-		return Open(dir, DefaultPythonKeys, runtime.Config{})
+		return Open(dir, Options{PythonKeys: DefaultPythonKeys}, runtime.Config{})
 	}, "adw_state.json", `{"adw_id": "x"}`, "adw_id")
+}
+
+// TestSealedSecretForPython: a secret field of the Python model, sealed,
+// is a string to Python: its model still validates the file, and a Python
+// save keeps the sealed string, which Go still opens. With
+// ?secrets=plain it is stored in the clear for Python to use.
+func TestSealedSecretForPython(t *testing.T) {
+	py := python.NewADW(t)
+	py.Must("", "create", "a1b2c3d4", `issue_number="7"`)
+	keys, err := runtime.ParseKeyring("k1:" + strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := runtime.SchemaRef{Name: "ADWState", Version: 1, Secret: []string{"plan_file"}}
+	write := func(url, value string) {
+		st, err := runtime.Open(ctx, url, runtime.WithKeys(keys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := st.Apply(ctx, "a1b2c3d4", &runtime.Batch{Schema: &secret, Puts: []runtime.KV{fstest.KV("plan_file", `"`+value+`"`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("adw:"+py.Agents(), "specs/secret-plan.md")
+	if data := fstest.ReadFile(t, py.StatePath("a1b2c3d4")); strings.Contains(data, "secret-plan") || !strings.Contains(data, "stategen:v1:k1:") {
+		t.Fatalf("adw_state.json:\n%s", data)
+	}
+	py.Must("", "check", py.StatePath("a1b2c3d4"))
+	py.Must("", "phase", "a1b2c3d4", `branch_name="feat"`) // load, validate, save
+	st, err := runtime.Open(ctx, "adw:"+py.Agents(), runtime.WithKeys(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v, err := st.Get(ctx, "a1b2c3d4", "plan_file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, err := st.Unseal("a1b2c3d4", "plan_file", v.Data); err != nil || string(plain) != `"specs/secret-plan.md"` {
+		t.Errorf("after Python's save: %s, %v", plain, err)
+	}
+
+	write("adw:"+py.Agents()+"?secrets=plain", "specs/plain-plan.md")
+	if show := py.Show("a1b2c3d4"); show["plan_file"] != "specs/plain-plan.md" {
+		t.Errorf("with secrets=plain Python reads %v", show["plan_file"])
+	}
+	if _, err := runtime.Open(ctx, "adw:"+py.Agents()+"?secrets=maybe"); err == nil {
+		t.Error("secrets=maybe accepted")
+	}
 }

@@ -68,6 +68,10 @@ type Harness struct {
 	// Dir when that is set). Backends where any URL names a store (a
 	// server) leave it nil.
 	MissingURL func(t testing.TB) string
+	// Raw returns everything the store at url holds, as the store's own
+	// client shows it (sqlite3's .dump, redis-cli, the files' bytes), for
+	// the suite to check that no secret is there in the clear.
+	Raw func(t testing.TB, url string) []byte
 }
 
 // Server is a store server of a test's own, for Harness.Durable.
@@ -112,6 +116,8 @@ func Run(t *testing.T, h Harness) {
 		{"ReadOnly", testReadOnly},
 		{"CopyCheckpointOnly", testCopyCheckpointOnly},
 		{"MigrationAcrossKill", testMigrationAcrossKill},
+		{"Secrets", testSecrets},
+		{"RekeyAcrossKill", testRekeyAcrossKill},
 		{"CacheCoherence", testCacheCoherence},
 		{"CacheNoAliasing", testCacheNoAliasing},
 		{"RelaxedCacheConcurrentSaves", testRelaxedCacheConcurrentSaves},

@@ -58,6 +58,8 @@ func work(job string) error {
 		return err
 	case "migrate":
 		return migrateLoop(ctx, st, ns)
+	case "rekey":
+		return rekeyAll(ctx, st)
 	case "batches":
 		// Write batches forever, each setting every key to the same number;
 		// the parent kills the process mid-way.

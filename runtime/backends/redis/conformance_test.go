@@ -1,9 +1,13 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/url"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/stategen/stategen/runtime/backends/backendtest"
@@ -19,7 +23,44 @@ func TestConformance(t *testing.T) {
 
 // harness is the conformance harness on a server.
 func harness(srv *redistest.Server) backendtest.Harness {
-	return backendtest.Harness{NewURL: srv.URL, Corrupt: corrupter(srv), CorruptCheckpoint: cpCorrupter(srv)}
+	return backendtest.Harness{NewURL: srv.URL, Corrupt: corrupter(srv), CorruptCheckpoint: cpCorrupter(srv), Raw: rawDump(srv)}
+}
+
+// rawDump lists, with redis-cli, every key of a store URL's prefix and
+// what it holds.
+func rawDump(srv *redistest.Server) func(t testing.TB, raw string) []byte {
+	return func(t testing.TB, raw string) []byte {
+		cli, err := exec.LookPath("redis-cli")
+		if err != nil {
+			t.Skip("redis-cli is not on PATH: cannot read the store with Redis's own client")
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, port, _ := net.SplitHostPort(srv.Addr())
+		run := func(args ...string) []byte {
+			out, err := exec.Command(cli, append([]string{"-h", host, "-p", port, "--no-raw"}, args...)...).Output()
+			if err != nil {
+				t.Fatalf("redis-cli %v: %v", args, err)
+			}
+			return out
+		}
+		var dump bytes.Buffer
+		for _, key := range strings.Fields(string(run("--scan", "--pattern", u.Query().Get("prefix")+":*"))) {
+			key = strings.Trim(key, `"`)
+			dump.WriteString(key + "\n")
+			switch typ := strings.TrimSpace(string(run("TYPE", key))); typ {
+			case "hash":
+				dump.Write(run("HGETALL", key))
+			case "zset":
+				dump.Write(run("ZRANGE", key, "0", "-1", "WITHSCORES"))
+			case "string":
+				dump.Write(run("GET", key))
+			}
+		}
+		return dump.Bytes()
+	}
 }
 
 // TestChaos runs the fault suite, with a fault proxy in front of the server

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"database/sql"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -32,6 +33,18 @@ var harness = backendtest.Harness{
 	Dir:    func(u string) string { return filepath.Dir(dbPath(u)) },
 	MissingURL: func(t testing.TB) string {
 		return "sqlite:" + filepath.Join(t.TempDir(), "nosuch", "dir", "state.db")
+	},
+	// Everything the database holds, as SQLite's own shell dumps it.
+	Raw: func(t testing.TB, u string) []byte {
+		shell, err := exec.LookPath("sqlite3")
+		if err != nil {
+			t.Skip("sqlite3 is not on PATH: cannot read the database with SQLite's own shell")
+		}
+		out, err := exec.Command(shell, "-readonly", dbPath(u), ".dump").Output()
+		if err != nil {
+			t.Fatalf("sqlite3 .dump: %v", err)
+		}
+		return out
 	},
 	Corrupt: func(t testing.TB, u, ns, key string) func() []byte {
 		return damage(t, u, "entries", `ns = ? AND key = ?`, ns, key)

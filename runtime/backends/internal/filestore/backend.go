@@ -45,6 +45,13 @@ func Open(dir string, f Format, cfg runtime.Config) (*Backend, error) {
 	return b, nil
 }
 
+// PlainSecrets reports whether the format keeps secret values in the clear
+// (see runtime.PlainSecrets).
+func (b *Backend) PlainSecrets() bool {
+	p, ok := b.f.(runtime.PlainSecrets)
+	return ok && p.PlainSecrets()
+}
+
 // Close releases the directory.
 func (b *Backend) Close() error { return b.dir.Close() }
 

@@ -65,6 +65,22 @@ func Harness(scheme, query, file string) backendtest.Harness {
 			return scheme + ":" + filepath.Join(t.TempDir(), "nosuch", "store") + query
 		},
 		Dir: dir,
+		// Every file of the store, bytes as they are.
+		Raw: func(t testing.TB, url string) []byte {
+			var all []byte
+			err := filepath.WalkDir(dir(url), func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				data, err := os.ReadFile(p)
+				all = append(append(all, p+"\n"...), data...)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return all
+		},
 		Corrupt: func(t testing.TB, url, ns, key string) func() []byte {
 			path := filepath.Join(dir(url), ns, file)
 			data := ReadFile(t, path)

@@ -44,11 +44,13 @@ type cli struct {
 	Diff        diffCmd        `cmd:"" group:"store" help:"Show what changed between two checkpoints, or a checkpoint and now."`
 	Prune       pruneCmd       `cmd:"" group:"store" help:"Remove old checkpoints of a namespace."`
 	Migrate     migrateCmd     `cmd:"" group:"store" help:"Copy namespaces with their checkpoints from one store to another, and verify the copy."`
+
+	PostgresSchema postgresSchemaCmd `cmd:"" name:"postgres-schema" help:"Print the SQL that creates stategen's tables in PostgreSQL, for a user without DDL rights."`
 }
 
 // globals are the flags every command accepts.
 type globals struct {
-	Store string `placeholder:"URL" env:"STATEGEN_STORE" help:"Store to operate on: sqlite:PATH, json:DIR, redis://H:P/DB, adw:DIR (default sqlite:.stategen/state.db)."`
+	Store string `placeholder:"URL" env:"STATEGEN_STORE" help:"Store to operate on: sqlite:PATH, json:DIR, redis://H:P/DB, postgres://USER@H:P/DB, adw:DIR (default sqlite:.stategen/state.db)."`
 	JSON  bool   `name:"json" help:"Print machine-readable JSON on stdout."`
 }
 

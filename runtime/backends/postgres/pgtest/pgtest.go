@@ -196,10 +196,18 @@ func Pool(tb testing.TB) *pgxpool.Pool {
 	return p
 }
 
-// Available reports whether a server can be reached, without skipping.
-func Available() bool {
+// Optional is URL for tests that run on several backends, PostgreSQL
+// among them when it is there: without a reachable server it returns
+// false instead of skipping the whole test (and still fails it with
+// STATEGEN_REQUIRE_POSTGRES=1).
+func Optional(tb testing.TB) (string, bool) {
+	tb.Helper()
 	dbOnce.Do(func() { dbURL, dbErr = create() })
-	return dbErr == nil
+	if missing && os.Getenv(EnvRequire) != "1" {
+		tb.Logf("not on PostgreSQL: %v", dbErr)
+		return "", false
+	}
+	return URL(tb), true
 }
 
 // ErrMissing is returned by helpers that find no PostgreSQL installation.

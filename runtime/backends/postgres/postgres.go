@@ -315,13 +315,27 @@ func hostPort(host string, port uint16) string {
 	return fmt.Sprintf("%s:%d", host, port)
 }
 
-// scrub removes the password from an error's message, should a driver
-// message ever repeat it, keeping what it wraps for errors.Is.
+// scrub makes an error's message one line without the password: pgx lists
+// each connection attempt (every host, with and without TLS) on a line of
+// its own, where the first line and the last attempt say what matters; and
+// a driver message might repeat the password. What it wraps stays there
+// for errors.Is and errors.As.
 func (b *Backend) scrub(err error) error {
-	if err == nil || b.password == "" || !strings.Contains(err.Error(), b.password) {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if first, rest, ok := strings.Cut(msg, "\n"); ok {
+		lines := strings.Split(strings.TrimSpace(rest), "\n")
+		msg = strings.TrimSpace(first) + " " + strings.TrimSpace(lines[len(lines)-1])
+	}
+	if b.password != "" {
+		msg = strings.ReplaceAll(msg, b.password, "xxxxx")
+	}
+	if msg == err.Error() {
 		return err
 	}
-	return &scrubbed{msg: strings.ReplaceAll(err.Error(), b.password, "xxxxx"), err: err}
+	return &scrubbed{msg: msg, err: err}
 }
 
 type scrubbed struct {

@@ -26,8 +26,9 @@ const (
 	forgetEach  = 8
 )
 
-// pageSize is how many rows each page of a keyset-paginated listing holds.
-const pageSize = 1000
+// pageSize is how many rows each page of a keyset-paginated listing holds
+// (a variable for the tests, which page through small stores).
+var pageSize = 1000
 
 func newStatements(schema string) statements {
 	t := func(q string) string {

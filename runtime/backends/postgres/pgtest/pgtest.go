@@ -183,6 +183,14 @@ func WithSchema(tb testing.TB, schema string) string {
 	return u.String()
 }
 
+// Database returns the URL of the test binary's database (with no schema
+// parameter), creating it on first use; it skips as URL does.
+func Database(tb testing.TB) *url.URL {
+	tb.Helper()
+	u := *database(tb)
+	return &u
+}
+
 // Pool returns a plain pgx pool on the test binary's database, closed when
 // the test ends, for tests that look at or damage what a backend stored.
 func Pool(tb testing.TB) *pgxpool.Pool {

@@ -87,10 +87,10 @@ var (
 	dbURL   *url.URL // the test database, without a schema
 	dbErr   error
 	missing bool // the server cannot be reached: skip
-	// lifeline is the write end of the watchdog's pipe, kept reachable
+	// lifelines hold the write end of the watchdog's pipe, kept reachable
 	// so that no finalizer closes it before the process ends.
-	lifeline io.Closer
-	seq      atomic.Int64
+	lifelines []io.Closer
+	seq       atomic.Int64
 )
 
 // adminURL is the URL of the server to create the test database on.
@@ -142,8 +142,8 @@ func create() (*url.URL, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("pgtest: start the watchdog: %w", err)
 	}
-	go cmd.Wait() // reap it, should it exit early
-	lifeline = stdin
+	go cmd.Wait()                        // reap it, should it exit early
+	lifelines = append(lifelines, stdin) // created once: dbOnce guards it
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return nil, fmt.Errorf("pgtest: create database %s on %s: %w", name, redact(admin), err)
 	}

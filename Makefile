@@ -3,7 +3,7 @@ GO ?= go
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: demo test chaos bench lint golden
+.PHONY: demo test chaos bench bench-peers lint golden
 
 # demo: generate, build and run the ADW example on the embedded SQLite
 # default (.stategen/state.db): a run that crashes in a phase, then resumes.
@@ -14,7 +14,8 @@ demo:
 
 # test: vet, then every test with the race detector. Redis tests start their
 # own redis-server; set STATEGEN_REQUIRE_REDIS=1 to fail instead of skipping
-# when it is missing.
+# when it is missing. PostgreSQL tests use the server on 127.0.0.1:5432 (or
+# $STATEGEN_POSTGRES_URL); STATEGEN_REQUIRE_POSTGRES=1 fails without one.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
@@ -33,6 +34,18 @@ chaos:
 # bench: the runtime's benchmarks, each beside the raw driver call it wraps.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./runtime/... ./golden/... ./gen/... | $(GO) run ./internal/benchratio
+
+# bench-peers: stategen's PostgreSQL backend against the LangGraph.js
+# Postgres checkpointer (@langchain/langgraph-checkpoint-postgres), the
+# same 12 fields saved and checkpointed on the same server: npm installs
+# the peer into a scratch directory (never committed) and node runs it.
+# Needs Node.js, npm and a PostgreSQL server (as for make test).
+PEERS_DIR ?= $(CURDIR)/.stategen/peers
+bench-peers:
+	@mkdir -p $(PEERS_DIR)
+	cd $(PEERS_DIR) && test -d node_modules/@langchain/langgraph-checkpoint-postgres || \
+		npm install --no-audit --no-fund --silent @langchain/langgraph-checkpoint-postgres @langchain/core pg
+	STATEGEN_PEERS_DIR=$(PEERS_DIR) $(GO) test -run '^$$' -bench 'Peer' -benchtime=200x -count=3 ./runtime/backends/postgres/ | $(GO) run ./internal/benchratio
 
 # lint: formatting, vet and staticcheck (pinned in go.mod as a tool).
 lint:

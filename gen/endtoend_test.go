@@ -6,11 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stategen/stategen/runtime/backends/postgres/pgtest"
 )
 
 // TestEndToEnd generates code for a golden input in a module of its own
 // that uses this repository, vets it, and runs a program that round-trips
-// the state through the SQLite and JSON file backends, as stringer's
+// the state through the SQLite and JSON file backends (and PostgreSQL where
+// a server is there), as stringer's
 // end-to-end tests compile and run what it generates.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
@@ -60,11 +63,17 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	backends := []string{"sqlite", "json"}
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "STATEGEN_E2E_DIR="+t.TempDir())
+	if pg, ok := pgtest.Optional(t); ok {
+		backends = append(backends, "postgres")
+		env = append(env, "STATEGEN_E2E_POSTGRES="+pg)
+	}
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(goTool, args...)
 		cmd.Dir = mod
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "STATEGEN_E2E_DIR="+t.TempDir())
+		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -73,7 +82,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	run("vet", "./...")
 	out := run("run", ".")
-	for _, backend := range []string{"sqlite", "json"} {
+	for _, backend := range backends {
 		if !strings.Contains(out, backend+": ok\n") {
 			t.Errorf("the program did not report %q:\n%s", backend+": ok", out)
 		}
@@ -102,7 +111,7 @@ func TestEndToEnd(t *testing.T) {
 	run("build", "./...")
 }
 
-// e2eProgram uses the generated KindsStore on two backends.
+// e2eProgram uses the generated KindsStore on each backend.
 const e2eProgram = `package main
 
 import (
@@ -123,7 +132,11 @@ import (
 
 func main() {
 	dir := os.Getenv("STATEGEN_E2E_DIR")
-	for name, url := range map[string]string{"sqlite": "sqlite:" + filepath.Join(dir, "s.db"), "json": "json:" + filepath.Join(dir, "j")} {
+	stores := map[string]string{"sqlite": "sqlite:" + filepath.Join(dir, "s.db"), "json": "json:" + filepath.Join(dir, "j")}
+	if pg := os.Getenv("STATEGEN_E2E_POSTGRES"); pg != "" {
+		stores["postgres"] = pg
+	}
+	for name, url := range stores {
 		if err := check(url); err != nil {
 			fmt.Printf("%s: %v\n", name, err)
 			os.Exit(1)

@@ -46,11 +46,13 @@ type cli struct {
 	Migrate     migrateCmd     `cmd:"" group:"store" help:"Copy namespaces with their checkpoints from one store to another, and verify the copy."`
 	Rekey       rekeyCmd       `cmd:"" group:"store" help:"Seal every secret value under the primary key (after adding a key), and verify."`
 	Keygen      keygenCmd      `cmd:"" help:"Print a new encryption key for STATEGEN_KEYS or a key file."`
+
+	PostgresSchema postgresSchemaCmd `cmd:"" name:"postgres-schema" help:"Print the SQL that creates stategen's tables in PostgreSQL, for a user without DDL rights."`
 }
 
 // globals are the flags every command accepts.
 type globals struct {
-	Store string `placeholder:"URL" env:"STATEGEN_STORE" help:"Store to operate on: sqlite:PATH, json:DIR, redis://H:P/DB, adw:DIR (default sqlite:.stategen/state.db)."`
+	Store string `placeholder:"URL" env:"STATEGEN_STORE" help:"Store to operate on: sqlite:PATH, json:DIR, redis://H:P/DB, postgres://USER@H:P/DB, adw:DIR (default sqlite:.stategen/state.db)."`
 	JSON  bool   `name:"json" help:"Print machine-readable JSON on stdout."`
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/postgres/pgtest"
 	"github.com/stategen/stategen/runtime/backends/redis/redistest"
 )
 
@@ -24,9 +25,9 @@ import (
 // lines against real stores. testdata/script/*.txtar run on the default
 // store (sqlite:.stategen/state.db in the script's $WORK);
 // testdata/backends/*.txtar run once on each backend, the URL in
-// STATEGEN_STORE, with the condition [sqlite], [json], [adw] or [redis]
-// true for the one in use. Each 'stategen' line runs this test binary as
-// the stategen command (see TestMain), which calls run.
+// STATEGEN_STORE, with the condition [sqlite], [json], [adw], [redis] or
+// [postgres] true for the one in use. Each 'stategen' line runs this test
+// binary as the stategen command (see TestMain), which calls run.
 //
 // Commands the scripts have besides testscript's own:
 //
@@ -96,6 +97,17 @@ func TestScriptsRedis(t *testing.T) {
 	}))
 }
 
+// TestScriptsPostgres runs testdata/backends on PostgreSQL, each script in
+// a schema of its own. It skips without a reachable server (fails with
+// STATEGEN_REQUIRE_POSTGRES=1).
+func TestScriptsPostgres(t *testing.T) {
+	pgtest.URL(t) // skip now, not in each script, without a server
+	testscript.Run(t, scriptParams("testdata/backends", "postgres", func(env *testscript.Env) error {
+		env.Setenv(runtime.EnvStore, pgtest.URL(env.T().(testing.TB)))
+		return nil
+	}))
+}
+
 func scriptParams(dir, backend string, setup func(*testscript.Env) error) testscript.Params {
 	return testscript.Params{
 		Dir: dir,
@@ -114,7 +126,7 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 		UpdateScripts:      *updateScripts,
 		Condition: func(cond string) (bool, error) {
 			switch cond {
-			case "sqlite", "json", "adw", "redis":
+			case "sqlite", "json", "adw", "redis", "postgres":
 				return cond == backend, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)

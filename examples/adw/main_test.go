@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/postgres/pgtest"
 )
 
 // adw runs the command in process and returns its exit status and output.
@@ -27,11 +28,15 @@ func adw(t *testing.T, stdin string, args ...string) (int, string, string) {
 
 var runID = regexp.MustCompile(`run ([0-9a-f]{8})`)
 
-// stores are the backends the example is tested on: the embedded default
-// and the layout Python ADW shares.
+// stores are the backends the example is tested on: the embedded default,
+// the layout Python ADW shares, and PostgreSQL where a server is there.
 func stores(t *testing.T) map[string]string {
 	dir := t.TempDir()
-	return map[string]string{"sqlite": "sqlite:" + filepath.Join(dir, "state.db"), "adw": "adw:" + filepath.Join(dir, "agents")}
+	s := map[string]string{"sqlite": "sqlite:" + filepath.Join(dir, "state.db"), "adw": "adw:" + filepath.Join(dir, "agents")}
+	if pg, ok := pgtest.Optional(t); ok {
+		s["postgres"] = pg
+	}
+	return s
 }
 
 func TestRunFailResumeStatus(t *testing.T) {

@@ -7,6 +7,7 @@ package all
 import (
 	_ "github.com/stategen/stategen/runtime/backends/adw"
 	_ "github.com/stategen/stategen/runtime/backends/jsonfile"
+	_ "github.com/stategen/stategen/runtime/backends/postgres"
 	_ "github.com/stategen/stategen/runtime/backends/pyredis"
 	_ "github.com/stategen/stategen/runtime/backends/pysqlite"
 	_ "github.com/stategen/stategen/runtime/backends/redis"

@@ -1,0 +1,263 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/postgres/pgtest"
+)
+
+// Each benchmark's first sub-benchmark, raw, is a hand-written program
+// doing the same work with pgx: the same SQL, the same pool settings, one
+// call per round trip, no Store around it. make bench prints the others as
+// ratios to it.
+
+// adwState is the 12 fields of the ADW example's state, the whole-struct
+// save of which the peer benchmark compares too.
+type adwState struct {
+	ADWID, IssueNumber, BranchName, PlanFile, IssueClass, WorktreePath string
+	BackendPort, FrontendPort                                          int
+	ModelSet                                                           string
+	AllADWs                                                            []string
+	CurrentPhase                                                       string
+	CompletedPhases                                                    []string
+}
+
+func key[V any](name string) *runtime.Key[V] {
+	return &runtime.Key[V]{Name: name, Codec: runtime.JSONCodec[V]()}
+}
+
+var adwSchema = &runtime.Schema[adwState]{Name: "ADWState", Version: 2, Fields: []runtime.Field[adwState]{
+	runtime.FieldOf(key[string]("adw_id"), func(s *adwState) *string { return &s.ADWID }),
+	runtime.FieldOf(key[string]("issue_number"), func(s *adwState) *string { return &s.IssueNumber }),
+	runtime.FieldOf(key[string]("branch_name"), func(s *adwState) *string { return &s.BranchName }),
+	runtime.FieldOf(key[string]("plan_file"), func(s *adwState) *string { return &s.PlanFile }),
+	runtime.FieldOf(key[string]("issue_class"), func(s *adwState) *string { return &s.IssueClass }),
+	runtime.FieldOf(key[string]("worktree_path"), func(s *adwState) *string { return &s.WorktreePath }),
+	runtime.FieldOf(key[int]("backend_port"), func(s *adwState) *int { return &s.BackendPort }),
+	runtime.FieldOf(key[int]("frontend_port"), func(s *adwState) *int { return &s.FrontendPort }),
+	runtime.FieldOf(key[string]("model_set"), func(s *adwState) *string { return &s.ModelSet }),
+	runtime.FieldOf(key[[]string]("all_adws"), func(s *adwState) *[]string { return &s.AllADWs }),
+	runtime.FieldOf(key[string]("current_phase"), func(s *adwState) *string { return &s.CurrentPhase }),
+	runtime.FieldOf(key[[]string]("completed_phases"), func(s *adwState) *[]string { return &s.CompletedPhases }),
+}}
+
+var sampleState = adwState{
+	ADWID: "a1b2c3d4", IssueNumber: "42", BranchName: "feat-42-add-login", PlanFile: "specs/issue-42-plan.md",
+	IssueClass: "/feature", WorktreePath: "trees/a1b2c3d4", BackendPort: 9100, FrontendPort: 9200, ModelSet: "base",
+	AllADWs: []string{"adw_plan_iso", "adw_build_iso"}, CurrentPhase: "build", CompletedPhases: []string{"plan"},
+}
+
+// benchURL is a store URL in a schema of the benchmark's own.
+func benchURL(b *testing.B) string { return pgtest.URL(b) }
+
+func benchBackend(b *testing.B, raw string) (*Backend, *runtime.Store) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	be, err := Open(context.Background(), u, runtime.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { be.Close() })
+	return be, runtime.New(be, "bench", runtime.WithoutCache())
+}
+
+// rawPool is the pool a hand-written program would make from the same URL.
+func rawPool(b *testing.B, raw string) *pgxpool.Pool {
+	u, _ := url.Parse(raw)
+	pc, _, err := parseURL(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	return p
+}
+
+var text = runtime.JSONCodec[string]()
+
+// BenchmarkSave: a one-key save (no condition, no schema: one statement).
+func BenchmarkSave(b *testing.B) {
+	ctx := context.Background()
+	raw := benchURL(b)
+	be, st := benchBackend(b, raw)
+	b.Run("raw", func(b *testing.B) {
+		p := rawPool(b, raw)
+		for i := 0; b.Loop(); i++ {
+			var rev int64
+			if err := p.QueryRow(ctx, be.sql.putOne, "raw", time.Now().UnixNano(), "branch_name", fmt.Sprintf(`"feat-%d"`, i)).Scan(&rev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if err := runtime.Save(ctx, st, "ns", "branch_name", fmt.Sprintf("feat-%d", i), text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkLoad: a one-key load, with the cache off so that both read the
+// database (and with the strict cache, whose check is one round trip too).
+func BenchmarkLoad(b *testing.B) {
+	ctx := context.Background()
+	raw := benchURL(b)
+	be, st := benchBackend(b, raw)
+	if err := runtime.Save(ctx, st, "ns", "branch_name", "feat-1", text); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("raw", func(b *testing.B) {
+		p := rawPool(b, raw)
+		for b.Loop() {
+			var data []byte
+			var rev, updated int64
+			if err := p.QueryRow(ctx, be.sql.get, "ns", "branch_name").Scan(&data, &rev, &updated); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := runtime.Load(ctx, st, "ns", "branch_name", text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen-strict-cache", func(b *testing.B) {
+		cached := runtime.New(be, "bench")
+		for b.Loop() {
+			if _, err := runtime.Load(ctx, cached, "ns", "branch_name", text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSaveState: the whole-struct save of the 12-field ADW state, as
+// generated code does it (every field, the schema recorded and conditioned
+// on, a batch ID), against pgx sending the same two statements in one
+// pipeline with the values encoded by encoding/json.
+func BenchmarkSaveState(b *testing.B) {
+	ctx := context.Background()
+	raw := benchURL(b)
+	be, st := benchBackend(b, raw)
+	ref := adwSchema.Ref()
+	_, _, info, err := schemaColumns(ref)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("raw", func(b *testing.B) {
+		p := rawPool(b, raw)
+		s := sampleState
+		for i := 0; b.Loop(); i++ {
+			s.BackendPort = 9100 + i%100
+			keys := make([]string, 0, 12)
+			values := make([]string, 0, 12)
+			for _, f := range adwSchema.Fields {
+				keys = append(keys, f.Key)
+			}
+			for _, v := range []any{s.ADWID, s.IssueNumber, s.BranchName, s.PlanFile, s.IssueClass, s.WorktreePath,
+				s.BackendPort, s.FrontendPort, s.ModelSet, s.AllADWs, s.CurrentPhase, s.CompletedPhases} {
+				js, err := jsonMarshal(v)
+				if err != nil {
+					b.Fatal(err)
+				}
+				values = append(values, js)
+			}
+			now := time.Now().UnixNano()
+			pb := &pgx.Batch{}
+			pb.Queue(be.sql.lock, "raw", now)
+			pb.Queue(be.sql.apply, "raw", now, fmt.Sprintf("raw-%d", i), []string{}, []int64{}, true, ref.Name, int32(ref.Version),
+				1, ref.Name, int32(ref.Version), info, false, []string{}, keys, values, now-appliedTTL.Nanoseconds())
+			if err := p.SendBatch(ctx, pb).Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen", func(b *testing.B) {
+		ss, err := runtime.NewStateStore(st, "ns", adwSchema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := sampleState
+		for i := 0; b.Loop(); i++ {
+			s.BackendPort = 9100 + i%100
+			if err := ss.Save(ctx, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkCheckpoint: a checkpoint of the ADW state (a snapshot read, then
+// the checkpoint written in one pipeline), and the listing that follows it.
+func BenchmarkCheckpoint(b *testing.B) {
+	ctx := context.Background()
+	raw := benchURL(b)
+	be, st := benchBackend(b, raw)
+	for _, ns := range []string{"raw", "ns"} {
+		ss, _ := runtime.NewStateStore(st, ns, adwSchema)
+		if err := ss.Save(ctx, &sampleState); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("raw", func(b *testing.B) {
+		p := rawPool(b, raw)
+		for i := 0; b.Loop(); i++ {
+			rows, err := p.Query(ctx, be.sql.snapshot, "raw")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var keys, values []string
+			var revs, updated []int64
+			var cur int64
+			var sName, sInfo, key *string
+			var sVersion *int32
+			var data []byte
+			var rev, upd *int64
+			_, err = pgx.ForEachRow(rows, []any{&cur, &sName, &sVersion, &sInfo, &key, &data, &rev, &upd}, func() error {
+				keys, values, revs, updated = append(keys, *key), append(values, string(data)), append(revs, *rev), append(updated, *upd)
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := fmt.Sprintf("cp-%d", i%10)
+			pb := &pgx.Batch{}
+			pb.Queue(be.sql.touch, "raw", time.Now().UnixNano())
+			pb.Queue(be.sql.putCheckpoint, "raw", name, time.Now().UnixNano(), cur, sName, sVersion, sInfo, len(keys))
+			pb.Queue(be.sql.dropCheckpointValues, "raw", name)
+			pb.Queue(be.sql.checkpointValues, "raw", name, keys, values, revs, updated)
+			if err := p.SendBatch(ctx, pb).Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := st.Checkpoint(ctx, "ns", fmt.Sprintf("cp-%d", i%10)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func jsonMarshal(v any) (string, error) {
+	js, err := json.Marshal(v)
+	return string(js), err
+}

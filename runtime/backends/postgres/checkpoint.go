@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stategen/stategen/runtime"
+)
+
+// PutCheckpoint stores cp, replacing a checkpoint of the same name, in one
+// transaction sent as one pipeline.
+func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Checkpoint) error {
+	if b.readOnly {
+		return fmt.Errorf("postgres: %w", runtime.ErrReadOnly)
+	}
+	name, version, info, err := schemaColumns(cp.Schema)
+	if err != nil {
+		return fmt.Errorf("postgres: encode schema: %w", err)
+	}
+	n := len(cp.Values)
+	keys, values := make([]string, 0, n), make([]string, 0, n)
+	revs, updated := make([]int64, 0, n), make([]int64, 0, n)
+	for k, v := range cp.Values {
+		keys, values, revs = append(keys, k), append(values, string(v.Data)), append(revs, v.Revision)
+		u := int64(0) // an unknown time; the nanoseconds of year 1 overflow
+		if !v.Updated.IsZero() {
+			u = v.Updated.UnixNano()
+		}
+		updated = append(updated, u)
+	}
+	pb := &pgx.Batch{}
+	pb.Queue(b.sql.touch, ns, time.Now().UnixNano())
+	pb.Queue(b.sql.putCheckpoint, ns, cp.Name, cp.Created.UnixNano(), cp.Revision, name, version, info, n)
+	pb.Queue(b.sql.dropCheckpointValues, ns, cp.Name)
+	pb.Queue(b.sql.checkpointValues, ns, cp.Name, keys, values, revs, updated)
+	return b.fail(b.pool.SendBatch(ctx, pb).Close())
+}
+
+// GetCheckpoint reads a checkpoint in one statement.
+func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.Checkpoint, error) {
+	rows, err := b.pool.Query(ctx, b.sql.getCheckpoint, ns, name)
+	if err != nil {
+		return nil, b.fail(err)
+	}
+	defer rows.Close()
+	var cp *runtime.Checkpoint
+	var (
+		created                int64
+		sName, sInfo, key      *string
+		sVersion               *int32
+		keys                   int32
+		data                   []byte
+		rev, updated           *int64
+		where                  = "checkpoint " + name
+		cpRevision             int64
+		decodeErr, valueErrors error
+	)
+	for rows.Next() {
+		if err := rows.Scan(&created, &cpRevision, &sName, &sVersion, &sInfo, &keys, &key, &data, &rev, &updated); err != nil {
+			return nil, b.fail(err)
+		}
+		if cp == nil {
+			cp = &runtime.Checkpoint{Values: map[string]runtime.Value{}}
+			cp.Name, cp.Created, cp.Revision, cp.Keys = name, time.Unix(0, created), cpRevision, int(keys)
+			cp.Schema, decodeErr = schemaRef(where, sName, sVersion, sInfo)
+		}
+		if key == nil || valueErrors != nil {
+			continue
+		}
+		v, err := value(where+" key "+*key, data, *rev, *updated)
+		if err != nil {
+			valueErrors = err
+			continue
+		}
+		cp.Values[*key] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, b.fail(err)
+	}
+	switch {
+	case cp == nil:
+		return nil, runtime.ErrNotFound
+	case decodeErr != nil:
+		return nil, decodeErr
+	case valueErrors != nil:
+		return nil, valueErrors
+	}
+	cp.Keys = len(cp.Values)
+	return cp, nil
+}
+
+// Checkpoints lists a namespace's checkpoints, oldest first, a page at a
+// time on the (ns, created, name) index. One whose schema cannot be read is
+// listed with its name and the error. (Its values are read, and checked, by
+// GetCheckpoint only: the listing stays cheap.)
+func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.CheckpointInfo, error) {
+	var out []runtime.CheckpointInfo
+	afterCreated, afterName := int64(-1<<63), ""
+	for {
+		rows, err := b.pool.Query(ctx, b.sql.checkpoints, ns, afterCreated, afterName)
+		if err != nil {
+			return nil, b.fail(err)
+		}
+		n := 0
+		var (
+			name         string
+			created, rev int64
+			sName, sInfo *string
+			sVersion     *int32
+			keys         int32
+		)
+		_, err = pgx.ForEachRow(rows, []any{&name, &created, &rev, &sName, &sVersion, &sInfo, &keys}, func() error {
+			n++
+			afterCreated, afterName = created, name
+			schema, err := schemaRef("checkpoint "+name, sName, sVersion, sInfo)
+			if err != nil {
+				// Listed, not hidden: the others are still worth seeing.
+				out = append(out, runtime.CheckpointInfo{Name: name, Err: err})
+				return nil
+			}
+			out = append(out, runtime.CheckpointInfo{Name: name, Created: time.Unix(0, created), Revision: rev, Schema: schema, Keys: int(keys)})
+			return nil
+		})
+		if err != nil {
+			return nil, b.fail(err)
+		}
+		if n < pageSize {
+			return out, nil
+		}
+	}
+}
+
+// DeleteCheckpoint removes a checkpoint and its values in one statement.
+func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
+	if b.readOnly {
+		return fmt.Errorf("postgres: %w", runtime.ErrReadOnly)
+	}
+	var n int64
+	if err := b.pool.QueryRow(ctx, b.sql.deleteCheckpoint, ns, name).Scan(&n); err != nil {
+		return b.fail(err)
+	}
+	if n == 0 {
+		return runtime.ErrNotFound
+	}
+	return nil
+}

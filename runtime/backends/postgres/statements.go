@@ -1,0 +1,181 @@
+package postgres
+
+import (
+	"strconv"
+	"strings"
+)
+
+// statements are the backend's SQL, with the schema's tables filled in.
+// pgx prepares each on first use on a connection and caches it.
+type statements struct {
+	get, getWithSchema, snapshot, stamp string
+	putOne, lock, apply                 string
+	namespaces                          string
+	putCheckpoint, dropCheckpointValues string
+	checkpointValues                    string
+	getCheckpoint, checkpoints          string
+	deleteCheckpoint, touch             string
+}
+
+// Bounds of the applied batch IDs each namespace keeps (see Exactly once
+// in the package doc): the IDs of its last appliedKeep revisions, and
+// none older than appliedTTL once a write has come by to forget them,
+// forgetting at most forgetEach of the oldest per write.
+const (
+	appliedKeep = 512
+	forgetEach  = 8
+)
+
+// pageSize is how many rows each page of a keyset-paginated listing holds
+// (a variable for the tests, which page through small stores).
+var pageSize = 1000
+
+func newStatements(schema string) statements {
+	t := func(q string) string {
+		return strings.NewReplacer(
+			"$namespaces", ident(schema, "namespaces"),
+			"$entries", ident(schema, "entries"),
+			"$checkpoint_entries", ident(schema, "checkpoint_entries"),
+			"$checkpoints", ident(schema, "checkpoints"),
+			"$applied", ident(schema, "applied"),
+		).Replace(q)
+	}
+	return statements{
+		get: t(`SELECT value, revision, updated FROM $entries WHERE ns = $1 AND key = $2`),
+
+		// One row, whatever exists: the key's columns are NULL when it is
+		// absent, the schema's when none is recorded.
+		getWithSchema: t(`SELECT n.schema_name, n.schema_version, e.value, e.revision, e.updated
+			FROM (SELECT $1::text AS ns, $2::text AS key) AS q
+			LEFT JOIN $namespaces AS n ON n.ns = q.ns
+			LEFT JOIN $entries AS e ON e.ns = q.ns AND e.key = q.key`),
+
+		// One statement, so one snapshot: the namespace row repeated on
+		// each of its keys (once, with NULL key columns, when it has none).
+		snapshot: t(`SELECT n.revision, n.schema_name, n.schema_version, n.schema_info, e.key, e.value, e.revision, e.updated
+			FROM $namespaces AS n LEFT JOIN $entries AS e ON e.ns = n.ns
+			WHERE n.ns = $1`),
+
+		stamp: t(`SELECT revision, created FROM $namespaces WHERE ns = $1`),
+
+		// A one-key write with no condition, no schema and no ID: the
+		// namespace's revision bump (which also locks its row) and the
+		// key's upsert in one statement.
+		//   $1 ns, $2 now, $3 key, $4 value
+		putOne: t(`WITH n AS (
+				INSERT INTO $namespaces AS n (ns, revision, created) VALUES ($1, 1, $2)
+				ON CONFLICT (ns) DO UPDATE SET revision = n.revision + 1
+				RETURNING revision
+			)
+			INSERT INTO $entries (ns, key, value, revision, updated)
+			SELECT $1::text, $3::text, $4::text, n.revision, $2::bigint FROM n
+			ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+			RETURNING revision`),
+
+		// The first statement of a batch: make the namespace's row if it
+		// is missing, and lock it without writing it (DO UPDATE ... WHERE
+		// false locks the row it finds), so that the next statement's
+		// snapshot, taken once the lock is held, sees every earlier write.
+		//   $1 ns, $2 now
+		lock: t(`INSERT INTO $namespaces AS n (ns, revision, created) VALUES ($1, 0, $2)
+			ON CONFLICT (ns) DO UPDATE SET revision = n.revision WHERE false`),
+
+		// The second: the batch itself. Its conditions decide (verdict);
+		// only if they hold do the data-modifying CTEs run, each on rows
+		// no other touches (the deletes spare the keys put). The last
+		// SELECT says what happened.
+		//
+		//   $1 ns, $2 now, $3 batch ID ('' none), $4 condition keys ('' the
+		//   namespace), $5 their revisions, $6 whether IfSchema is set, $7
+		//   and $8 its name and version, $9 the schema to record: 0 keep,
+		//   1 set to $10 name, $11 version, $12 info, 2 remove; $13
+		//   replace, $14 keys to delete, $15 keys to put, $16 their values,
+		//   $17 applied IDs older than this (unix ns) may be forgotten.
+		apply: t(`WITH cur AS (
+				SELECT revision, schema_name, schema_version, ids_from FROM $namespaces WHERE ns = $1
+			), prior AS (
+				SELECT revision FROM $applied WHERE $3 <> '' AND ns = $1 AND id = $3
+			), conds AS (
+				SELECT c.i, c.want, CASE
+					WHEN c.key <> '' THEN COALESCE((SELECT e.revision FROM $entries AS e WHERE e.ns = $1 AND e.key = c.key), 0)
+					WHEN c.want <> 0 OR cur.schema_name IS NOT NULL OR EXISTS (SELECT 1 FROM $entries AS e WHERE e.ns = $1) THEN cur.revision
+					ELSE 0 END AS found
+				FROM cur, unnest($4::text[], $5::bigint[]) WITH ORDINALITY AS c (key, want, i)
+			), failed AS (
+				SELECT i, found FROM conds WHERE found <> want ORDER BY i LIMIT 1
+			), verdict AS (
+				SELECT NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM failed)
+					AND NOT ($6 AND cur.schema_name IS NOT NULL AND (cur.schema_name <> $7 OR cur.schema_version <> $8)) AS ok
+				FROM cur
+			), forgot AS (
+				DELETE FROM $applied AS a WHERE $3 <> '' AND a.ns = $1 AND (SELECT ok FROM verdict)
+					AND (a.revision <= (SELECT revision FROM cur) + 1 - ` + strconv.Itoa(appliedKeep) + `
+						OR a.at < $17 AND a.revision IN (SELECT revision FROM $applied WHERE ns = $1 ORDER BY revision LIMIT ` + strconv.Itoa(forgetEach) + `))
+				RETURNING a.revision
+			), bump AS (
+				UPDATE $namespaces AS n SET revision = n.revision + 1,
+					schema_name = CASE $9::int WHEN 0 THEN n.schema_name WHEN 1 THEN $10 END,
+					schema_version = CASE $9::int WHEN 0 THEN n.schema_version WHEN 1 THEN $11 END,
+					schema_info = CASE $9::int WHEN 0 THEN n.schema_info WHEN 1 THEN $12 END,
+					ids_from = CASE WHEN $3 = '' THEN n.ids_from
+						ELSE GREATEST(COALESCE(n.ids_from, n.revision), (SELECT max(revision) FROM forgot)) END
+				WHERE n.ns = $1 AND (SELECT ok FROM verdict)
+				RETURNING n.revision
+			), dels AS (
+				DELETE FROM $entries AS e WHERE e.ns = $1 AND EXISTS (SELECT 1 FROM bump)
+					AND ($13 OR e.key = ANY ($14::text[])) AND e.key <> ALL ($15::text[])
+			), puts AS (
+				INSERT INTO $entries (ns, key, value, revision, updated)
+				SELECT $1::text, p.key, p.value, bump.revision, $2::bigint FROM bump, unnest($15::text[], $16::text[]) AS p (key, value)
+				ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+			), ids AS (
+				INSERT INTO $applied (ns, id, revision, at) SELECT $1::text, $3::text, bump.revision, $2::bigint FROM bump WHERE $3 <> ''
+			)
+			SELECT (SELECT revision FROM bump), (SELECT revision FROM prior), (SELECT i FROM failed), (SELECT found FROM failed),
+				cur.revision, cur.ids_from, cur.schema_version
+			FROM cur`),
+
+		// One page of the namespaces that hold a key, a schema or a
+		// checkpoint, after $1, in key order.
+		namespaces: t(`SELECT n.ns FROM $namespaces AS n
+			WHERE n.ns > $1 AND (n.schema_name IS NOT NULL
+				OR EXISTS (SELECT 1 FROM $entries AS e WHERE e.ns = n.ns)
+				OR EXISTS (SELECT 1 FROM $checkpoints AS c WHERE c.ns = n.ns))
+			ORDER BY n.ns LIMIT ` + strconv.Itoa(pageSize)),
+
+		// The statements of PutCheckpoint, one pipeline: the namespace
+		// row (so that a namespace of checkpoints only is listed), the
+		// checkpoint's row, whose upsert locks it against a concurrent
+		// writer of the same name before its old values go, then the
+		// values.
+		//   $1 ns, $2 name, $3 created, $4 revision, $5-$7 schema, $8 keys
+		putCheckpoint: t(`INSERT INTO $checkpoints AS c (ns, name, created, revision, schema_name, schema_version, schema_info, keys)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (ns, name) DO UPDATE SET created = excluded.created, revision = excluded.revision,
+				schema_name = excluded.schema_name, schema_version = excluded.schema_version,
+				schema_info = excluded.schema_info, keys = excluded.keys`),
+		dropCheckpointValues: t(`DELETE FROM $checkpoint_entries WHERE ns = $1 AND name = $2`),
+		//   $1 ns, $2 name, $3 keys, $4 values, $5 revisions, $6 updated
+		checkpointValues: t(`INSERT INTO $checkpoint_entries (ns, name, key, value, revision, updated)
+			SELECT $1::text, $2::text, v.key, v.value, v.revision, v.updated
+			FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS v (key, value, revision, updated)`),
+		touch: t(`INSERT INTO $namespaces (ns, revision, created) VALUES ($1, 0, $2) ON CONFLICT (ns) DO NOTHING`),
+
+		getCheckpoint: t(`SELECT c.created, c.revision, c.schema_name, c.schema_version, c.schema_info, c.keys,
+				e.key, e.value, e.revision, e.updated
+			FROM $checkpoints AS c LEFT JOIN $checkpoint_entries AS e ON e.ns = c.ns AND e.name = c.name
+			WHERE c.ns = $1 AND c.name = $2`),
+
+		// One page of a namespace's checkpoints after ($2, $3), by time.
+		checkpoints: t(`SELECT name, created, revision, schema_name, schema_version, schema_info, keys
+			FROM $checkpoints WHERE ns = $1 AND (created, name) > ($2, $3)
+			ORDER BY created, name LIMIT ` + strconv.Itoa(pageSize)),
+
+		deleteCheckpoint: t(`WITH cp AS (
+				DELETE FROM $checkpoints WHERE ns = $1 AND name = $2 RETURNING name
+			), vals AS (
+				DELETE FROM $checkpoint_entries WHERE ns = $1 AND name = $2 AND EXISTS (SELECT 1 FROM cp)
+			)
+			SELECT count(*) FROM cp`),
+	}
+}

@@ -173,7 +173,9 @@ type Batch struct {
 	Puts []KV
 	// Deletes are removed; deleting an absent key is no error.
 	Deletes []string
-	// Replace makes the namespace hold exactly Puts: every other key is removed.
+	// Replace makes the namespace hold exactly Puts: every other key is
+	// removed, but the reserved ones (IsReserved), which stay unless
+	// Deletes names them.
 	Replace bool
 	// Conds must all hold or nothing is written (ErrConflict).
 	Conds []Cond

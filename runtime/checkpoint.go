@@ -37,9 +37,10 @@ func (s *Store) Checkpoint(ctx context.Context, ns, name string) (CheckpointInfo
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
+	values := withoutReserved(snap.Values)
 	cp := &Checkpoint{
-		CheckpointInfo: CheckpointInfo{Name: name, Created: now, Revision: snap.Revision, Schema: snap.Schema, Keys: len(snap.Values)},
-		Values:         snap.Values,
+		CheckpointInfo: CheckpointInfo{Name: name, Created: now, Revision: snap.Revision, Schema: snap.Schema, Keys: len(values)},
+		Values:         values,
 	}
 	err = s.putCheckpoint(ctx, ns, cp)
 	return cp.CheckpointInfo, err
@@ -67,14 +68,15 @@ func (s *Store) GetCheckpoint(ctx context.Context, ns, name string) (*Checkpoint
 }
 
 // Restore makes the namespace exactly the checkpoint: its keys with their
-// values, its schema, and no other key. It returns the new revision.
+// values, its schema, and no other key (but the reserved keys, which
+// describe the run and stay as they are). It returns the new revision.
 func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
 	cp, err := s.GetCheckpoint(ctx, ns, name)
 	if err != nil {
 		return 0, err
 	}
 	b := &Batch{Replace: true, Schema: &cp.Schema, Puts: make([]KV, 0, len(cp.Values))}
-	for k, v := range cp.Values {
+	for k, v := range withoutReserved(cp.Values) {
 		b.Puts = append(b.Puts, KV{Key: k, Value: v.Data})
 	}
 	return s.apply(ctx, "restore", ns, name, b)

@@ -123,7 +123,7 @@ func newStatements(schema string) statements {
 				RETURNING n.revision
 			), dels AS (
 				DELETE FROM $entries AS e WHERE e.ns = $1 AND EXISTS (SELECT 1 FROM bump)
-					AND ($13 OR e.key = ANY ($14::text[])) AND e.key <> ALL ($15::text[])
+					AND ($13 AND e.key NOT LIKE '\_\_%' OR e.key = ANY ($14::text[])) AND e.key <> ALL ($15::text[])
 			), puts AS (
 				INSERT INTO $entries (ns, key, value, revision, updated)
 				SELECT $1::text, p.key, p.value, bump.revision, $2::bigint FROM bump, unnest($15::text[], $16::text[]) AS p (key, value)

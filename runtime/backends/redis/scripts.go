@@ -139,7 +139,7 @@ if replace then
 	for _, f in ipairs(redis.call('HKEYS', state)) do
 		if string.sub(f, 1, 2) == 'v:' then
 			local key = string.sub(f, 3)
-			if not keep[key] then redis.call('HDEL', state, f, 'r:' .. key, 't:' .. key) end
+			if not keep[key] and string.sub(key, 1, 2) ~= '__' then redis.call('HDEL', state, f, 'r:' .. key, 't:' .. key) end
 		end
 	end
 end

@@ -624,7 +624,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	rev++
 	now := time.Now().UnixNano()
 	if batch.Replace {
-		if _, err := tx.ExecContext(ctx, `UPDATE entries SET value = NULL, revision = ?, updated = ? WHERE ns = ? AND key != '' AND value IS NOT NULL`, rev, now, ns); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE entries SET value = NULL, revision = ?, updated = ? WHERE ns = ? AND key != '' AND key NOT LIKE '\_\_%' ESCAPE '\' AND value IS NOT NULL`, rev, now, ns); err != nil {
 			return 0, classify(err)
 		}
 	}

@@ -147,7 +147,9 @@ func (b *Backend) write(st *nsState, batch *runtime.Batch, puts map[string][]byt
 	gone := map[string]bool{}
 	if batch.Replace {
 		for k := range st.keys() {
-			gone[k] = true
+			if !runtime.IsReserved(k) {
+				gone[k] = true
+			}
 		}
 	}
 	for _, k := range batch.Deletes {

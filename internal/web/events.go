@@ -13,16 +13,12 @@ import (
 // proxies and the browser keep the connection open.
 const heartbeat = 20 * time.Second
 
-// event is what one server-sent event carries.
-type event struct {
-	Namespace string `json:"namespace"`
-	Revision  int64  `json:"revision,omitempty"`
-}
-
-// events streams the store's changes (those of ?ns= only, when given) as
-// server-sent events: "change" for each change, "gap" when the feed lost
-// track and the page should read everything again. It ends when the client
-// goes away or the server shuts down.
+// events streams the store's change feed (Store.Watch; the changes of ?ns=
+// only, when given) as server-sent events, each a runtime.Change as JSON:
+// "change" for a write or a checkpoint, "gap" when the feed lost track (a
+// ChangeGap, or an error it recovers from) and the page should read
+// everything again. It ends when the client goes away or the server shuts
+// down.
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	ns := r.URL.Query().Get("ns")
 	if ns != "" {
@@ -31,6 +27,10 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	ctx := r.Context()
+	// Watch takes its starting point now, before the browser hears that
+	// the stream is open: no change after that is missed.
+	feed := h.st.Watch(ctx, ns)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -41,17 +41,16 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := r.Context()
 	type item struct {
-		ev  event
+		ch  runtime.Change
 		err error
 	}
 	items := make(chan item)
 	go func() {
 		defer close(items)
-		for ev, err := range h.feed(ctx, ns) {
+		for ch, err := range feed {
 			select {
-			case items <- item{ev, err}:
+			case items <- item{ch, err}:
 			case <-ctx.Done():
 				return
 			}
@@ -72,13 +71,19 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			}
 			name := "change"
 			if it.err != nil {
-				// A gap, or the feed failing: either way the page can only
-				// read everything again.
+				// The feed failed and goes on: what happened meanwhile is
+				// unknown, so the page reads everything again, as after a
+				// gap.
 				h.log.WarnContext(ctx, "change feed", "namespace", ns, "err", it.err)
+				it.ch = runtime.Change{Namespace: ns, Kind: runtime.ChangeGap}
+			}
+			if it.ch.Kind == runtime.ChangeGap {
 				name = "gap"
 			}
-			data, _ := json.Marshal(it.ev)
-			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data)
+			var data []byte
+			if data, err = json.Marshal(it.ch); err == nil {
+				_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data)
+			}
 		}
 		if err == nil {
 			err = rc.Flush()

@@ -388,7 +388,7 @@ func TestEvents(t *testing.T) {
 		cancel()
 		resp.Body.Close()
 		text := strings.Join(got, "\n")
-		if !strings.Contains(text, "event: change") || !strings.Contains(text, `"namespace":"a1b2c3d4"`) {
+		if !strings.Contains(text, "event: change") || !strings.Contains(text, `"namespace":"a1b2c3d4"`) || !strings.Contains(text, `"keys":["phase"]`) {
 			t.Errorf("events?ns=%s: want a change of a1b2c3d4, got\n%s", ns, text)
 		}
 	}

@@ -45,6 +45,7 @@ type cli struct {
 	Prune       pruneCmd       `cmd:"" group:"store" help:"Remove old checkpoints of a namespace."`
 	Migrate     migrateCmd     `cmd:"" group:"store" help:"Copy namespaces with their checkpoints from one store to another, and verify the copy."`
 	Rekey       rekeyCmd       `cmd:"" group:"store" help:"Seal every secret value under the primary key (after adding a key), and verify."`
+	Serve       serveCmd       `cmd:"" group:"store" help:"Serve a web view of the store's runs, checkpoints and diffs (loopback only by default)."`
 	Keygen      keygenCmd      `cmd:"" help:"Print a new encryption key for STATEGEN_KEYS or a key file."`
 
 	PostgresSchema postgresSchemaCmd `cmd:"" name:"postgres-schema" help:"Print the SQL that creates stategen's tables in PostgreSQL, for a user without DDL rights."`

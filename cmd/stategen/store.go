@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -26,8 +24,8 @@ import (
 // keys, load, save, delete and dump. checkpoint.go, diff.go and prune.go hold
 // the others.
 
-// withStore opens the store the global flags name, runs f on it with a
-// context that ends on SIGINT or SIGTERM, and closes the store.
+// withStore opens the store the global flags name, runs f on it with the
+// env's context (which ends on SIGINT or SIGTERM), and closes the store.
 func (e *env) withStore(f func(ctx context.Context, st *runtime.Store) error) error {
 	return e.open(false, f)
 }
@@ -40,8 +38,10 @@ func (e *env) withReader(f func(ctx context.Context, st *runtime.Store) error) e
 }
 
 func (e *env) open(readOnly bool, f func(ctx context.Context, st *runtime.Store) error) (err error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := e.ctx
+	if ctx == nil { // an env made by a test
+		ctx = context.Background()
+	}
 	st, err := openStore(ctx, e.Store, readOnly, e.stderr)
 	if err != nil {
 		return err

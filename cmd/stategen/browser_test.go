@@ -137,6 +137,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(base+"runs/a1b2c3d4"),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-key="phase"]`)),
 	)
+	b.do("4-live", chromedp.Click(chromedp.CSS(`details.raw summary`)), chromedp.WaitVisible(chromedp.CSS(`details.raw pre`)))
 	value(b, "4-live", chromedp.Evaluate[bool](`window.notReloaded = true`))
 	value(b, "4-live", chromedp.Poll[bool](`document.getElementById("live-status").textContent === "Live"`, chromedp.WithPollingTimeout(20*time.Second)))
 	if out, err := exec.Command(bin, "--store", store, "save", "a1b2c3d4", "phase", `"shipped"`).CombinedOutput(); err != nil {
@@ -145,6 +146,9 @@ func TestBrowser(t *testing.T) {
 	value(b, "4-live", chromedp.Poll[bool](`document.querySelector('tr[data-key="phase"] td.value').textContent.includes("shipped")`, chromedp.WithPollingTimeout(20*time.Second)))
 	if !value(b, "4-live", chromedp.Evaluate[bool](`window.notReloaded === true`)) {
 		t.Error("the page reloaded to show the change")
+	}
+	if !value(b, "4-live", chromedp.Evaluate[bool](`document.querySelector("details.raw").open && document.querySelector("details.raw pre").textContent.includes("shipped")`)) {
+		t.Error("after the update the raw JSON is closed, or does not show the change")
 	}
 	b.shot("4-live", "")
 

@@ -23,7 +23,10 @@
         // Keep the focused element's place: restore focus to the same
         // link or control after the swap when it is still there.
         const focused = document.activeElement && live.contains(document.activeElement) ? document.activeElement.outerHTML : null;
+        // Disclosures the reader opened (the raw JSON) stay open.
+        const open = [...live.querySelectorAll("details")].map((d) => d.open);
         live.innerHTML = await resp.text();
+        live.querySelectorAll("details").forEach((d, i) => { if (open[i]) d.open = true; });
         live.classList.remove("updated");
         void live.offsetWidth; // restart the highlight
         live.classList.add("updated");

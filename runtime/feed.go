@@ -300,6 +300,10 @@ func (q *feedQueue) send(c Change, err error) {
 		clear(q.last)
 	}
 	if c.Kind == ChangeGap && c.Namespace != "" && c.Revision == 0 {
+		// Lost from the last revision known on, to one unknown.
+		if c.FromRevision == 0 {
+			c.FromRevision = q.last[c.Namespace]
+		}
 		delete(q.last, c.Namespace)
 	}
 	if q.lost != nil || len(q.items) >= q.limit {

@@ -68,6 +68,22 @@
 // waits, and bounded for a busy namespace. (Versions before this one kept a
 // string PREFIX:{NS}:batch instead; it is no longer read.)
 //
+// # Feed
+//
+// Every write script PUBLISHes, in the same atomic step, a JSON message on
+// the channel PREFIX:feed: {"ns": NS, "rev": N, "put": [keys stored],
+// "del": [keys that were there and are gone], "schema": true when the
+// recorded schema changed, "cp": NAME, "op": "created"|"deleted"|"restored"}
+// (empty fields left out). Feed (the runtime's change feed) SUBSCRIBEs to
+// it and keeps the messages of the namespace watched. Pub/Sub delivers at
+// most once: a subscription cut (a restart, a network failure, a client
+// output buffer limit) is renewed, and reported as a gap; a message lost
+// otherwise shows as a revision skipped, which the runtime reports as a
+// gap too. One channel serves the whole store: in a cluster, PUBLISH
+// reaches every node (sharded Pub/Sub would need one channel per slot,
+// which a watch of the whole store cannot subscribe to), and every
+// subscriber receives every namespace's messages.
+//
 // # Durability
 //
 // Redis acknowledges a write before it reaches the disk unless it is told

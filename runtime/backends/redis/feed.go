@@ -2,30 +2,18 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
-	"slices"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/internal/feedmsg"
 )
 
 // feedChannel is the Pub/Sub channel every write script publishes to.
 func (b *Backend) feedChannel() string { return b.prefix + ":feed" }
-
-// feedMessage is what the scripts publish (publishLua).
-type feedMessage struct {
-	NS     string          `json:"ns"`
-	Rev    int64           `json:"rev"`
-	Put    json.RawMessage `json:"put"`
-	Del    json.RawMessage `json:"del"`
-	Schema bool            `json:"schema"`
-	CP     string          `json:"cp"`
-	Op     string          `json:"op"`
-}
 
 // feedPing is how long the feed waits for a message before it pings the
 // server, to find a connection that died without a word.
@@ -73,7 +61,7 @@ func (b *Backend) Feed(ctx context.Context, ns string, send func(runtime.Change,
 				backoff = 0
 				send(runtime.Change{Namespace: ns, Kind: runtime.ChangeGap}, nil)
 			case *goredis.Message:
-				c, err := decodeFeed(m.Payload)
+				c, err := feedmsg.Decode([]byte(m.Payload))
 				if err != nil {
 					send(runtime.Change{}, err)
 				} else if ns == "" || c.Namespace == ns {
@@ -83,29 +71,4 @@ func (b *Backend) Feed(ctx context.Context, ns string, send func(runtime.Change,
 		}
 	}()
 	return nil
-}
-
-// decodeFeed turns a published message into a Change.
-func decodeFeed(payload string) (runtime.Change, error) {
-	var m feedMessage
-	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		return runtime.Change{}, runtime.Corrupt("feed message", err)
-	}
-	c := runtime.Change{Namespace: m.NS, Kind: runtime.ChangeWrite, Revision: m.Rev, Schema: m.Schema, Checkpoint: m.CP, CheckpointOp: runtime.CheckpointOp(m.Op)}
-	if m.Op == string(runtime.CheckpointCreated) || m.Op == string(runtime.CheckpointDeleted) {
-		c.Kind = runtime.ChangeCheckpoint
-	}
-	c.Keys, c.Deleted = keyList(m.Put), keyList(m.Del)
-	return c, nil
-}
-
-// keyList decodes an array of keys, sorted; Lua's cjson writes an empty
-// one as {}, which is none.
-func keyList(raw json.RawMessage) []string {
-	var keys []string
-	if json.Unmarshal(raw, &keys) != nil {
-		return nil
-	}
-	slices.Sort(keys)
-	return keys
 }

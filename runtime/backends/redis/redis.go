@@ -82,7 +82,10 @@
 // gap too. One channel serves the whole store: in a cluster, PUBLISH
 // reaches every node (sharded Pub/Sub would need one channel per slot,
 // which a watch of the whole store cannot subscribe to), and every
-// subscriber receives every namespace's messages.
+// subscriber receives every namespace's messages. With ACLs, writers need
+// the channel (&PREFIX:feed) to publish and watchers to subscribe; a write
+// by a user without it is still made, unpublished, and a feed learns of
+// it as a gap at the namespace's next published write.
 //
 // # Durability
 //

@@ -57,12 +57,7 @@ func (b *Backend) Feed(ctx context.Context, ns string, send func(runtime.Change,
 				conn = nil
 				continue
 			}
-			c, err := feedmsg.Decode([]byte(n.Payload))
-			if err != nil {
-				send(runtime.Change{}, err)
-			} else if ns == "" || c.Namespace == ns {
-				send(c, nil)
-			}
+			feedmsg.Send([]byte(n.Payload), ns, send)
 		}
 	}()
 	return nil

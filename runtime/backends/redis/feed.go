@@ -61,12 +61,7 @@ func (b *Backend) Feed(ctx context.Context, ns string, send func(runtime.Change,
 				backoff = 0
 				send(runtime.Change{Namespace: ns, Kind: runtime.ChangeGap}, nil)
 			case *goredis.Message:
-				c, err := feedmsg.Decode([]byte(m.Payload))
-				if err != nil {
-					send(runtime.Change{}, err)
-				} else if ns == "" || c.Namespace == ns {
-					send(c, nil)
-				}
+				feedmsg.Send([]byte(m.Payload), ns, send)
 			}
 		}
 	}()

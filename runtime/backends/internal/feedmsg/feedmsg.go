@@ -54,6 +54,18 @@ func Decode(payload []byte) (runtime.Change, error) {
 
 var errNoNamespace = errors.New("no namespace")
 
+// Send decodes payload and sends its change when it concerns namespace ns
+// (every namespace when ns is empty), or the error when it does not decode:
+// what a Feeder does with each message it receives.
+func Send(payload []byte, ns string, send func(runtime.Change, error)) {
+	c, err := Decode(payload)
+	if err != nil {
+		send(runtime.Change{}, err)
+	} else if ns == "" || c.Namespace == ns {
+		send(c, nil)
+	}
+}
+
 // keyList decodes an array of keys, sorted; anything else is none.
 func keyList(raw json.RawMessage) []string {
 	var keys []string

@@ -204,27 +204,17 @@ var errSinceWholeStore = fmt.Errorf("%w: a revision to start after (WatchSince) 
 func (s *Store) watchNative(ctx context.Context, f Feeder, ns string, o watchOptions) iter.Seq2[Change, error] {
 	ctx, cancel := context.WithCancel(ctx)
 	q := &feedQueue{limit: o.buffer, wake: make(chan struct{}, 1), last: map[string]int64{}}
-	// The starting point: the namespace's revision now, so that the first
-	// write reported can be checked to follow it.
+	// Subscribed first, then the starting point read: a write in between
+	// is both delivered and counted in it.
 	var startErr error
-	if ns != "" {
-		if err := f.Feed(ctx, ns, q.send); err != nil {
-			startErr = s.wrap("watch", ns, "", err)
-		} else if rev, known, err := s.currentRevision(ctx, ns); err != nil {
+	if err := f.Feed(ctx, ns, q.send); err != nil {
+		startErr = s.wrap("watch", ns, "", err)
+	} else if ns != "" {
+		if rev, known, err := s.currentRevision(ctx, ns); err != nil {
 			startErr = err
 		} else {
-			switch {
-			case o.hasSince && known && rev > o.since:
-				q.push(Change{Namespace: ns, Kind: ChangeGap, FromRevision: o.since, Revision: rev, Time: time.Now()})
-				q.last[ns] = rev
-			case o.hasSince:
-				q.last[ns] = o.since
-			case known:
-				q.last[ns] = rev
-			}
+			q.start(ns, rev, known, o)
 		}
-	} else if err := f.Feed(ctx, ns, q.send); err != nil {
-		startErr = s.wrap("watch", "", "", err)
 	}
 	return func(yield func(Change, error) bool) {
 		defer cancel()
@@ -320,12 +310,30 @@ func (q *feedQueue) send(c Change, err error) {
 	q.signal()
 }
 
-// push queues a change of the runtime's own (the starting gap).
-func (q *feedQueue) push(c Change) {
+// start sets the starting point of a namespace's watch, its revision rev
+// when it is known (read once subscribed): the revision the first write
+// reported must follow. With WatchSince before it, what came after since
+// is a gap, first, which covers the writes of its range already queued.
+func (q *feedQueue) start(ns string, rev int64, known bool, o watchOptions) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.items = append(q.items, feedItem{c: c})
-	q.signal()
+	switch {
+	case o.hasSince && known && rev > o.since:
+		kept := []feedItem{{c: Change{Namespace: ns, Kind: ChangeGap, FromRevision: o.since, Revision: rev, Time: time.Now()}}}
+		for _, it := range q.items {
+			if it.err == nil && it.c.Kind == ChangeWrite && it.c.Revision <= rev {
+				continue
+			}
+			kept = append(kept, it)
+		}
+		q.items = kept
+		q.last[ns] = max(q.last[ns], rev)
+		q.signal()
+	case o.hasSince:
+		q.last[ns] = max(q.last[ns], o.since)
+	case known:
+		q.last[ns] = max(q.last[ns], rev)
+	}
 }
 
 // noteLocked records the revision a change leaves its namespace at.

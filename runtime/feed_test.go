@@ -55,3 +55,19 @@ func TestFeedQueue(t *testing.T) {
 		t.Errorf("a skip after the gaps: %+v, want the gap (8, 9]", c)
 	}
 }
+
+// TestFeedQueueStart: a write delivered between the subscription and the
+// read of the starting revision is covered by WatchSince's gap, not
+// reported twice.
+func TestFeedQueueStart(t *testing.T) {
+	q := &feedQueue{limit: 10, wake: make(chan struct{}, 1), last: map[string]int64{}}
+	q.send(Change{Namespace: "a", Kind: ChangeWrite, Revision: 6, Keys: []string{"k"}}, nil)
+	q.start("a", 6, true, watchOptions{since: 3, hasSince: true})
+	q.send(Change{Namespace: "a", Kind: ChangeWrite, Revision: 7, Keys: []string{"k"}}, nil)
+	ctx := context.Background()
+	first, _, _ := q.next(ctx)
+	second, _, _ := q.next(ctx)
+	if first.Kind != ChangeGap || first.FromRevision != 3 || first.Revision != 6 || second.Kind != ChangeWrite || second.Revision != 7 {
+		t.Errorf("changes %+v, %+v; want the gap (3, 6] then the write of 7", first, second)
+	}
+}

@@ -3,7 +3,7 @@ GO ?= go
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: demo test chaos bench bench-peers lint golden
+.PHONY: demo test e2e screenshots chaos bench bench-peers lint golden
 
 # demo: generate, build and run the ADW example on the embedded SQLite
 # default (.stategen/state.db): a run that crashes in a phase, then resumes.
@@ -19,6 +19,19 @@ demo:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+# e2e: the browser tests of stategen serve, in Debian's headless Chromium
+# (apt-get install chromium); they skip without it unless
+# STATEGEN_REQUIRE_CHROMIUM=1. Screenshots of each step go to
+# $STATEGEN_E2E_OUT (a temporary directory when unset).
+e2e:
+	$(GO) test -tags e2e -count=1 ./cmd/stategen -run TestBrowser
+
+# screenshots: the same run, also writing the README's pictures
+# docs/serve-runs.png and docs/serve-diff.png; review and commit them.
+screenshots:
+	@mkdir -p docs
+	STATEGEN_SCREENSHOTS=$(CURDIR)/docs STATEGEN_REQUIRE_CHROMIUM=1 $(GO) test -tags e2e -count=1 ./cmd/stategen -run TestBrowser
 
 # chaos: the fault suite in full (backendtest.Chaos on every backend: a
 # lossy network and server kills for Redis, schema-less updates, cache races
@@ -51,6 +64,7 @@ bench-peers:
 lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: the files above need formatting" && exit 1)
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./cmd/stategen
 	$(GO) tool staticcheck ./...
 
 # golden: rewrite the generator's golden files from what it makes now;

@@ -190,6 +190,10 @@ type Batch struct {
 	// ErrConflict. Generated code sets it on every write, so that a write
 	// never stamps older stored state with a newer version unmigrated.
 	IfSchema *SchemaRef
+	// Restore names the checkpoint the batch restores (Store.Restore sets
+	// it), for a backend with a native change feed to report; the others
+	// ignore it.
+	Restore string
 	// ID names the batch so that a retried Apply is not applied twice. The
 	// Store sets it on conditional batches and keeps it across its retries.
 	// A backend whose write can land without the writer hearing so (a

@@ -75,7 +75,7 @@ func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	b := &Batch{Replace: true, Schema: &cp.Schema, Puts: make([]KV, 0, len(cp.Values))}
+	b := &Batch{Replace: true, Schema: &cp.Schema, Puts: make([]KV, 0, len(cp.Values)), Restore: name}
 	for k, v := range withoutReserved(cp.Values) {
 		b.Puts = append(b.Puts, KV{Key: k, Value: v.Data})
 	}

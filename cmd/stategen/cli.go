@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 
@@ -45,6 +49,8 @@ type cli struct {
 	Prune       pruneCmd       `cmd:"" group:"store" help:"Remove old checkpoints of a namespace."`
 	Migrate     migrateCmd     `cmd:"" group:"store" help:"Copy namespaces with their checkpoints from one store to another, and verify the copy."`
 	Rekey       rekeyCmd       `cmd:"" group:"store" help:"Seal every secret value under the primary key (after adding a key), and verify."`
+	Watch       watchCmd       `cmd:"" group:"store" help:"Print the store's changes as they happen, until interrupted."`
+	Serve       serveCmd       `cmd:"" group:"store" help:"Serve a web view of the store's runs, checkpoints and diffs (loopback only by default)."`
 	Keygen      keygenCmd      `cmd:"" help:"Print a new encryption key for STATEGEN_KEYS or a key file."`
 
 	PostgresSchema postgresSchemaCmd `cmd:"" name:"postgres-schema" help:"Print the SQL that creates stategen's tables in PostgreSQL, for a user without DDL rights."`
@@ -56,11 +62,12 @@ type globals struct {
 	JSON  bool   `name:"json" help:"Print machine-readable JSON on stdout."`
 }
 
-// env is what a command runs with: the global flags and the standard
-// streams, which run receives rather than taking os.Stdout, so that tests
-// can run the whole CLI in process.
+// env is what a command runs with: the global flags, a context that ends
+// on SIGINT or SIGTERM, and the standard streams, which run receives rather
+// than taking os.Stdout, so that tests can run the whole CLI in process.
 type env struct {
 	globals
+	ctx            context.Context
 	stdin          io.Reader
 	stdout, stderr io.Writer
 }
@@ -162,7 +169,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 		fmt.Fprintf(stderr, "stategen: %s: see '%s --help'\n", strings.ReplaceAll(err.Error(), "\n", "; "), commandOf(err))
 		return exitUsage
 	}
-	if err := ctx.Run(&env{globals: c.globals, stdin: stdin, stdout: stdout, stderr: stderr}); err != nil {
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := ctx.Run(&env{globals: c.globals, ctx: sigCtx, stdin: stdin, stdout: stdout, stderr: stderr}); err != nil {
 		var code exitStatus
 		if errors.As(err, &code) {
 			return int(code)

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
-	"strconv"
+	"io"
 
+	"github.com/stategen/stategen/internal/redact"
+	"github.com/stategen/stategen/internal/statediff"
 	"github.com/stategen/stategen/runtime"
 )
 
@@ -97,22 +96,22 @@ func (c *diffCmd) Run(e *env) error {
 		}
 		// Sealed values are compared in the clear when this program's keys
 		// open them; otherwise as stored, where any reseal is a change.
-		red := newRedactor(c.ShowSecrets, from.Schema, toSchema)
-		fromValues, err := red.open(st, c.Namespace, from.Values)
+		red := redact.New(c.ShowSecrets, from.Schema, toSchema)
+		fromValues, err := red.Open(st, c.Namespace, from.Values)
 		if err != nil {
 			return err
 		}
-		if to, err = red.open(st, c.Namespace, to); err != nil {
+		if to, err = red.Open(st, c.Namespace, to); err != nil {
 			return err
 		}
-		d, err := diffValues(fromValues, to)
+		d, err := statediff.Values(fromValues, to)
 		if err != nil {
 			return err
 		}
 		if e.JSON {
-			err = writeJSON(e.stdout, d.json(red))
+			err = writeJSON(e.stdout, jsonDiff(d, red))
 		} else {
-			err = d.print(e, red)
+			err = printDiff(e.stdout, d, red)
 		}
 		if err == nil && c.ExitCode && len(d) > 0 {
 			return exitStatus(exitFail)
@@ -121,189 +120,33 @@ func (c *diffCmd) Run(e *env) error {
 	})
 }
 
-// keyDiff is how one key differs.
-type keyDiff struct {
-	key      string
-	from, to json.RawMessage // nil when absent
-	changes  []change        // for a key on both sides
-}
-
-// change is one difference inside a value, at a JSON path.
-type change struct {
-	path     string
-	from, to any // decoded; absent when !hasFrom or !hasTo
-	hasFrom  bool
-	hasTo    bool
-}
-
-// stateDiff lists the keys that differ, sorted.
-type stateDiff []keyDiff
-
-// diffValues compares two states key by key, and the values of the keys
-// on both sides member by member.
-func diffValues(from, to map[string]runtime.Value) (stateDiff, error) {
-	keys := make([]string, 0, len(from)+len(to))
-	for k := range from {
-		keys = append(keys, k)
-	}
-	for k := range to {
-		if _, ok := from[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	var out stateDiff
-	for _, k := range keys {
-		f, inFrom := from[k]
-		t, inTo := to[k]
-		switch {
-		case !inTo:
-			out = append(out, keyDiff{key: k, from: f.Data})
-		case !inFrom:
-			out = append(out, keyDiff{key: k, to: t.Data})
-		case bytes.Equal(f.Data, t.Data):
-		default:
-			changes, err := diffJSONValues(f.Data, t.Data)
-			if err != nil {
-				return nil, fmt.Errorf("compare key %s: %w", k, err)
-			}
-			if len(changes) > 0 {
-				out = append(out, keyDiff{key: k, from: f.Data, to: t.Data, changes: changes})
-			}
-		}
-	}
-	return out, nil
-}
-
-// diffJSONValues decodes two JSON values and lists where they differ.
-func diffJSONValues(a, b json.RawMessage) ([]change, error) {
-	va, err := decodeJSON(a)
-	if err != nil {
-		return nil, err
-	}
-	vb, err := decodeJSON(b)
-	if err != nil {
-		return nil, err
-	}
-	var out []change
-	walkDiff("$", va, vb, &out)
-	return out, nil
-}
-
-// decodeJSON decodes keeping numbers as written, so that no precision is
-// lost to float64 and 1 and 1.0 stay apart as stored.
-func decodeJSON(data json.RawMessage) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, runtime.Corrupt("stored value", err)
-	}
-	return v, nil
-}
-
-// walkDiff appends to out the differences between a and b, found at path.
-func walkDiff(path string, a, b any, out *[]change) {
-	switch a := a.(type) {
-	case map[string]any:
-		if b, ok := b.(map[string]any); ok {
-			keys := make([]string, 0, len(a)+len(b))
-			for k := range a {
-				keys = append(keys, k)
-			}
-			for k := range b {
-				if _, ok := a[k]; !ok {
-					keys = append(keys, k)
-				}
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				av, inA := a[k]
-				bv, inB := b[k]
-				p := path + memberPath(k)
-				switch {
-				case !inB:
-					*out = append(*out, change{path: p, from: av, hasFrom: true})
-				case !inA:
-					*out = append(*out, change{path: p, to: bv, hasTo: true})
-				default:
-					walkDiff(p, av, bv, out)
-				}
-			}
-			return
-		}
-	case []any:
-		if b, ok := b.([]any); ok {
-			for i := range max(len(a), len(b)) {
-				p := path + "[" + strconv.Itoa(i) + "]"
-				switch {
-				case i >= len(b):
-					*out = append(*out, change{path: p, from: a[i], hasFrom: true})
-				case i >= len(a):
-					*out = append(*out, change{path: p, to: b[i], hasTo: true})
-				default:
-					walkDiff(p, a[i], b[i], out)
-				}
-			}
-			return
-		}
-	default:
-		if a == b { // scalars: json.Number, string, bool, nil
-			return
-		}
-	}
-	*out = append(*out, change{path: path, from: a, to: b, hasFrom: true, hasTo: true})
-}
-
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// memberPath is the JSON path step to an object member: .name, or
-// ["any name"] for one that is not an identifier.
-func memberPath(name string) string {
-	if identRE.MatchString(name) {
-		return "." + name
-	}
-	return "[" + encodeJSON(name) + "]"
-}
-
-// encodeJSON is v as compact JSON, without HTML escaping.
-func encodeJSON(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
-}
-
-// json is the diff as --json prints it.
-func (d stateDiff) json(red *redactor) diffJSON {
+// jsonDiff is the diff as --json prints it.
+func jsonDiff(d statediff.Diff, red *redact.Redactor) diffJSON {
 	out := diffJSON{Added: map[string]json.RawMessage{}, Removed: map[string]json.RawMessage{}, Changed: map[string]changeJSON{}}
 	for _, k := range d {
-		_, hide := red.hidden(k.key)
+		_, hide := red.Hidden(k.Key)
 		switch {
-		case k.from == nil:
-			out.Added[k.key] = red.value(k.key, json.RawMessage(compactJSON(k.to)))
-		case k.to == nil:
-			out.Removed[k.key] = red.value(k.key, json.RawMessage(compactJSON(k.from)))
+		case k.Op == statediff.Added:
+			out.Added[k.Key] = red.Value(k.Key, json.RawMessage(compactJSON(k.To)))
+		case k.Op == statediff.Removed:
+			out.Removed[k.Key] = red.Value(k.Key, json.RawMessage(compactJSON(k.From)))
 		case hide:
-			out.Changed[k.key] = changeJSON{From: red.value(k.key, nil), To: red.value(k.key, nil), Paths: []string{"$"}}
+			out.Changed[k.Key] = changeJSON{From: red.Value(k.Key, nil), To: red.Value(k.Key, nil), Paths: []string{"$"}}
 		default:
-			c := changeJSON{From: json.RawMessage(compactJSON(k.from)), To: json.RawMessage(compactJSON(k.to)), Paths: []string{}}
-			for _, ch := range k.changes {
-				c.Paths = append(c.Paths, ch.path)
+			c := changeJSON{From: json.RawMessage(compactJSON(k.From)), To: json.RawMessage(compactJSON(k.To)), Paths: []string{}}
+			for _, ch := range k.Changes {
+				c.Paths = append(c.Paths, ch.Path)
 			}
-			out.Changed[k.key] = c
+			out.Changed[k.Key] = c
 		}
 	}
 	return out
 }
 
-// print prints the diff for people, a line per difference.
-func (d stateDiff) print(e *env, red *redactor) error {
+// printDiff prints the diff for people on w, a line per difference.
+func printDiff(w io.Writer, d statediff.Diff, red *redact.Redactor) error {
 	for _, k := range d {
-		placeholder, secret := red.hidden(k.key)
+		placeholder, secret := red.Hidden(k.Key)
 		show := func(v json.RawMessage) string {
 			if secret {
 				return placeholder
@@ -311,28 +154,28 @@ func (d stateDiff) print(e *env, red *redactor) error {
 			return compactJSON(v)
 		}
 		switch {
-		case k.from == nil:
-			fmt.Fprintf(e.stdout, "+ %s: %s\n", k.key, show(k.to))
-		case k.to == nil:
-			fmt.Fprintf(e.stdout, "- %s: %s\n", k.key, show(k.from))
+		case k.Op == statediff.Added:
+			fmt.Fprintf(w, "+ %s: %s\n", k.Key, show(k.To))
+		case k.Op == statediff.Removed:
+			fmt.Fprintf(w, "- %s: %s\n", k.Key, show(k.From))
 		case secret:
-			fmt.Fprintf(e.stdout, "~ %s: %s → %s\n", k.key, placeholder, placeholder)
+			fmt.Fprintf(w, "~ %s: %s → %s\n", k.Key, placeholder, placeholder)
 		default:
-			for _, ch := range k.changes {
+			for _, ch := range k.Changes {
 				where := ""
-				if ch.path != "$" {
-					where = ch.path + ": "
+				if ch.Path != "$" {
+					where = ch.Path + ": "
 				}
 				var what string
-				switch {
-				case !ch.hasFrom:
-					what = "added " + encodeJSON(ch.to)
-				case !ch.hasTo:
-					what = "removed " + encodeJSON(ch.from)
+				switch ch.Op {
+				case statediff.Added:
+					what = "added " + statediff.Encode(ch.To)
+				case statediff.Removed:
+					what = "removed " + statediff.Encode(ch.From)
 				default:
-					what = encodeJSON(ch.from) + " → " + encodeJSON(ch.to)
+					what = statediff.Encode(ch.From) + " → " + statediff.Encode(ch.To)
 				}
-				if _, err := fmt.Fprintf(e.stdout, "~ %s: %s%s\n", k.key, where, what); err != nil {
+				if _, err := fmt.Fprintf(w, "~ %s: %s%s\n", k.Key, where, what); err != nil {
 					return err
 				}
 			}

@@ -4,52 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stategen/stategen/internal/redact"
+	"github.com/stategen/stategen/internal/statediff"
 	"github.com/stategen/stategen/runtime"
 )
 
-// TestDiffPaths: where two JSON values differ, as JSON paths.
-func TestDiffPaths(t *testing.T) {
-	for _, tc := range []struct {
-		name, from, to string
-		want           []string
-	}{
-		{"same", `{"a":[1,2]}`, `{"a":[1,2]}`, nil},
-		{"member order and spacing", `{"a":1,"b":[true, null]}`, `{ "b": [true,null], "a": 1 }`, nil},
-		{"scalar", `"x"`, `"y"`, []string{"$"}},
-		{"number as written", `1`, `1.0`, []string{"$"}},
-		{"big numbers keep their digits", `12345678901234567890`, `12345678901234567891`, []string{"$"}},
-		{"deep", `{"plan":{"steps":["a","b","c"]}}`, `{"plan":{"steps":["a","b","x"]}}`, []string{"$.plan.steps[2]"}},
-		{"kind changed", `{"a":{"b":1}}`, `{"a":[1]}`, []string{"$.a"}},
-		{"null is a value", `{"a":null}`, `{}`, []string{"$.a"}},
-		{"null to zero", `{"a":null}`, `{"a":0}`, []string{"$.a"}},
-		{"array grew and shrank", `[1,2]`, `[1]`, []string{"$[1]"}},
-		{"array grew", `[]`, `[1,2]`, []string{"$[0]", "$[1]"}},
-		{"members sorted", `{"b":1,"a":1}`, `{"b":2,"a":2,"c":0}`, []string{"$.a", "$.b", "$.c"}},
-		{"member names", `{"x y":1,"a\"b":1,"1a":1,"_ok":1,"é":1}`, `{}`, []string{`$["1a"]`, "$._ok", `$["a\"b"]`, `$["x y"]`, `$["é"]`}},
-		{"html kept", `{"<a>":1}`, `{}`, []string{`$["<a>"]`}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			changes, err := diffJSONValues(json.RawMessage(tc.from), json.RawMessage(tc.to))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, c := range changes {
-				got = append(got, c.path)
-			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("paths %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-// TestDiffText: the lines diff prints, and that a value equal but for
-// formatting is no change.
+// TestDiffText: the lines diff prints for a statediff.Diff, text and
+// --json, with a secret redacted.
 func TestDiffText(t *testing.T) {
 	val := func(s string) runtime.Value { return runtime.Value{Data: json.RawMessage(s)} }
 	from := map[string]runtime.Value{
@@ -66,13 +30,13 @@ func TestDiffText(t *testing.T) {
 		"token": val(`"new"`),
 		"new":   val(`["<b>"]`),
 	}
-	d, err := diffValues(from, to)
+	d, err := statediff.Values(from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	red := &redactor{secret: map[string]bool{"token": true}}
-	if err := d.print(&env{stdout: &out}, red); err != nil {
+	red := redact.New(false, runtime.SchemaRef{Secret: []string{"token"}})
+	if err := printDiff(&out, d, red); err != nil {
 		t.Fatal(err)
 	}
 	const want = `~ count: 1 → 2
@@ -88,7 +52,7 @@ func TestDiffText(t *testing.T) {
 		t.Errorf("diff printed:\n%s\nwant:\n%s", out.String(), want)
 	}
 
-	j := d.json(red)
+	j := jsonDiff(d, red)
 	if len(j.Added) != 1 || len(j.Removed) != 1 || len(j.Changed) != 3 {
 		t.Errorf("--json diff = %+v, want 1 added, 1 removed, 3 changed (same is not)", j)
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -36,6 +37,8 @@ import (
 //	                            with no stack trace
 //	scrub                       replace stdout's UTC times with TIME and
 //	                            generated checkpoint names with GENERATED
+//	waitfor FILE REGEXP         wait (10s at most) until FILE, written by a
+//	                            command in the background, matches REGEXP
 //	seed NS SCHEMA VERSION [secret:KEY]... KEY=JSON...
 //	                            write keys under a schema that marks the
 //	                            secret:KEY keys secret, as generated code
@@ -132,8 +135,9 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": cmdExits,
-			"scrub": cmdScrub,
+			"exits":   cmdExits,
+			"scrub":   cmdScrub,
+			"waitfor": cmdWaitfor,
 		},
 	}
 }
@@ -181,6 +185,27 @@ func cmdScrub(ts *testscript.TestScript, neg bool, args []string) {
 	out := genNameRE.ReplaceAllString(ts.ReadFile("stdout"), genNameText)
 	out = utcTimeRE.ReplaceAllString(out, "TIME")
 	fmt.Fprint(ts.Stdout(), out)
+}
+
+// cmdWaitfor is 'waitfor FILE REGEXP': for a command in the background
+// (exec sh -c 'exec stategen watch >FILE' &name&) to have printed a line.
+func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfor FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, err := os.ReadFile(ts.MkAbs(args[0]))
+		if err == nil && re.Match(data) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not match %q in 10s; it holds:\n%s", args[0], args[1], data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // seedMain is the 'seed NS SCHEMA VERSION KEY=JSON...' command: it writes
@@ -240,7 +265,7 @@ func TestScriptsCoverEveryCommand(t *testing.T) {
 			all.Write(b)
 		}
 	}
-	for _, cmd := range []string{"namespaces", "keys", "load", "save", "delete", "dump", "checkpoint", "checkpoints", "restore", "diff", "prune"} {
+	for _, cmd := range []string{"namespaces", "keys", "load", "save", "delete", "dump", "checkpoint", "checkpoints", "restore", "diff", "prune", "watch"} {
 		if !regexp.MustCompile(`(?m)^(\[[^]]*\] )?(! )?(exits \d )?stategen( --[a-z-]+(=\S+)?)* ` + cmd + `\b`).MatchString(all.String()) {
 			t.Errorf("no script runs stategen %s", cmd)
 		}

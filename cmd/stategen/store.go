@@ -10,12 +10,11 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/stategen/stategen/internal/redact"
 	"github.com/stategen/stategen/runtime"
 	_ "github.com/stategen/stategen/runtime/backends/all" // every backend, chosen by the URL
 )
@@ -25,8 +24,8 @@ import (
 // keys, load, save, delete and dump. checkpoint.go, diff.go and prune.go hold
 // the others.
 
-// withStore opens the store the global flags name, runs f on it with a
-// context that ends on SIGINT or SIGTERM, and closes the store.
+// withStore opens the store the global flags name, runs f on it with the
+// env's context (which ends on SIGINT or SIGTERM), and closes the store.
 func (e *env) withStore(f func(ctx context.Context, st *runtime.Store) error) error {
 	return e.open(false, f)
 }
@@ -39,8 +38,10 @@ func (e *env) withReader(f func(ctx context.Context, st *runtime.Store) error) e
 }
 
 func (e *env) open(readOnly bool, f func(ctx context.Context, st *runtime.Store) error) (err error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := e.ctx
+	if ctx == nil { // an env made by a test
+		ctx = context.Background()
+	}
 	st, err := openStore(ctx, e.Store, readOnly, e.stderr)
 	if err != nil {
 		return err
@@ -168,93 +169,6 @@ func checkpointNotFound(ctx context.Context, st *runtime.Store, ns, name string)
 // secretFlags is the flag of the commands that print values.
 type secretFlags struct {
 	ShowSecrets bool `help:"Print the values of secret keys instead of [redacted]. Which keys are secret is recorded with the stored state's schema by the program that wrote it (and known for schemas linked into this binary); keys of state written without a schema print as stored."`
-}
-
-// What a secret value prints as: [redacted] when it is not to be shown,
-// [encrypted] when it is sealed and this program has no keys to open it.
-const (
-	redacted  = "[redacted]"
-	encrypted = "[encrypted]"
-)
-
-// redactor knows which values of a namespace are not to be printed: those
-// of keys its schemas mark secret (as recorded with the state and its
-// checkpoints, and as registered in this binary), and sealed values no key
-// of this program opens.
-type redactor struct {
-	secret    map[string]bool
-	encrypted map[string]bool
-	show      bool
-}
-
-// newRedactor knows the secret keys of the schemas refs, unless show says
-// to print them.
-func newRedactor(show bool, refs ...runtime.SchemaRef) *redactor {
-	r := &redactor{secret: map[string]bool{}, encrypted: map[string]bool{}, show: show}
-	if show {
-		return r
-	}
-	for _, ref := range refs {
-		for _, k := range ref.Secret {
-			r.secret[k] = true
-		}
-		if ref.Name == "" {
-			continue
-		}
-		if info, ok := runtime.LookupSchema(ref.Name); ok {
-			for _, k := range info.Secret {
-				r.secret[k] = true
-			}
-		}
-	}
-	return r
-}
-
-// hidden returns what key's value prints as instead of itself, if it is
-// not to be printed.
-func (r *redactor) hidden(key string) (string, bool) {
-	switch {
-	case r.encrypted[key]:
-		return encrypted, true
-	case r.secret[key]:
-		return redacted, true
-	}
-	return "", false
-}
-
-// value is v, or the JSON string of what it prints as when hidden.
-func (r *redactor) value(key string, v json.RawMessage) json.RawMessage {
-	if h, ok := r.hidden(key); ok {
-		return json.RawMessage(`"` + h + `"`)
-	}
-	return v
-}
-
-// open returns vals with their sealed values opened with the store's keys
-// (an error, naming the key, when one does not open), each a secret. Without
-// keys it leaves them sealed, to print as [encrypted].
-func (r *redactor) open(st *runtime.Store, ns string, vals map[string]runtime.Value) (map[string]runtime.Value, error) {
-	out := make(map[string]runtime.Value, len(vals))
-	for k, v := range vals {
-		out[k] = v
-		if !runtime.IsSealed(v.Data) {
-			continue
-		}
-		if st.Keyring() == nil {
-			r.encrypted[k] = true
-			continue
-		}
-		plain, err := st.Unseal(ns, k, v.Data)
-		if err != nil {
-			return nil, err
-		}
-		if !r.show {
-			r.secret[k] = true
-		}
-		v.Data = plain
-		out[k] = v
-	}
-	return out, nil
 }
 
 // schemaJSON is a schema as --json prints it: its name and version, null
@@ -428,16 +342,16 @@ func (c *loadCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
-		red := newRedactor(c.ShowSecrets, snap.Schema)
-		vals, err := red.open(st, c.Namespace, map[string]runtime.Value{c.Key: v})
+		red := redact.New(c.ShowSecrets, snap.Schema)
+		vals, err := red.Open(st, c.Namespace, map[string]runtime.Value{c.Key: v})
 		if err != nil {
 			return err
 		}
 		v = vals[c.Key]
 		if e.JSON {
-			return writeJSON(e.stdout, red.value(c.Key, v.Data))
+			return writeJSON(e.stdout, red.Value(c.Key, v.Data))
 		}
-		if h, ok := red.hidden(c.Key); ok {
+		if h, ok := red.Hidden(c.Key); ok {
 			_, err := fmt.Fprintln(e.stdout, h)
 			return err
 		}
@@ -601,22 +515,22 @@ func (c *dumpCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
-		red := newRedactor(c.ShowSecrets, snap.Schema)
-		values, err := red.open(st, c.Namespace, snap.Values)
+		red := redact.New(c.ShowSecrets, snap.Schema)
+		values, err := red.Open(st, c.Namespace, snap.Values)
 		if err != nil {
 			return err
 		}
 		if e.JSON {
 			out := dumpJSON{Namespace: c.Namespace, Revision: snap.Revision, Schema: schemaJSON(snap.Schema), Values: map[string]json.RawMessage{}}
 			for k, v := range values {
-				out.Values[k] = red.value(k, v.Data)
+				out.Values[k] = red.Value(k, v.Data)
 			}
 			return writeJSON(e.stdout, out)
 		}
 		tw := newTable(e.stdout)
 		fmt.Fprintln(tw, "KEY\tVALUE")
 		for _, k := range snap.Keys() {
-			val, hide := red.hidden(k)
+			val, hide := red.Hidden(k)
 			if !hide {
 				val = compactJSON(values[k].Data)
 			}

@@ -4,7 +4,7 @@
 // update across goroutines and processes, exact checkpoint and restore,
 // pruning, listing, refused names, corrupt data left alone, cache coherence,
 // which errors are retried, schemas kept whole and conditioned on,
-// read-only opening, copies of checkpoint-only namespaces).
+// read-only opening, copies of checkpoint-only namespaces, the change feed).
 //
 // A backend's tests call it with a Harness:
 //
@@ -122,6 +122,9 @@ func Run(t *testing.T, h Harness) {
 		{"CacheNoAliasing", testCacheNoAliasing},
 		{"RelaxedCacheConcurrentSaves", testRelaxedCacheConcurrentSaves},
 		{"FinalErrorsNotRetried", testFinalErrorsNotRetried},
+		{"FeedWrites", testFeedWrites},
+		{"FeedWholeStore", testFeedWholeStore},
+		{"FeedGap", testFeedGap},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

@@ -36,6 +36,7 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	pb.Queue(b.sql.putCheckpoint, ns, cp.Name, cp.Created.UnixNano(), cp.Revision, name, version, info, n)
 	pb.Queue(b.sql.dropCheckpointValues, ns, cp.Name)
 	pb.Queue(b.sql.checkpointValues, ns, cp.Name, keys, values, revs, updated)
+	pb.Queue(b.sql.notifyCheckpoint, b.feedChannel(), ns, cp.Revision, cp.Name)
 	return b.fail(b.pool.SendBatch(ctx, pb).Close())
 }
 
@@ -139,7 +140,7 @@ func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
 		return fmt.Errorf("postgres: %w", runtime.ErrReadOnly)
 	}
 	var n int64
-	if err := b.pool.QueryRow(ctx, b.sql.deleteCheckpoint, ns, name).Scan(&n); err != nil {
+	if err := b.pool.QueryRow(ctx, b.sql.deleteCheckpoint, ns, name, b.feedChannel()).Scan(&n); err != nil {
 		return b.fail(err)
 	}
 	if n == 0 {

@@ -145,6 +145,19 @@
 // every write that completed before the read began, so it checks the
 // revision instead. It is also a runtime.SchemaGetter: a per-field load
 // reads the key and the namespace's schema in one statement.
+//
+// # Feed
+//
+// Every write, checkpoint and checkpoint deletion calls pg_notify in its
+// own transaction, on the channel "stategen_feed:SCHEMA", with a JSON
+// message (see runtime/backends/internal/feedmsg; a write whose key lists
+// would pass 7900 bytes is sent without them and reported as a gap of its
+// revision). PostgreSQL delivers notifications at commit, in commit order.
+// Feed (the runtime's change feed) LISTENs on a connection of its own; a
+// connection lost is opened again and reported as a gap, since what was
+// notified meanwhile is gone. A schema name longer than 49 bytes makes a
+// channel name PostgreSQL truncates: stores whose names share those bytes
+// then share a channel, and each feed keeps only its namespaces' messages.
 package postgres
 
 import (

@@ -175,7 +175,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		batch.Schema == nil && batch.IfSchema == nil && batch.ID == "" {
 		kv := batch.Puts[0]
 		var rev int64
-		if err := b.pool.QueryRow(ctx, b.sql.putOne, ns, now, kv.Key, string(kv.Value)).Scan(&rev); err != nil {
+		if err := b.pool.QueryRow(ctx, b.sql.putOne, ns, now, kv.Key, string(kv.Value), b.feedChannel()).Scan(&rev); err != nil {
 			return 0, b.fail(err)
 		}
 		return rev, nil
@@ -231,7 +231,8 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	pb := &pgx.Batch{}
 	pb.Queue(b.sql.lock, ns, now)
 	pb.Queue(b.sql.apply, ns, now, batch.ID, condKeys, condRevs, batch.IfSchema != nil, ifName, ifVersion,
-		schemaOp, sName, sVersion, sInfo, batch.Replace, dels, putKeys, putValues, now-appliedTTL.Nanoseconds())
+		schemaOp, sName, sVersion, sInfo, batch.Replace, dels, putKeys, putValues, now-appliedTTL.Nanoseconds(),
+		b.feedChannel(), batch.Restore)
 	br := b.pool.SendBatch(ctx, pb)
 	var (
 		rev, prior, failed, found *int64

@@ -15,7 +15,13 @@ type statements struct {
 	checkpointValues                    string
 	getCheckpoint, checkpoints          string
 	deleteCheckpoint, touch             string
+	notifyCheckpoint                    string
 }
+
+// feedLimit bounds a notification's payload below PostgreSQL's 8000 bytes:
+// a write whose key lists do not fit is published without them, marked
+// big (see package feedmsg).
+const feedLimit = "7900"
 
 // Bounds of the applied batch IDs each namespace keeps (see Exactly once
 // in the package doc): the IDs of its last appliedKeep revisions, and
@@ -29,6 +35,15 @@ const (
 // pageSize is how many rows each page of a keyset-paginated listing holds
 // (a variable for the tests, which page through small stores).
 var pageSize = 1000
+
+// feedPayload is the SQL of a write's notification (see package feedmsg):
+// the keys when they fit, else the write marked big.
+func feedPayload(ns, rev, put, del, schema, restores string) string {
+	full := "json_build_object('ns', " + ns + ", 'rev', " + rev + ", 'put', " + put + ", 'del', " + del +
+		", 'schema', " + schema + ", 'cp', " + restores + ", 'op', CASE WHEN " + restores + " IS NULL THEN NULL ELSE 'restored' END)::text"
+	short := "json_build_object('ns', " + ns + ", 'rev', " + rev + ", 'big', true)::text"
+	return "CASE WHEN octet_length(" + full + ") > " + feedLimit + " THEN " + short + " ELSE " + full + " END"
+}
 
 func newStatements(schema string) statements {
 	t := func(q string) string {
@@ -59,18 +74,20 @@ func newStatements(schema string) statements {
 		stamp: t(`SELECT revision, created FROM $namespaces WHERE ns = $1`),
 
 		// A one-key write with no condition, no schema and no ID: the
-		// namespace's revision bump (which also locks its row) and the
-		// key's upsert in one statement.
-		//   $1 ns, $2 now, $3 key, $4 value
+		// namespace's revision bump (which also locks its row), the key's
+		// upsert and its notification in one statement.
+		//   $1 ns, $2 now, $3 key, $4 value, $5 the feed channel
 		putOne: t(`WITH n AS (
 				INSERT INTO $namespaces AS n (ns, revision, created) VALUES ($1, 1, $2)
 				ON CONFLICT (ns) DO UPDATE SET revision = n.revision + 1
 				RETURNING revision
+			), p AS (
+				INSERT INTO $entries (ns, key, value, revision, updated)
+				SELECT $1::text, $3::text, $4::text, n.revision, $2::bigint FROM n
+				ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+				RETURNING revision
 			)
-			INSERT INTO $entries (ns, key, value, revision, updated)
-			SELECT $1::text, $3::text, $4::text, n.revision, $2::bigint FROM n
-			ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
-			RETURNING revision`),
+			SELECT p.revision FROM p, LATERAL (SELECT pg_notify($5, ` + feedPayload("$1::text", "p.revision", "json_build_array($3::text)", "'[]'::json", "false", "NULL::text") + `)) AS note`),
 
 		// The first statement of a batch: make the namespace's row if it
 		// is missing, and lock it without writing it (DO UPDATE ... WHERE
@@ -90,9 +107,10 @@ func newStatements(schema string) statements {
 		//   and $8 its name and version, $9 the schema to record: 0 keep,
 		//   1 set to $10 name, $11 version, $12 info, 2 remove; $13
 		//   replace, $14 keys to delete, $15 keys to put, $16 their values,
-		//   $17 applied IDs older than this (unix ns) may be forgotten.
+		//   $17 applied IDs older than this (unix ns) may be forgotten, $18
+		//   the feed channel, $19 the checkpoint the batch restores ('' none).
 		apply: t(`WITH cur AS (
-				SELECT revision, schema_name, schema_version, ids_from FROM $namespaces WHERE ns = $1
+				SELECT revision, schema_name, schema_version, schema_info, ids_from FROM $namespaces WHERE ns = $1
 			), prior AS (
 				SELECT revision FROM $applied WHERE $3 <> '' AND ns = $1 AND id = $3
 			), conds AS (
@@ -124,6 +142,14 @@ func newStatements(schema string) statements {
 			), dels AS (
 				DELETE FROM $entries AS e WHERE e.ns = $1 AND EXISTS (SELECT 1 FROM bump)
 					AND ($13 AND e.key NOT LIKE '\_\_%' OR e.key = ANY ($14::text[])) AND e.key <> ALL ($15::text[])
+				RETURNING e.key
+			), note AS (
+				SELECT pg_notify($18, ` + feedPayload("$1::text", "bump.revision",
+			"to_json($15::text[])", "(SELECT COALESCE(json_agg(key ORDER BY key), '[]') FROM dels)",
+			"CASE $9::int WHEN 0 THEN false WHEN 2 THEN cur.schema_name IS NOT NULL "+
+				"ELSE (cur.schema_name, cur.schema_version, cur.schema_info) IS DISTINCT FROM ($10::text, $11::int, $12::text) END",
+			"NULLIF($19::text, '')") + `)
+				FROM bump, cur
 			), puts AS (
 				INSERT INTO $entries (ns, key, value, revision, updated)
 				SELECT $1::text, p.key, p.value, bump.revision, $2::bigint FROM bump, unnest($15::text[], $16::text[]) AS p (key, value)
@@ -133,7 +159,8 @@ func newStatements(schema string) statements {
 			)
 			SELECT (SELECT revision FROM bump), (SELECT revision FROM prior), (SELECT i FROM failed), (SELECT found FROM failed),
 				cur.revision, cur.ids_from, cur.schema_version
-			FROM cur`),
+			FROM cur, (SELECT count(*) AS notified FROM note) AS n -- an inner join, which the planner keeps, so that note runs
+			`),
 
 		// One page of the namespaces that hold a key, a schema or a
 		// checkpoint, after $1, in key order.
@@ -171,11 +198,17 @@ func newStatements(schema string) statements {
 			FROM $checkpoints WHERE ns = $1 AND (created, name) > ($2, $3)
 			ORDER BY created, name LIMIT ` + strconv.Itoa(pageSize)),
 
+		//   $1 ns, $2 name, $3 the feed channel
 		deleteCheckpoint: t(`WITH cp AS (
 				DELETE FROM $checkpoints WHERE ns = $1 AND name = $2 RETURNING name
 			), vals AS (
 				DELETE FROM $checkpoint_entries WHERE ns = $1 AND name = $2 AND EXISTS (SELECT 1 FROM cp)
 			)
-			SELECT count(*) FROM cp`),
+			SELECT count(*) FROM cp, LATERAL (SELECT pg_notify($3, json_build_object('ns', $1::text,
+				'rev', (SELECT revision FROM $namespaces WHERE ns = $1), 'cp', $2::text, 'op', 'deleted')::text)) AS note`),
+
+		// The last statement of PutCheckpoint's pipeline: its notification.
+		//   $1 the feed channel, $2 ns, $3 revision, $4 name
+		notifyCheckpoint: `SELECT pg_notify($1, json_build_object('ns', $2::text, 'rev', $3::bigint, 'cp', $4::text, 'op', 'created')::text)`,
 	}
 }

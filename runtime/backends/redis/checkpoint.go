@@ -25,9 +25,9 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 		}
 		schema = string(js)
 	}
-	args := make([]any, 0, 7+6*len(cp.Values))
+	args := make([]any, 0, 9+6*len(cp.Values))
 	args = append(args, cp.Name, strconv.FormatInt(cp.Created.UnixNano(), 10), cp.Created.UnixMilli(),
-		cp.Revision, schema, b.ttl, b.cpPrefix(ns))
+		cp.Revision, schema, b.ttl, b.cpPrefix(ns), b.feedChannel(), ns)
 	for k, v := range cp.Values {
 		args = append(args, "v:"+k, []byte(v.Data), "r:"+k, v.Revision, "t:"+k, updatedField(v))
 	}
@@ -118,7 +118,7 @@ func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
 	if b.readOnly {
 		return fmt.Errorf("redis: %w", runtime.ErrReadOnly)
 	}
-	n, err := deleteCheckpointScript.Run(ctx, b.client, []string{b.cpKey(ns, name), b.indexKey(ns)}, name).Int64()
+	n, err := deleteCheckpointScript.Run(ctx, b.client, []string{b.cpKey(ns, name), b.indexKey(ns), b.stateKey(ns)}, name, b.feedChannel(), ns).Int64()
 	if err != nil {
 		return classify(err)
 	}

@@ -68,6 +68,25 @@
 // waits, and bounded for a busy namespace. (Versions before this one kept a
 // string PREFIX:{NS}:batch instead; it is no longer read.)
 //
+// # Feed
+//
+// Every write script PUBLISHes, in the same atomic step, a JSON message on
+// the channel PREFIX:feed: {"ns": NS, "rev": N, "put": [keys stored],
+// "del": [keys that were there and are gone], "schema": true when the
+// recorded schema changed, "cp": NAME, "op": "created"|"deleted"|"restored"}
+// (empty fields left out). Feed (the runtime's change feed) SUBSCRIBEs to
+// it and keeps the messages of the namespace watched. Pub/Sub delivers at
+// most once: a subscription cut (a restart, a network failure, a client
+// output buffer limit) is renewed, and reported as a gap; a message lost
+// otherwise shows as a revision skipped, which the runtime reports as a
+// gap too. One channel serves the whole store: in a cluster, PUBLISH
+// reaches every node (sharded Pub/Sub would need one channel per slot,
+// which a watch of the whole store cannot subscribe to), and every
+// subscriber receives every namespace's messages. With ACLs, writers need
+// the channel (&PREFIX:feed) to publish and watchers to subscribe; a write
+// by a user without it is still made, unpublished, and a feed learns of
+// it as a gap at the namespace's next published write.
+//
 // # Durability
 //
 // Redis acknowledges a write before it reaches the disk unless it is told

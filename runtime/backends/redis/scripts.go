@@ -21,6 +21,22 @@ local function touch(ttl, state, index, cpprefix)
 end
 `
 
+// publishLua publishes a change on the store's feed channel (see Feed in
+// the package doc): msg is a table of ns, rev and, where they apply, put
+// and del (arrays of keys), schema (true), cp and op (a checkpoint and what
+// happened to it). Empty arrays are left out, as cjson would write {}.
+// A user whose ACL does not allow the channel (Redis 7 users get no
+// channel by default) still writes: the write matters more than its
+// message, whose absence a feed reports as a gap at the namespace's next
+// published write.
+const publishLua = `
+local function publish(channel, msg)
+	if msg.put and #msg.put == 0 then msg.put = nil end
+	if msg.del and #msg.del == 0 then msg.del = nil end
+	redis.pcall('PUBLISH', channel, cjson.encode(msg))
+end
+`
+
 // corruptLua is the check every write script makes of the namespace's
 // revision before it writes anything: a Lua script that fails half way
 // keeps its first writes, and HINCRBY on a damaged _rev would fail so.
@@ -42,7 +58,8 @@ end
 //	ARGV[4] "1" to replace, ARGV[5] schema JSON ("": keep, "-": remove),
 //	ARGV[6] batch ID ("": none), ARGV[7] "1" on a retry after a lost reply,
 //	ARGV[8] how many batch IDs to remember, ARGV[9] for how long (ms),
-//	then a count and that many (key, revision) conditions (key "": the namespace;
+//	ARGV[10] the feed channel, ARGV[11] the namespace, ARGV[12] the
+//	checkpoint the batch restores ("": none), then a count and that many (key, revision) conditions (key "": the namespace;
 //	a key of a NUL byte and a name: the recorded schema must be none or that
 //	name at that version),
 //	a count and that many keys to delete, a count and that many (key, value) puts.
@@ -51,11 +68,12 @@ end
 // {"conflict", i, found revision}, or, on a retry that cannot rule out that
 // an earlier attempt applied the batch, {"unknown", i, found revision,
 // revision up to which batch IDs may be forgotten}.
-var applyScript = goredis.NewScript(touchLua + corruptLua + `
+var applyScript = goredis.NewScript(touchLua + corruptLua + publishLua + `
 local state, index, applied = KEYS[1], KEYS[2], KEYS[3]
 local now, ttl, cpprefix, replace, schema, batch, retry = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7] == '1'
 local keep, idttl = tonumber(ARGV[8]), ARGV[9]
-local i = 10
+local channel, ns, restores = ARGV[10], ARGV[11], ARGV[12]
+local i = 13
 
 local current, bad = revision(state)
 if bad then return bad end
@@ -133,30 +151,46 @@ i = i + ndels
 local nputs = tonumber(ARGV[i]); i = i + 1
 local puts = i
 
+-- What the feed reports: the keys put, and the keys that were there and
+-- are gone (a key deleted and put again in one batch is put).
+local putset, gone = {}, {}
+for p = 0, nputs - 1 do putset[ARGV[puts + 2 * p]] = true end
 if replace then
-	local keep = {}
-	for p = 0, nputs - 1 do keep[ARGV[puts + 2 * p]] = true end
 	for _, f in ipairs(redis.call('HKEYS', state)) do
 		if string.sub(f, 1, 2) == 'v:' then
 			local key = string.sub(f, 3)
-			if not keep[key] and string.sub(key, 1, 2) ~= '__' then redis.call('HDEL', state, f, 'r:' .. key, 't:' .. key) end
+			if not putset[key] and string.sub(key, 1, 2) ~= '__' then
+				redis.call('HDEL', state, f, 'r:' .. key, 't:' .. key)
+				gone[key] = true
+			end
 		end
 	end
 end
 for d = dels, dels + ndels - 1 do
 	local key = ARGV[d]
-	redis.call('HDEL', state, 'v:' .. key, 'r:' .. key, 't:' .. key)
+	if redis.call('HDEL', state, 'v:' .. key, 'r:' .. key, 't:' .. key) > 0 and not putset[key] then gone[key] = true end
 end
 for p = 0, nputs - 1 do
 	local key = ARGV[puts + 2 * p]
 	redis.call('HSET', state, 'v:' .. key, ARGV[puts + 2 * p + 1], 'r:' .. key, r, 't:' .. key, now)
 end
+local oldschema = redis.call('HGET', state, '_schema')
+local schemachanged = false
 if schema == '-' then
 	redis.call('HDEL', state, '_schema')
+	schemachanged = oldschema ~= false
 elseif schema ~= '' then
 	redis.call('HSET', state, '_schema', schema)
+	schemachanged = oldschema ~= schema
 end
 touch(ttl, state, index, cpprefix)
+
+local msg = {ns = ns, rev = rev, put = {}, del = {}}
+for key in pairs(putset) do table.insert(msg.put, key) end
+for key in pairs(gone) do table.insert(msg.del, key) end
+if schemachanged then msg.schema = true end
+if restores ~= '' then msg.cp, msg.op = restores, 'restored' end
+publish(channel, msg)
 
 -- Remember the batch's ID with its revision. A new set starts with the
 -- floor '' at the revision before this write: IDs applied before it are
@@ -185,11 +219,12 @@ return {'ok', rev}
 `)
 
 // putOneScript is applyScript for the common case, one key written with no
-// condition, no schema and no TTL, in three calls instead of a dozen: a
+// condition, no schema and no TTL, in four calls instead of a dozen: a
 // save is then little more than the HSET it stands for.
 //
-//	KEYS[1] state hash; ARGV[1] now (unix ns), ARGV[2] key, ARGV[3] value
-var putOneScript = goredis.NewScript(`
+//	KEYS[1] state hash; ARGV[1] now (unix ns), ARGV[2] key, ARGV[3] value,
+//	ARGV[4] the feed channel, ARGV[5] the namespace
+var putOneScript = goredis.NewScript(publishLua + `
 local rev = redis.pcall('HINCRBY', KEYS[1], '_rev', 1)
 if type(rev) == 'table' then
 	-- HINCRBY wrote nothing: _rev is not an integer.
@@ -197,6 +232,7 @@ if type(rev) == 'table' then
 end
 redis.call('HSETNX', KEYS[1], '_created', ARGV[1])
 redis.call('HSET', KEYS[1], 'v:' .. ARGV[2], ARGV[3], 'r:' .. ARGV[2], rev, 't:' .. ARGV[2], ARGV[1])
+publish(ARGV[4], {ns = ARGV[5], rev = rev, put = {ARGV[2]}})
 return rev
 `)
 
@@ -205,26 +241,33 @@ return rev
 //	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash
 //	ARGV[1] name, ARGV[2] created (unix ns), ARGV[3] created (unix ms),
 //	ARGV[4] revision, ARGV[5] schema JSON ("": none), ARGV[6] TTL in ms,
-//	ARGV[7] checkpoint key prefix, then (field, value) pairs.
-var putCheckpointScript = goredis.NewScript(touchLua + `
+//	ARGV[7] checkpoint key prefix, ARGV[8] the feed channel, ARGV[9] the
+//	namespace, then (field, value) pairs.
+var putCheckpointScript = goredis.NewScript(touchLua + publishLua + `
 local cp, index, state = KEYS[1], KEYS[2], KEYS[3]
 redis.call('DEL', cp)
 redis.call('HSET', cp, '_name', ARGV[1], '_created', ARGV[2], '_rev', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', cp, '_schema', ARGV[5]) end
 -- HSET in slices: unpack of very many values would overflow Lua's stack.
 local n = #ARGV
-for i = 8, n, 300 do
+for i = 10, n, 300 do
 	redis.call('HSET', cp, unpack(ARGV, i, math.min(i + 299, n)))
 end
 redis.call('ZADD', index, ARGV[3], ARGV[1])
 touch(ARGV[6], state, index, ARGV[7])
+publish(ARGV[8], {ns = ARGV[9], rev = tonumber(ARGV[4]), cp = ARGV[1], op = 'created'})
 return 1
 `)
 
 // deleteCheckpointScript removes a checkpoint; it returns 0 if there was none.
 //
-//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index; ARGV[1] name
-var deleteCheckpointScript = goredis.NewScript(`
+//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash;
+//	ARGV[1] name, ARGV[2] the feed channel, ARGV[3] the namespace
+var deleteCheckpointScript = goredis.NewScript(publishLua + `
 local gone = redis.call('DEL', KEYS[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
+if gone > 0 then
+	local rev = tonumber(redis.call('HGET', KEYS[3], '_rev') or '0')
+	publish(ARGV[2], {ns = ARGV[3], rev = rev, cp = ARGV[1], op = 'deleted'})
+end
 return gone
 `)

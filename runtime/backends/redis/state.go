@@ -181,7 +181,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	}
 	if len(batch.Puts) == 1 && len(batch.Conds) == 0 && len(batch.Deletes) == 0 && !batch.Replace && batch.Schema == nil && b.ttl == "0" {
 		kv := batch.Puts[0]
-		rev, err := putOneScript.Run(ctx, b.client, []string{b.stateKey(ns)}, strconv.FormatInt(time.Now().UnixNano(), 10), kv.Key, []byte(kv.Value)).Int64()
+		rev, err := putOneScript.Run(ctx, b.client, []string{b.stateKey(ns)}, strconv.FormatInt(time.Now().UnixNano(), 10), kv.Key, []byte(kv.Value), b.feedChannel(), ns).Int64()
 		return rev, classify(err)
 	}
 	schema := ""
@@ -196,9 +196,9 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 			schema = string(js)
 		}
 	}
-	args := make([]any, 0, 14+2*len(batch.Conds)+len(batch.Deletes)+2*len(batch.Puts))
+	args := make([]any, 0, 17+2*len(batch.Conds)+len(batch.Deletes)+2*len(batch.Puts))
 	args = append(args, strconv.FormatInt(time.Now().UnixNano(), 10), b.ttl, b.cpPrefix(ns), flag(batch.Replace), schema,
-		batch.ID, flag(batch.Retry), appliedKeep, appliedTTL.Milliseconds())
+		batch.ID, flag(batch.Retry), appliedKeep, appliedTTL.Milliseconds(), b.feedChannel(), ns, batch.Restore)
 	// The schema condition travels as one more condition, on a "key" that
 	// starts with a NUL byte (no key does) followed by the schema's name.
 	conds := len(batch.Conds)

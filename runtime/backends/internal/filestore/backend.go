@@ -154,13 +154,15 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 
 // Stamp combines the identities (inode, size, modification time, device)
 // of the data file and the bookkeeping, one of which changes with every
-// write, by stategen or anyone else.
+// write, by stategen or anyone else, and of the checkpoint directory, whose
+// modification time changes when a checkpoint is written or removed (for
+// the change feed; to the granularity of the file system's clock).
 func (b *Backend) Stamp(_ context.Context, ns string) (runtime.Stamp, error) {
 	if err := checkNames(ns); err != nil {
 		return runtime.Stamp{}, err
 	}
-	var stamps [2]runtime.Stamp
-	for i, name := range []string{b.path(ns, b.f.DataFile()), b.path(ns, metaFile)} {
+	var stamps [3]runtime.Stamp
+	for i, name := range []string{b.path(ns, b.f.DataFile()), b.path(ns, metaFile), b.path(ns, b.f.CheckpointDir())} {
 		fi, err := b.dir.Stat(name)
 		if err != nil && !IsNotExist(err) {
 			return runtime.Stamp{}, fmt.Errorf("stat %s: %w", b.dir.Join(name), err)

@@ -48,17 +48,31 @@ chaos:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./runtime/... ./golden/... ./gen/... | $(GO) run ./internal/benchratio
 
-# bench-peers: stategen's PostgreSQL backend against the LangGraph.js
-# Postgres checkpointer (@langchain/langgraph-checkpoint-postgres), the
-# same 12 fields saved and checkpointed on the same server: npm installs
-# the peer into a scratch directory (never committed) and node runs it.
-# Needs Node.js, npm and a PostgreSQL server (as for make test).
+# bench-peers: stategen against its peers, in one run on the same 12-field
+# state and workloads (bench/peers): the Python StateManager it replaces (its
+# JSON and SQLite backends) and LangGraph.js's SQLite and PostgreSQL
+# checkpointers. It prints one table: each system's median over interleaved
+# rounds and its ratio to stategen at equal durability. npm installs the
+# pinned peers into PEERS_DIR, a scratch directory never committed (once, and
+# again when the pins change). Needs node 20 and npm (better-sqlite3 builds
+# with make and g++ when no prebuilt binary downloads), python3, a PostgreSQL
+# server as for make test, and the StateManager's source, which is not part of
+# this repository: STATE_MANAGER names its state_manager.py (absent, the
+# Python rows are skipped with a message). PEERS_ROUNDS sets the timed rounds.
 PEERS_DIR ?= $(CURDIR)/.stategen/peers
+PEERS_ROUNDS ?= 5
+STATE_MANAGER ?= $(CURDIR)/../shared/reference/state_manager.py
+PEERS_NPM := @langchain/langgraph-checkpoint@1.2.2 @langchain/core@1.4.0 \
+	@langchain/langgraph-checkpoint-sqlite@1.0.4 better-sqlite3@12.11.1 \
+	@langchain/langgraph-checkpoint-postgres@1.0.5 pg@8.23.1
 bench-peers:
 	@mkdir -p $(PEERS_DIR)
-	cd $(PEERS_DIR) && test -d node_modules/@langchain/langgraph-checkpoint-postgres || \
-		npm install --no-audit --no-fund --silent @langchain/langgraph-checkpoint-postgres @langchain/core pg
-	STATEGEN_PEERS_DIR=$(PEERS_DIR) $(GO) test -run '^$$' -bench 'Peer' -benchtime=200x -count=3 ./runtime/backends/postgres/ | $(GO) run ./internal/benchratio
+	@cd $(PEERS_DIR) && if [ "$$(cat installed 2>/dev/null)" != "$(PEERS_NPM)" ]; then \
+		echo "npm install $(PEERS_NPM)" && \
+		npm install --no-audit --no-fund --silent --save-exact $(PEERS_NPM) && \
+		echo "$(PEERS_NPM)" > installed; fi
+	STATEGEN_PEERS_DIR=$(PEERS_DIR) STATEGEN_STATE_MANAGER=$(STATE_MANAGER) \
+		$(GO) test -count=1 -timeout 60m -v -run '^TestPeers$$' ./bench/peers -args -peers.rounds=$(PEERS_ROUNDS)
 
 # lint: formatting, vet and staticcheck (pinned in go.mod as a tool).
 lint:

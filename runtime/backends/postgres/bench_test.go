@@ -20,8 +20,8 @@ import (
 // call per round trip, no Store around it. make bench prints the others as
 // ratios to it.
 
-// adwState is the 12 fields of the ADW example's state, the whole-struct
-// save of which the peer benchmark compares too.
+// adwState is the 12 fields of the ADW example's state (bench/peers
+// measures the same against stategen's peers).
 type adwState struct {
 	ADWID, IssueNumber, BranchName, PlanFile, IssueClass, WorktreePath string
 	BackendPort, FrontendPort                                          int

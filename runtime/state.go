@@ -173,13 +173,17 @@ func trimJSONSpace(b []byte) []byte {
 	return b
 }
 
-// Load reads the whole struct in one read. A namespace that holds nothing is
-// ErrNotFound; absent keys take their defaults (or zero values), and
-// required keys without a value are ErrMissing, naming them.
+// Load reads the whole struct in one read. A namespace that holds nothing
+// (no key but reserved ones, and no schema) is ErrNotFound; absent keys take
+// their defaults (or zero values), and required keys without a value are
+// ErrMissing, naming them.
 func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
 	snap, err := s.current(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if snap.Schema.IsZero() && len(withoutReserved(snap.Values)) == 0 {
+		return nil, s.st.wrap("load", s.ns, "", fmt.Errorf("%w: the run holds no state yet", ErrNotFound))
 	}
 	return s.decode(snap, true)
 }

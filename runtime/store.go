@@ -248,7 +248,17 @@ func (s *Store) Apply(ctx context.Context, ns string, b *Batch) (int64, error) {
 }
 
 func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64, error) {
-	if err := validateBatch(ns, b); err != nil {
+	return s.applyBatch(ctx, op, ns, key, b, false)
+}
+
+// applyReserved is apply for the runtime's own writes, which may also put,
+// delete and condition on reserved keys (IsReserved).
+func (s *Store) applyReserved(ctx context.Context, op, ns, key string, b *Batch) (int64, error) {
+	return s.applyBatch(ctx, op, ns, key, b, true)
+}
+
+func (s *Store) applyBatch(ctx context.Context, op, ns, key string, b *Batch, reserved bool) (int64, error) {
+	if err := validateBatch(ns, b, reserved); err != nil {
 		return 0, s.wrap(op, ns, key, err)
 	}
 	if err := s.writable(op, ns, key); err != nil {
@@ -317,12 +327,18 @@ func validateKey(ns, key string) error {
 	return ValidateName("key", key)
 }
 
-func validateBatch(ns string, b *Batch) error {
+func validateBatch(ns string, b *Batch, reserved bool) error {
 	if err := ValidateName("namespace", ns); err != nil {
 		return err
 	}
+	validKey := func(k string) error {
+		if reserved && IsReserved(k) {
+			k = "r" + k[len(ReservedPrefix):] // the rest must be a name
+		}
+		return ValidateName("key", k)
+	}
 	for _, kv := range b.Puts {
-		if err := ValidateName("key", kv.Key); err != nil {
+		if err := validKey(kv.Key); err != nil {
 			return err
 		}
 		if !json.Valid(kv.Value) {
@@ -330,7 +346,7 @@ func validateBatch(ns string, b *Batch) error {
 		}
 	}
 	for _, k := range b.Deletes {
-		if err := ValidateName("key", k); err != nil {
+		if err := validKey(k); err != nil {
 			return err
 		}
 	}
@@ -338,7 +354,7 @@ func validateBatch(ns string, b *Batch) error {
 		if c.Key == "" {
 			continue
 		}
-		if err := ValidateName("key", c.Key); err != nil {
+		if err := validKey(c.Key); err != nil {
 			return err
 		}
 	}

@@ -122,6 +122,13 @@ func Run(t *testing.T, h Harness) {
 		{"CacheNoAliasing", testCacheNoAliasing},
 		{"RelaxedCacheConcurrentSaves", testRelaxedCacheConcurrentSaves},
 		{"FinalErrorsNotRetried", testFinalErrorsNotRetried},
+		{"Drop", testDrop},
+		{"DropConcurrent", testDropConcurrent},
+		{"Fork", testFork},
+		{"ForkWithoutKeys", testForkWithoutKeys},
+		{"Runs", testRuns},
+		{"Retention", testRetention},
+		{"Expiry", testExpiry},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

@@ -68,8 +68,18 @@ CREATE TABLE IF NOT EXISTS %[1]s.applied (
 	PRIMARY KEY (ns, id)
 );
 CREATE INDEX IF NOT EXISTS applied_by_revision ON %[1]s.applied (ns, revision);
+` + labelIndexSQL + `
 INSERT INTO %[1]s.layout (version) SELECT %[2]d WHERE NOT EXISTS (SELECT 1 FROM %[1]s.layout);
 `
+
+// labelIndexSQL indexes the entries of runs' labels (the reserved keys
+// __label.K), for listing the runs of a label; %[1]s is the quoted schema
+// name. Created with the tables, and on opening a store made before it.
+const labelIndexSQL = `CREATE INDEX IF NOT EXISTS entries_labels ON %[1]s.entries (key, value, ns) WHERE ` + labelRows + `;`
+
+// labelRows selects the label entries; a query must name this very term
+// for the planner to use entries_labels.
+const labelRows = `key LIKE '\_\_label.%%'`
 
 // Schema returns the SQL statements that create stategen's tables in the
 // PostgreSQL schema name (DefaultSchema if empty): what an administrator
@@ -115,6 +125,14 @@ func (b *Backend) checkLayout(ctx context.Context) error {
 		return b.scrub(fmt.Errorf("postgres: %s: the user may not read stategen's tables (grant it SELECT, INSERT, UPDATE and DELETE on the tables of schema %s): %w", b.where, b.schema, err))
 	default:
 		return b.scrub(fmt.Errorf("postgres: %s: %w", b.where, b.classify(err)))
+	}
+	if !b.readOnly {
+		// Stores made before the label index get it; a user who may not
+		// create it still lists runs, reading more.
+		ddl := fmt.Sprintf(labelIndexSQL, pgx.Identifier{b.schema}.Sanitize())
+		if _, err := b.pool.Exec(ctx, ddl, pgx.QueryExecModeSimpleProtocol); err != nil {
+			b.logger.Warn("stategen: postgres: could not create the label index", "server", b.where, "error", b.scrub(err))
+		}
 	}
 	if version > LayoutVersion {
 		return fmt.Errorf("postgres: %s: the tables have layout version %d, written by a newer stategen; this one knows up to version %d", b.where, version, LayoutVersion)

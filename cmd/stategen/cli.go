@@ -45,6 +45,10 @@ type cli struct {
 	Prune       pruneCmd       `cmd:"" group:"store" help:"Remove old checkpoints of a namespace."`
 	Migrate     migrateCmd     `cmd:"" group:"store" help:"Copy namespaces with their checkpoints from one store to another, and verify the copy."`
 	Rekey       rekeyCmd       `cmd:"" group:"store" help:"Seal every secret value under the primary key (after adding a key), and verify."`
+	Label       labelCmd       `cmd:"" group:"store" help:"Set or remove labels of a run: stategen label NS team=red phase=."`
+	Fork        forkCmd        `cmd:"" group:"store" help:"Start a new run as exactly a checkpoint of another, recording its lineage."`
+	Drop        dropCmd        `cmd:"" group:"store" help:"Delete a whole run: state, checkpoints, lease and labels (needs --yes)."`
+	GC          gcCmd          `cmd:"" name:"gc" group:"store" help:"Delete the runs idle longer than their TTL, with their checkpoints."`
 	Keygen      keygenCmd      `cmd:"" help:"Print a new encryption key for STATEGEN_KEYS or a key file."`
 
 	PostgresSchema postgresSchemaCmd `cmd:"" name:"postgres-schema" help:"Print the SQL that creates stategen's tables in PostgreSQL, for a user without DDL rights."`

@@ -262,8 +262,11 @@ func (s *Store) runOf(ctx context.Context, ns string) (RunInfo, error) {
 // runCandidates returns a function giving, in order, batches of the
 // namespaces that may match q, and whether more may come.
 func (s *Store) runCandidates(ctx context.Context, q RunQuery) (func() ([]string, bool, error), error) {
+	// A page needs Limit runs and one more to know there is a next page:
+	// asking the index for just that many keeps a page's cost that of
+	// its runs (more are asked for when some do not match).
 	batch := 64
-	if q.Limit > 0 && q.Limit+1 > batch {
+	if q.Limit > 0 {
 		batch = q.Limit + 1
 	}
 	if idx, ok := s.be.(LabelIndex); ok && len(q.Labels) > 0 {

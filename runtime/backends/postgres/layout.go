@@ -127,17 +127,27 @@ func (b *Backend) checkLayout(ctx context.Context) error {
 		return b.scrub(fmt.Errorf("postgres: %s: %w", b.where, b.classify(err)))
 	}
 	if !b.readOnly {
-		// Stores made before the label index get it; a user who may not
-		// create it still lists runs, reading more.
-		ddl := fmt.Sprintf(labelIndexSQL, pgx.Identifier{b.schema}.Sanitize())
-		if _, err := b.pool.Exec(ctx, ddl, pgx.QueryExecModeSimpleProtocol); err != nil {
-			b.logger.Warn("stategen: postgres: could not create the label index", "server", b.where, "error", b.scrub(err))
-		}
+		b.addLabelIndex(ctx)
 	}
 	if version > LayoutVersion {
 		return fmt.Errorf("postgres: %s: the tables have layout version %d, written by a newer stategen; this one knows up to version %d", b.where, version, LayoutVersion)
 	}
 	return nil
+}
+
+// addLabelIndex creates the label index of a store made before it. It
+// looks in the catalog first: CREATE INDEX, even IF NOT EXISTS, locks the
+// table against writes before it looks. A user who may not create it still
+// lists runs, reading more.
+func (b *Backend) addLabelIndex(ctx context.Context) {
+	var exists bool
+	if err := b.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, ident(b.schema, "entries_labels")).Scan(&exists); err != nil || exists {
+		return
+	}
+	ddl := fmt.Sprintf(labelIndexSQL, pgx.Identifier{b.schema}.Sanitize())
+	if _, err := b.pool.Exec(ctx, ddl, pgx.QueryExecModeSimpleProtocol); err != nil {
+		b.logger.Warn("stategen: postgres: could not create the label index", "server", b.where, "error", b.scrub(err))
+	}
 }
 
 func (b *Backend) layoutVersion(ctx context.Context) (int, error) {

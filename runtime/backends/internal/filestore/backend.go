@@ -86,7 +86,7 @@ func isKey(name string) bool { return checkKey(name) == nil }
 // runtime's reserved keys (runtime.IsReserved), which the files keep like
 // any other, but never legacyKey.
 func checkKey(name string) error {
-	if runtime.IsReserved(name) && name != legacyKey {
+	if runtime.IsReserved(name) && name != legacyKey && len(name) > len(runtime.ReservedPrefix) {
 		if err := runtime.ValidateName("key", "r"+name[len(runtime.ReservedPrefix):]); err != nil {
 			return fmt.Errorf("%w: reserved key name %q", runtime.ErrInvalidName, name)
 		}

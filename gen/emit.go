@@ -206,6 +206,16 @@ func (e *emitter) store() {
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Op("&").Id(store).Values(jen.Id("s")), jen.Nil()),
 	)
+	e.f.Line()
+	e.f.Comment("Fork starts run newNamespace as exactly checkpoint name of this run, recording")
+	e.f.Comment("its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).")
+	e.f.Func().Params(jen.Id("s").Op("*").Id(store)).Id("Fork").
+		Params(jen.Id("ctx").Qual("context", "Context"), jen.List(jen.Id("name"), jen.Id("newNamespace")).String()).
+		Params(jen.Op("*").Id(store), jen.Error()).Block(
+		jen.List(jen.Id("f"), jen.Err()).Op(":=").Id("s").Dot("StateStore").Dot("Fork").Call(jen.Id("ctx"), jen.Id("name"), jen.Id("newNamespace")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.Return(jen.Op("&").Id(store).Values(jen.Id("f")), jen.Nil()),
+	)
 }
 
 // accessors emits Save<F>, Load<F>, Delete<F> and Update<F>.

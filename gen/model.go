@@ -45,7 +45,7 @@ type structField struct {
 
 // storeMethods are the methods a generated store gets from
 // runtime.StateStore; no per-field accessor may take one of their names.
-var storeMethods = []string{"Save", "Load", "Update", "Checkpoint", "Restore", "Checkpoints", "DeleteCheckpoint", "Prune", "Store", "Namespace"}
+var storeMethods = []string{"Save", "Load", "Update", "Checkpoint", "Restore", "Checkpoints", "DeleteCheckpoint", "Prune", "Fork", "Store", "Namespace"}
 
 // accessorVerbs prefix the per-field accessors.
 var accessorVerbs = []string{"Save", "Load", "Delete", "Update"}

@@ -140,6 +140,10 @@ type Snapshot struct {
 	Revision  int64
 	Schema    SchemaRef
 	Values    map[string]Value
+	// Updated, when a backend sets it, is the time of the namespace's
+	// last write; where the values' own Updated do not tell it (a file
+	// format that dates no key), a backend should set it.
+	Updated time.Time
 }
 
 // Keys returns the snapshot's keys, sorted.
@@ -226,15 +230,43 @@ type CheckpointInfo struct {
 	Schema   SchemaRef `json:"schema"`
 	// Keys is the number of keys it holds.
 	Keys int `json:"keys"`
+	CheckpointMeta
 	// Err is set, and the other fields but Name are zero, for a checkpoint
 	// that could not be read; it wraps ErrCorrupt.
 	Err error `json:"-"`
 }
 
+// CheckpointMeta is what a checkpoint records about the run besides its
+// state: its labels and the checkpoint the run was last restored from.
+// Backends store it with the checkpoint's bookkeeping, as the JSON of its
+// field tags (MarshalJSON of the zero value is "{}"), so that listing
+// checkpoints reads it without reading their values.
+type CheckpointMeta struct {
+	// Labels are those given to Checkpoint (WithLabels).
+	Labels map[string]string `json:"labels,omitempty"`
+	// Restored is the checkpoint the run was last restored from, or
+	// forked from, when this one was taken; nil if neither.
+	Restored *CheckpointRef `json:"restored,omitempty"`
+}
+
+// IsZero reports whether m records nothing.
+func (m CheckpointMeta) IsZero() bool { return len(m.Labels) == 0 && m.Restored == nil }
+
+// CheckpointRef names one checkpoint of one run.
+type CheckpointRef struct {
+	Namespace  string `json:"namespace"`
+	Checkpoint string `json:"checkpoint"`
+}
+
+func (r CheckpointRef) String() string { return r.Namespace + "@" + r.Checkpoint }
+
 // Config is what a backend receives from Open besides its URL.
 type Config struct {
 	// TTL, when positive, makes a namespace expire that long after its last
-	// write. A backend that cannot expire data returns ErrUnsupported.
+	// write. A backend that expires data natively (Redis) does so; for
+	// the others the runtime records the TTL with the run (a reserved
+	// key), reads a run idle longer than it as not found, and Store.GC
+	// deletes it.
 	TTL time.Duration
 	// Logger receives the backend's diagnostics. Never nil.
 	Logger *slog.Logger

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -22,10 +24,33 @@ func checkpointName(t time.Time) string {
 	return t.UTC().Format("20060102T150405.000000000Z")
 }
 
+// CheckpointOption configures one Checkpoint.
+type CheckpointOption func(*CheckpointMeta)
+
+// WithLabels gives the checkpoint labels (string keys and values), which
+// listing checkpoints shows. Label keys are names (ValidateName); empty
+// values are left out.
+func WithLabels(labels map[string]string) CheckpointOption {
+	return func(m *CheckpointMeta) {
+		for k, v := range labels {
+			if v == "" {
+				continue
+			}
+			if m.Labels == nil {
+				m.Labels = map[string]string{}
+			}
+			m.Labels[k] = v
+		}
+	}
+}
+
 // Checkpoint copies the namespace's current state under name, replacing a
 // checkpoint of that name. An empty name gets a generated one that sorts by
-// time.
-func (s *Store) Checkpoint(ctx context.Context, ns, name string) (CheckpointInfo, error) {
+// time. The checkpoint records the labels opts give and the checkpoint the
+// run was last restored or forked from. With a retention policy
+// (WithRetention) it then removes the checkpoints the policy does not
+// keep, never the one just written.
+func (s *Store) Checkpoint(ctx context.Context, ns, name string, opts ...CheckpointOption) (CheckpointInfo, error) {
 	now := time.Now()
 	if name == "" {
 		name = checkpointName(now)
@@ -33,17 +58,38 @@ func (s *Store) Checkpoint(ctx context.Context, ns, name string) (CheckpointInfo
 	if err := validateCheckpoint(ns, name); err != nil {
 		return CheckpointInfo{}, s.wrap("checkpoint", ns, name, err)
 	}
-	snap, err := s.Snapshot(ctx, ns)
+	var meta CheckpointMeta
+	for _, o := range opts {
+		o(&meta)
+	}
+	for k, v := range meta.Labels {
+		if err := validateLabel(k, v); err != nil {
+			return CheckpointInfo{}, s.wrap("checkpoint", ns, name, err)
+		}
+	}
+	raw, err := s.rawSnapshot(ctx, ns)
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
-	values := withoutReserved(snap.Values)
+	snap, err := s.state(raw)
+	if err != nil {
+		return CheckpointInfo{}, err
+	}
+	meta.Restored = refOf(raw.Values, keyRestored)
+	values := snap.Values
 	cp := &Checkpoint{
-		CheckpointInfo: CheckpointInfo{Name: name, Created: now, Revision: snap.Revision, Schema: snap.Schema, Keys: len(values)},
+		CheckpointInfo: CheckpointInfo{Name: name, Created: now, Revision: snap.Revision, Schema: snap.Schema, Keys: len(values), CheckpointMeta: meta},
 		Values:         values,
 	}
-	err = s.putCheckpoint(ctx, ns, cp)
-	return cp.CheckpointInfo, err
+	if err := s.putCheckpoint(ctx, ns, cp); err != nil {
+		return CheckpointInfo{}, err
+	}
+	if r := s.opts.retention; r.KeepLast > 0 || r.MaxAge > 0 {
+		if err := s.retain(ctx, ns, name, r); err != nil {
+			return cp.CheckpointInfo, err
+		}
+	}
+	return cp.CheckpointInfo, nil
 }
 
 // putCheckpoint stores cp as it is.
@@ -69,7 +115,9 @@ func (s *Store) GetCheckpoint(ctx context.Context, ns, name string) (*Checkpoint
 
 // Restore makes the namespace exactly the checkpoint: its keys with their
 // values, its schema, and no other key (but the reserved keys, which
-// describe the run and stay as they are). It returns the new revision.
+// describe the run and stay as they are). It records which checkpoint the
+// run was restored from (RunInfo.Restored, and the checkpoints taken
+// after). It returns the new revision.
 func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
 	cp, err := s.GetCheckpoint(ctx, ns, name)
 	if err != nil {
@@ -79,7 +127,12 @@ func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
 	for k, v := range withoutReserved(cp.Values) {
 		b.Puts = append(b.Puts, KV{Key: k, Value: v.Data})
 	}
-	return s.apply(ctx, "restore", ns, name, b)
+	ref, err := json.Marshal(CheckpointRef{Namespace: ns, Checkpoint: name})
+	if err != nil {
+		return 0, err
+	}
+	b.Puts = append(b.Puts, KV{Key: keyRestored, Value: ref})
+	return s.applyReserved(ctx, "restore", ns, name, b)
 }
 
 // Checkpoints lists a namespace's checkpoints, oldest first. A checkpoint
@@ -155,6 +208,30 @@ func (s *Store) Prune(ctx context.Context, ns string, r Retention, dryRun bool) 
 		}
 	}
 	return kept(doomed, nil)
+}
+
+// retain removes the checkpoints r does not keep, never keep itself: the
+// retention policy applied after each checkpoint.
+func (s *Store) retain(ctx context.Context, ns, keep string, r Retention) error {
+	list, err := s.Checkpoints(ctx, ns)
+	if err != nil {
+		return err
+	}
+	readable := list[:0]
+	for _, cp := range list {
+		if cp.Err == nil {
+			readable = append(readable, cp)
+		}
+	}
+	for _, cp := range r.doomed(readable, time.Now()) {
+		if cp.Name == keep {
+			continue
+		}
+		if err := s.DeleteCheckpoint(ctx, ns, cp.Name); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // doomed picks, from a list sorted oldest first, the checkpoints r does not keep.

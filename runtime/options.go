@@ -16,6 +16,8 @@ type options struct {
 	keyTTL   time.Duration // expiry of stored data
 	readOnly bool
 	keys     *Keyring // seals secret values; nil: none
+
+	retention Retention // applied on every checkpoint
 }
 
 func defaultOptions() options {
@@ -51,8 +53,10 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithTTL makes stored namespaces expire d after their last write. Without
-// it nothing ever expires. Backends that cannot expire data refuse it with
-// ErrUnsupported at Open.
+// it nothing ever expires. Each run records its TTL (RunInfo.TTL), so that
+// every tool knows it: Redis expires the run's keys itself; on the other
+// backends a run idle longer than d reads as not found (Load, Run, Runs)
+// and Store.GC (stategen gc) deletes it.
 func WithTTL(d time.Duration) Option { return func(o *options) { o.keyTTL = d } }
 
 // ReadOnly opens the store for reading only: Open fails, creating nothing,
@@ -60,3 +64,9 @@ func WithTTL(d time.Duration) Option { return func(o *options) { o.keyTTL = d } 
 // write fails with ErrReadOnly. Inspection tools use it so that a mistyped
 // URL is reported instead of becoming a new, empty store.
 func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
+// WithRetention applies r on every Checkpoint: once the new checkpoint is
+// written, the run's checkpoints r does not keep are removed (never the
+// one just written), so that no sweeper is needed. Prune still applies
+// any policy by hand.
+func WithRetention(r Retention) Option { return func(o *options) { o.retention = r } }

@@ -173,13 +173,17 @@ func trimJSONSpace(b []byte) []byte {
 	return b
 }
 
-// Load reads the whole struct in one read. A namespace that holds nothing is
-// ErrNotFound; absent keys take their defaults (or zero values), and
-// required keys without a value are ErrMissing, naming them.
+// Load reads the whole struct in one read. A namespace that holds nothing
+// (no key but reserved ones, and no schema) is ErrNotFound; absent keys take
+// their defaults (or zero values), and required keys without a value are
+// ErrMissing, naming them.
 func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
 	snap, err := s.current(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if snap.Schema.IsZero() && len(withoutReserved(snap.Values)) == 0 {
+		return nil, s.st.wrap("load", s.ns, "", fmt.Errorf("%w: the run holds no state yet", ErrNotFound))
 	}
 	return s.decode(snap, true)
 }
@@ -286,8 +290,18 @@ func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, erro
 }
 
 // Checkpoint snapshots the namespace under name ("" generates a sortable one).
-func (s *StateStore[T]) Checkpoint(ctx context.Context, name string) (CheckpointInfo, error) {
-	return s.st.Checkpoint(ctx, s.ns, name)
+func (s *StateStore[T]) Checkpoint(ctx context.Context, name string, opts ...CheckpointOption) (CheckpointInfo, error) {
+	return s.st.Checkpoint(ctx, s.ns, name, opts...)
+}
+
+// Fork starts run newNS as exactly checkpoint name of this run, recording
+// its lineage (Store.Fork), and returns a typed view of it. newNS must not
+// exist (ErrConflict).
+func (s *StateStore[T]) Fork(ctx context.Context, name, newNS string) (*StateStore[T], error) {
+	if _, err := s.st.Fork(ctx, s.ns, name, newNS); err != nil {
+		return nil, err
+	}
+	return NewStateStore(s.st, newNS, s.schema)
 }
 
 // Restore makes the namespace exactly the checkpoint; a missing one is

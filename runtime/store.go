@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,8 @@ type Store struct {
 
 	plainSecrets bool      // the backend keeps secret values in plain text
 	warnPlain    sync.Once // the warning that secrets go unsealed, once
+
+	ttlRecorded sync.Map // namespaces whose TTL this Store recorded
 }
 
 // Open opens the store at rawURL with the backend registered for its scheme.
@@ -248,13 +251,36 @@ func (s *Store) Apply(ctx context.Context, ns string, b *Batch) (int64, error) {
 }
 
 func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64, error) {
-	if err := validateBatch(ns, b); err != nil {
+	return s.applyBatch(ctx, op, ns, key, b, false)
+}
+
+// applyReserved is apply for the runtime's own writes, which may also put,
+// delete and condition on reserved keys (IsReserved).
+func (s *Store) applyReserved(ctx context.Context, op, ns, key string, b *Batch) (int64, error) {
+	return s.applyBatch(ctx, op, ns, key, b, true)
+}
+
+func (s *Store) applyBatch(ctx context.Context, op, ns, key string, b *Batch, reserved bool) (int64, error) {
+	if err := validateBatch(ns, b, reserved); err != nil {
 		return 0, s.wrap(op, ns, key, err)
 	}
 	if err := s.writable(op, ns, key); err != nil {
 		return 0, err
 	}
 	b = s.seal(ns, b)
+	if !reserved {
+		var err error
+		if b, err = s.absentCond(ctx, ns, b); err != nil {
+			return 0, s.wrap(op, ns, key, err)
+		}
+	}
+	recordTTL := false
+	if ttl := s.opts.keyTTL; ttl > 0 && !s.ttlKnown(ns) {
+		// The run's first write through this Store records its TTL.
+		c := *b
+		c.Puts = append(append([]KV(nil), b.Puts...), ttlKV(ttl))
+		b, recordTTL = &c, true
+	}
 	if (len(b.Conds) > 0 || b.IfSchema != nil) && b.ID == "" {
 		c := *b // the caller's batch stays as it was
 		c.ID = batchID()
@@ -289,7 +315,45 @@ func (s *Store) apply(ctx context.Context, op, ns, key string, b *Batch) (int64,
 	if err != nil {
 		return 0, s.wrap(op, ns, key, err)
 	}
+	if recordTTL {
+		s.ttlRecorded.Store(ns, true)
+	}
 	return rev, nil
+}
+
+func (s *Store) ttlKnown(ns string) bool {
+	_, ok := s.ttlRecorded.Load(ns)
+	return ok
+}
+
+// absentCond returns b with its condition that the namespace not exist
+// (Cond{Revision: 0}) made a condition on the namespace's revision when
+// it holds only reserved keys: for the user, as for Snapshot, such a
+// namespace does not exist, and the condition is that nobody writes its
+// state meanwhile.
+func (s *Store) absentCond(ctx context.Context, ns string, b *Batch) (*Batch, error) {
+	i := slices.IndexFunc(b.Conds, func(c Cond) bool { return c.Key == "" && c.Revision == 0 })
+	if i < 0 {
+		return b, nil
+	}
+	var raw *Snapshot
+	err := s.retry(ctx, "apply", ns, func() (err error) {
+		raw, err = s.be.Snapshot(ctx, ns)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return b, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := userSnapshot(raw); err == nil {
+		return b, nil // it exists: the condition fails as it should
+	}
+	c := *b
+	c.Conds = slices.Clone(b.Conds)
+	c.Conds[i].Revision = raw.Revision
+	return &c, nil
 }
 
 // writable refuses a write to a Store opened ReadOnly, whatever its
@@ -317,12 +381,18 @@ func validateKey(ns, key string) error {
 	return ValidateName("key", key)
 }
 
-func validateBatch(ns string, b *Batch) error {
+func validateBatch(ns string, b *Batch, reserved bool) error {
 	if err := ValidateName("namespace", ns); err != nil {
 		return err
 	}
+	validKey := func(k string) error {
+		if reserved && IsReserved(k) {
+			k = "r" + k[len(ReservedPrefix):] // the rest must be a name
+		}
+		return ValidateName("key", k)
+	}
 	for _, kv := range b.Puts {
-		if err := ValidateName("key", kv.Key); err != nil {
+		if err := validKey(kv.Key); err != nil {
 			return err
 		}
 		if !json.Valid(kv.Value) {
@@ -330,7 +400,7 @@ func validateBatch(ns string, b *Batch) error {
 		}
 	}
 	for _, k := range b.Deletes {
-		if err := ValidateName("key", k); err != nil {
+		if err := validKey(k); err != nil {
 			return err
 		}
 	}
@@ -338,7 +408,7 @@ func validateBatch(ns string, b *Batch) error {
 		if c.Key == "" {
 			continue
 		}
-		if err := ValidateName("key", c.Key); err != nil {
+		if err := validKey(c.Key); err != nil {
 			return err
 		}
 	}
@@ -348,9 +418,51 @@ func validateBatch(ns string, b *Batch) error {
 	return nil
 }
 
-// Snapshot returns a namespace's keys and values as of one revision. A
-// namespace never written is ErrNotFound.
+// Snapshot returns a namespace's keys and values as of one revision: its
+// state, without the runtime's reserved keys (Run describes those). A
+// namespace never written, or holding only reserved keys, is ErrNotFound,
+// and so is a run idle longer than its TTL (WithTTL).
 func (s *Store) Snapshot(ctx context.Context, ns string) (*Snapshot, error) {
+	snap, err := s.rawSnapshot(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	return s.state(snap)
+}
+
+// state is the state of a raw snapshot: ErrNotFound for a run that expired
+// or holds only reserved keys.
+func (s *Store) state(snap *Snapshot) (*Snapshot, error) {
+	if v, ok := snap.Values[keyTTL]; ok {
+		if r := runInfo(snap); r.Expired(time.Now()) {
+			return nil, s.wrap("snapshot", snap.Namespace, "", fmt.Errorf("%w: the run expired (idle longer than its TTL %s, since %s)", ErrNotFound, ttlOf(v.Data), r.Updated.Format(time.RFC3339)))
+		}
+	}
+	out, err := userSnapshot(snap)
+	if err != nil {
+		return nil, s.wrap("snapshot", snap.Namespace, "", err)
+	}
+	return out, nil
+}
+
+// userSnapshot is snap without its reserved keys; ErrNotFound when nothing
+// else is left.
+func userSnapshot(snap *Snapshot) (*Snapshot, error) {
+	values := withoutReserved(snap.Values)
+	if len(values) == 0 && snap.Schema.IsZero() {
+		return nil, ErrNotFound
+	}
+	if len(values) == len(snap.Values) {
+		return snap, nil
+	}
+	c := *snap
+	c.Values = values
+	return &c, nil
+}
+
+// rawSnapshot is the backend's Snapshot, reserved keys included, whatever
+// the run's TTL says.
+func (s *Store) rawSnapshot(ctx context.Context, ns string) (*Snapshot, error) {
 	if err := validate(ns); err != nil {
 		return nil, s.wrap("snapshot", ns, "", err)
 	}
@@ -477,14 +589,18 @@ func (s *Store) UpdateKey(ctx context.Context, ns, key string, fn func(cur Value
 func (s *Store) UpdateNamespace(ctx context.Context, ns string, fn func(*Snapshot) (*Batch, error)) (int64, error) {
 	var rev int64
 	err := s.retryConflicts(ctx, "update", ns, "", func() (int64, bool, error) {
-		snap, err := s.Snapshot(ctx, ns)
+		// The condition is on the namespace as stored, reserved keys
+		// and all; fn sees its state, nil when it holds none (or expired).
+		raw, err := s.rawSnapshot(ctx, ns)
 		var have int64
+		var snap *Snapshot
 		switch {
 		case err == nil:
-			have = snap.Revision
-		case errors.Is(err, ErrNotFound):
-			snap = nil
-		default:
+			have = raw.Revision
+			if snap, err = s.state(raw); err != nil {
+				snap = nil
+			}
+		case !errors.Is(err, ErrNotFound):
 			return 0, false, err
 		}
 		b, err := fn(snap)

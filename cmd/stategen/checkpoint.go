@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,13 +98,18 @@ type checkpointJSON struct {
 	Revision int64       `json:"revision"`
 	Keys     int         `json:"keys"`
 	Schema   *schemaName `json:"schema"`
-	Error    string      `json:"error,omitempty"`
+	// Labels and Restored are the checkpoint's labels and the checkpoint
+	// the run was last restored or forked from when it was taken.
+	Labels   map[string]string      `json:"labels,omitempty"`
+	Restored *runtime.CheckpointRef `json:"restored,omitempty"`
+	Error    string                 `json:"error,omitempty"`
 }
 
 func checkpointsJSON(list []runtime.CheckpointInfo) []checkpointJSON {
 	out := make([]checkpointJSON, 0, len(list))
 	for _, cp := range list {
-		j := checkpointJSON{Name: cp.Name, Created: timeJSON(cp.Created), Revision: cp.Revision, Keys: cp.Keys, Schema: schemaJSON(cp.Schema)}
+		j := checkpointJSON{Name: cp.Name, Created: timeJSON(cp.Created), Revision: cp.Revision, Keys: cp.Keys, Schema: schemaJSON(cp.Schema),
+			Labels: cp.Labels, Restored: cp.Restored}
 		if cp.Err != nil {
 			j.Error = errorText(cp.Err)
 		}
@@ -115,13 +121,23 @@ func checkpointsJSON(list []runtime.CheckpointInfo) []checkpointJSON {
 // printCheckpoints prints list as a table, under a header.
 func printCheckpoints(w io.Writer, list []runtime.CheckpointInfo) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "NAME\tCREATED\tREVISION\tKEYS\tSCHEMA")
+	// The lineage columns appear when some checkpoint has lineage or labels.
+	meta := slices.ContainsFunc(list, func(cp runtime.CheckpointInfo) bool { return !cp.CheckpointMeta.IsZero() })
+	head, more := "NAME\tCREATED\tREVISION\tKEYS\tSCHEMA", ""
+	if meta {
+		head, more = head+"\tFROM\tLABELS", "\t-\t-"
+	}
+	fmt.Fprintln(tw, head)
 	for _, cp := range list {
 		if cp.Err != nil {
-			fmt.Fprintf(tw, "%s\tunreadable\t-\t-\t-\n", cp.Name)
+			fmt.Fprintf(tw, "%s\tunreadable\t-\t-\t-%s\n", cp.Name, more)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", cp.Name, timeText(cp.Created), cp.Revision, cp.Keys, schemaText(cp.Schema))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s", cp.Name, timeText(cp.Created), cp.Revision, cp.Keys, schemaText(cp.Schema))
+		if meta {
+			fmt.Fprintf(tw, "\t%s\t%s", refText(cp.Restored), labelsText(cp.Labels))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

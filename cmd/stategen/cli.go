@@ -51,6 +51,10 @@ type cli struct {
 	Rekey       rekeyCmd       `cmd:"" group:"store" help:"Seal every secret value under the primary key (after adding a key), and verify."`
 	Watch       watchCmd       `cmd:"" group:"store" help:"Print the store's changes as they happen, until interrupted."`
 	Serve       serveCmd       `cmd:"" group:"store" help:"Serve a web view of the store's runs, checkpoints and diffs (loopback only by default)."`
+	Label       labelCmd       `cmd:"" group:"store" help:"Set or remove labels of a run: stategen label NS team=red phase=."`
+	Fork        forkCmd        `cmd:"" group:"store" help:"Start a new run as exactly a checkpoint of another, recording its lineage."`
+	Drop        dropCmd        `cmd:"" group:"store" help:"Delete a whole run: state, checkpoints, lease and labels (needs --yes)."`
+	GC          gcCmd          `cmd:"" name:"gc" group:"store" help:"Delete the runs idle longer than their TTL, with their checkpoints."`
 	Keygen      keygenCmd      `cmd:"" help:"Print a new encryption key for STATEGEN_KEYS or a key file."`
 
 	PostgresSchema postgresSchemaCmd `cmd:"" name:"postgres-schema" help:"Print the SQL that creates stategen's tables in PostgreSQL, for a user without DDL rights."`

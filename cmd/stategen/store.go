@@ -242,32 +242,6 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 }
 
-// namespacesCmd is 'stategen namespaces'.
-type namespacesCmd struct{}
-
-func (namespacesCmd) Help() string {
-	return `Prints one namespace per line, sorted: every namespace that holds a key,
-a schema or a checkpoint.
-
---json prints ["ns", ...] ([] for an empty store).`
-}
-
-func (c *namespacesCmd) Run(e *env) error {
-	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
-		names, err := st.Namespaces(ctx)
-		if err != nil {
-			return err
-		}
-		if e.JSON {
-			return writeJSON(e.stdout, append([]string{}, names...))
-		}
-		for _, n := range names {
-			fmt.Fprintln(e.stdout, n)
-		}
-		return nil
-	})
-}
-
 // keysCmd is 'stategen keys NS'.
 type keysCmd struct {
 	Namespace string `arg:"" name:"NS" help:"Namespace (workflow run) to list."`

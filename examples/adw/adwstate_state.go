@@ -169,6 +169,16 @@ func NewADWStateStore(st *runtime.Store, namespace string) (*ADWStateStore, erro
 	return &ADWStateStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *ADWStateStore) Fork(ctx context.Context, name, newNamespace string) (*ADWStateStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &ADWStateStore{f}, nil
+}
+
 // SaveADWID stores ADWID.
 func (s *ADWStateStore) SaveADWID(ctx context.Context, v string) error {
 	return keyADWStateADWID.Save(ctx, s, v)

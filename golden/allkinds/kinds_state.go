@@ -396,6 +396,16 @@ func NewKindsStore(st *runtime.Store, namespace string) (*KindsStore, error) {
 	return &KindsStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *KindsStore) Fork(ctx context.Context, name, newNamespace string) (*KindsStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &KindsStore{f}, nil
+}
+
 // SaveID stores ID.
 func (s *KindsStore) SaveID(ctx context.Context, v string) error {
 	return keyKindsID.Save(ctx, s, v)

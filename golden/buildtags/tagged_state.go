@@ -65,6 +65,16 @@ func NewTaggedStore(st *runtime.Store, namespace string) (*TaggedStore, error) {
 	return &TaggedStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *TaggedStore) Fork(ctx context.Context, name, newNamespace string) (*TaggedStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &TaggedStore{f}, nil
+}
+
 // SaveMode stores Mode.
 func (s *TaggedStore) SaveMode(ctx context.Context, v string) error {
 	return keyTaggedMode.Save(ctx, s, v)

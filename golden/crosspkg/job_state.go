@@ -102,6 +102,16 @@ func NewJobStore(st *runtime.Store, namespace string) (*JobStore, error) {
 	return &JobStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *JobStore) Fork(ctx context.Context, name, newNamespace string) (*JobStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &JobStore{f}, nil
+}
+
 // SaveRef stores Ref.
 func (s *JobStore) SaveRef(ctx context.Context, v other.Ref) error {
 	return keyJobRef.Save(ctx, s, v)

@@ -82,6 +82,16 @@ func NewHolderStore(st *runtime.Store, namespace string) (*HolderStore, error) {
 	return &HolderStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *HolderStore) Fork(ctx context.Context, name, newNamespace string) (*HolderStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &HolderStore{f}, nil
+}
+
 // SaveName stores Name.
 func (s *HolderStore) SaveName(ctx context.Context, v Box[string]) error {
 	return keyHolderName.Save(ctx, s, v)

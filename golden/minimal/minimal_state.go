@@ -64,6 +64,16 @@ func NewMinimalStore(st *runtime.Store, namespace string) (*MinimalStore, error)
 	return &MinimalStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *MinimalStore) Fork(ctx context.Context, name, newNamespace string) (*MinimalStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &MinimalStore{f}, nil
+}
+
 // SavePhase stores Phase.
 func (s *MinimalStore) SavePhase(ctx context.Context, v string) error {
 	return keyMinimalPhase.Save(ctx, s, v)

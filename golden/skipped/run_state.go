@@ -78,6 +78,16 @@ func NewRunStore(st *runtime.Store, namespace string) (*RunStore, error) {
 	return &RunStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *RunStore) Fork(ctx context.Context, name, newNamespace string) (*RunStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &RunStore{f}, nil
+}
+
 // SaveName stores Name.
 func (s *RunStore) SaveName(ctx context.Context, v string) error {
 	return keyRunName.Save(ctx, s, v)

@@ -64,6 +64,16 @@ func NewFixtureStore(st *runtime.Store, namespace string) (*FixtureStore, error)
 	return &FixtureStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *FixtureStore) Fork(ctx context.Context, name, newNamespace string) (*FixtureStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &FixtureStore{f}, nil
+}
+
 // SaveStep stores Step.
 func (s *FixtureStore) SaveStep(ctx context.Context, v int) error {
 	return keyFixtureStep.Save(ctx, s, v)

@@ -73,6 +73,16 @@ func NewBuildStore(st *runtime.Store, namespace string) (*BuildStore, error) {
 	return &BuildStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *BuildStore) Fork(ctx context.Context, name, newNamespace string) (*BuildStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &BuildStore{f}, nil
+}
+
 // SaveWorktree stores Worktree.
 func (s *BuildStore) SaveWorktree(ctx context.Context, v string) error {
 	return keyBuildWorktree.Save(ctx, s, v)

@@ -64,6 +64,16 @@ func NewPlanStore(st *runtime.Store, namespace string) (*PlanStore, error) {
 	return &PlanStore{s}, nil
 }
 
+// Fork starts run newNamespace as exactly checkpoint name of this run, recording
+// its parent, and returns its view; newNamespace must not exist (runtime.ErrConflict).
+func (s *PlanStore) Fork(ctx context.Context, name, newNamespace string) (*PlanStore, error) {
+	f, err := s.StateStore.Fork(ctx, name, newNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return &PlanStore{f}, nil
+}
+
 // SaveFile stores File.
 func (s *PlanStore) SaveFile(ctx context.Context, v string) error {
 	return keyPlanFile.Save(ctx, s, v)

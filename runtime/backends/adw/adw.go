@@ -51,7 +51,9 @@
 //
 // Checkpoints are in the shape of the Python StateManager's JSON files, in
 // .stategen/checkpoints where the ADW scripts never look. The backend cannot
-// expire data: a TTL is runtime.ErrUnsupported.
+// expire data by itself: the runtime applies a TTL
+// (runtime.WithTTL), reading an idle run as not found and dropping it in
+// Store.GC.
 package adw
 
 import (

@@ -125,6 +125,13 @@ func Run(t *testing.T, h Harness) {
 		{"FeedWrites", testFeedWrites},
 		{"FeedWholeStore", testFeedWholeStore},
 		{"FeedGap", testFeedGap},
+		{"Drop", testDrop},
+		{"DropConcurrent", testDropConcurrent},
+		{"Fork", testFork},
+		{"ForkWithoutKeys", testForkWithoutKeys},
+		{"Runs", testRuns},
+		{"Retention", testRetention},
+		{"Expiry", testExpiry},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

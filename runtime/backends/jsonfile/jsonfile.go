@@ -51,7 +51,9 @@
 // restoring earlier bytes, ever makes a revision go back. A write that
 // finds the file changed under it starts over.
 //
-// The backend cannot expire data: a TTL is runtime.ErrUnsupported.
+// The backend cannot expire data by itself: the runtime applies a TTL
+// (runtime.WithTTL), reading an idle run as not found and dropping it in
+// Store.GC.
 package jsonfile
 
 import (

@@ -182,7 +182,4 @@ func TestOpenURL(t *testing.T) {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}
-	if _, err := runtime.Open(ctx, "json:"+t.TempDir(), runtime.WithTTL(1)); !errors.Is(err, runtime.ErrUnsupported) {
-		t.Errorf("TTL: %v", err)
-	}
 }

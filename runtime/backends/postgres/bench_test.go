@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/backendtest"
 	"github.com/stategen/stategen/runtime/backends/postgres/pgtest"
 )
 
@@ -260,4 +261,10 @@ func BenchmarkCheckpoint(b *testing.B) {
 func jsonMarshal(v any) (string, error) {
 	js, err := json.Marshal(v)
 	return string(js), err
+}
+
+// BenchmarkRunsByLabel: the first page of runs of a label out of 100 and
+// out of 10,000, read from the partial label index.
+func BenchmarkRunsByLabel(b *testing.B) {
+	backendtest.BenchRunsByLabel(b, pgtest.URL)
 }

@@ -16,7 +16,7 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	if b.readOnly {
 		return fmt.Errorf("postgres: %w", runtime.ErrReadOnly)
 	}
-	name, version, info, err := schemaColumns(cp.Schema)
+	name, version, info, err := checkpointColumns(cp.CheckpointInfo)
 	if err != nil {
 		return fmt.Errorf("postgres: encode schema: %w", err)
 	}
@@ -67,6 +67,9 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 			cp = &runtime.Checkpoint{Values: map[string]runtime.Value{}}
 			cp.Name, cp.Created, cp.Revision, cp.Keys = name, time.Unix(0, created), cpRevision, int(keys)
 			cp.Schema, decodeErr = schemaRef(where, sName, sVersion, sInfo)
+			if decodeErr == nil {
+				cp.CheckpointMeta, decodeErr = checkpointMeta(where, sInfo)
+			}
 		}
 		if key == nil || valueErrors != nil {
 			continue
@@ -117,12 +120,16 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 			n++
 			afterCreated, afterName = created, name
 			schema, err := schemaRef("checkpoint "+name, sName, sVersion, sInfo)
+			var meta runtime.CheckpointMeta
+			if err == nil {
+				meta, err = checkpointMeta("checkpoint "+name, sInfo)
+			}
 			if err != nil {
 				// Listed, not hidden: the others are still worth seeing.
 				out = append(out, runtime.CheckpointInfo{Name: name, Err: err})
 				return nil
 			}
-			out = append(out, runtime.CheckpointInfo{Name: name, Created: time.Unix(0, created), Revision: rev, Schema: schema, Keys: int(keys)})
+			out = append(out, runtime.CheckpointInfo{Name: name, Created: time.Unix(0, created), Revision: rev, Schema: schema, Keys: int(keys), CheckpointMeta: meta})
 			return nil
 		})
 		if err != nil {

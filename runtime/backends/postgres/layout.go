@@ -68,8 +68,18 @@ CREATE TABLE IF NOT EXISTS %[1]s.applied (
 	PRIMARY KEY (ns, id)
 );
 CREATE INDEX IF NOT EXISTS applied_by_revision ON %[1]s.applied (ns, revision);
+` + labelIndexSQL + `
 INSERT INTO %[1]s.layout (version) SELECT %[2]d WHERE NOT EXISTS (SELECT 1 FROM %[1]s.layout);
 `
+
+// labelIndexSQL indexes the entries of runs' labels (the reserved keys
+// __label.K), for listing the runs of a label; %[1]s is the quoted schema
+// name. Created with the tables, and on opening a store made before it.
+const labelIndexSQL = `CREATE INDEX IF NOT EXISTS entries_labels ON %[1]s.entries (key, value, ns) WHERE ` + labelRows + `;`
+
+// labelRows selects the label entries; a query must name this very term
+// for the planner to use entries_labels.
+const labelRows = `key LIKE '\_\_label.%%'`
 
 // Schema returns the SQL statements that create stategen's tables in the
 // PostgreSQL schema name (DefaultSchema if empty): what an administrator
@@ -116,10 +126,28 @@ func (b *Backend) checkLayout(ctx context.Context) error {
 	default:
 		return b.scrub(fmt.Errorf("postgres: %s: %w", b.where, b.classify(err)))
 	}
+	if !b.readOnly {
+		b.addLabelIndex(ctx)
+	}
 	if version > LayoutVersion {
 		return fmt.Errorf("postgres: %s: the tables have layout version %d, written by a newer stategen; this one knows up to version %d", b.where, version, LayoutVersion)
 	}
 	return nil
+}
+
+// addLabelIndex creates the label index of a store made before it. It
+// looks in the catalog first: CREATE INDEX, even IF NOT EXISTS, locks the
+// table against writes before it looks. A user who may not create it still
+// lists runs, reading more.
+func (b *Backend) addLabelIndex(ctx context.Context) {
+	var exists bool
+	if err := b.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, ident(b.schema, "entries_labels")).Scan(&exists); err != nil || exists {
+		return
+	}
+	ddl := fmt.Sprintf(labelIndexSQL, pgx.Identifier{b.schema}.Sanitize())
+	if _, err := b.pool.Exec(ctx, ddl, pgx.QueryExecModeSimpleProtocol); err != nil {
+		b.logger.Warn("stategen: postgres: could not create the label index", "server", b.where, "error", b.scrub(err))
+	}
 }
 
 func (b *Backend) layoutVersion(ctx context.Context) (int, error) {

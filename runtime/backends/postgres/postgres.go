@@ -209,9 +209,6 @@ func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend,
 // stategen's table layout there and creates it if it is missing (unless
 // cfg.ReadOnly; see the package doc).
 func Open(ctx context.Context, u *url.URL, cfg runtime.Config) (*Backend, error) {
-	if cfg.TTL > 0 {
-		return nil, fmt.Errorf("postgres: expiring data (TTL): %w", runtime.ErrUnsupported)
-	}
 	pc, schema, err := parseURL(u)
 	if err != nil {
 		return nil, err

@@ -71,6 +71,35 @@ func value(where string, data []byte, rev, updated int64) (runtime.Value, error)
 type schemaInfo struct {
 	Keys   []string `json:"keys,omitempty"`
 	Secret []string `json:"secret,omitempty"`
+	// A checkpoint's schema_info also holds its runtime.CheckpointMeta.
+	runtime.CheckpointMeta
+}
+
+// checkpointColumns are schemaColumns of a checkpoint, whose schema_info
+// also holds its meta.
+func checkpointColumns(info runtime.CheckpointInfo) (name *string, version *int32, infoCol *string, err error) {
+	name, version, infoCol, err = schemaColumns(info.Schema)
+	if err != nil || info.CheckpointMeta.IsZero() {
+		return name, version, infoCol, err
+	}
+	js, err := json.Marshal(schemaInfo{Keys: info.Schema.Keys, Secret: info.Schema.Secret, CheckpointMeta: info.CheckpointMeta})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s := string(js)
+	return name, version, &s, nil
+}
+
+// checkpointMeta is the meta in a checkpoint's schema_info.
+func checkpointMeta(where string, info *string) (runtime.CheckpointMeta, error) {
+	if info == nil {
+		return runtime.CheckpointMeta{}, nil
+	}
+	var si schemaInfo
+	if err := json.Unmarshal([]byte(*info), &si); err != nil {
+		return runtime.CheckpointMeta{}, runtime.Corrupt(where+" schema", err)
+	}
+	return si.CheckpointMeta, nil
 }
 
 // schemaColumns are ref's schema_name, schema_version and schema_info

@@ -16,6 +16,8 @@ type statements struct {
 	getCheckpoint, checkpoints          string
 	deleteCheckpoint, touch             string
 	notifyCheckpoint                    string
+	dropLock, drop                      string
+	labelled                            string
 }
 
 // feedLimit bounds a notification's payload below PostgreSQL's 8000 bytes:
@@ -197,6 +199,23 @@ func newStatements(schema string) statements {
 		checkpoints: t(`SELECT name, created, revision, schema_name, schema_version, schema_info, keys
 			FROM $checkpoints WHERE ns = $1 AND (created, name) > ($2, $3)
 			ORDER BY created, name LIMIT ` + strconv.Itoa(pageSize)),
+
+		// A page of the namespaces carrying a label, from entries_labels.
+		//   $1 key, $2 value, $3 after, $4 limit
+		labelled: t(`SELECT ns FROM $entries WHERE ` + strings.ReplaceAll(labelRows, "%%", "%") + ` AND key = $1 AND value = $2 AND ns > $3
+			ORDER BY ns LIMIT $4`),
+
+		// Drop's statements: the namespace's row goes first, locked as
+		// every write locks it, saying whether the namespace held
+		// anything; then everything else of it.
+		dropLock: t(`DELETE FROM $namespaces AS n WHERE n.ns = $1
+			RETURNING n.schema_name IS NOT NULL
+				OR EXISTS (SELECT 1 FROM $entries AS e WHERE e.ns = n.ns)
+				OR EXISTS (SELECT 1 FROM $checkpoints AS c WHERE c.ns = n.ns)`),
+		drop: t(`WITH e AS (DELETE FROM $entries WHERE ns = $1),
+				c AS (DELETE FROM $checkpoints WHERE ns = $1),
+				ce AS (DELETE FROM $checkpoint_entries WHERE ns = $1)
+			DELETE FROM $applied WHERE ns = $1`),
 
 		//   $1 ns, $2 name, $3 the feed channel
 		deleteCheckpoint: t(`WITH cp AS (

@@ -7,6 +7,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/backendtest"
 	"github.com/stategen/stategen/runtime/backends/redis/redistest"
 )
 
@@ -87,4 +88,11 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRunsByLabel: the first page of runs of a label out of 100 and
+// out of 10,000, read from the maintained label index.
+func BenchmarkRunsByLabel(b *testing.B) {
+	srv := redistest.Start(b)
+	backendtest.BenchRunsByLabel(b, srv.URL)
 }

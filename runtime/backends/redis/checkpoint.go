@@ -28,6 +28,13 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	args := make([]any, 0, 9+6*len(cp.Values))
 	args = append(args, cp.Name, strconv.FormatInt(cp.Created.UnixNano(), 10), cp.Created.UnixMilli(),
 		cp.Revision, schema, b.ttl, b.cpPrefix(ns), b.feedChannel(), ns)
+	if !cp.CheckpointMeta.IsZero() {
+		meta, err := json.Marshal(cp.CheckpointMeta)
+		if err != nil {
+			return fmt.Errorf("redis: encode checkpoint meta: %w", err)
+		}
+		args = append(args, fieldMeta, string(meta))
+	}
 	for k, v := range cp.Values {
 		args = append(args, "v:"+k, []byte(v.Data), "r:"+k, v.Revision, "t:"+k, updatedField(v))
 	}
@@ -58,7 +65,7 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 		return nil, err
 	}
 	return &runtime.Checkpoint{
-		CheckpointInfo: runtime.CheckpointInfo{Name: name, Created: h.created, Revision: h.rev, Schema: h.schema, Keys: len(h.values)},
+		CheckpointInfo: runtime.CheckpointInfo{Name: name, Created: h.created, Revision: h.rev, Schema: h.schema, Keys: len(h.values), CheckpointMeta: h.meta},
 		Values:         h.values,
 	}, nil
 }
@@ -80,7 +87,7 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 	_, err = b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, name := range names {
 			key := b.cpKey(ns, name)
-			books[i] = p.HMGet(ctx, key, fieldRev, fieldCreated, fieldSchema, fieldName)
+			books[i] = p.HMGet(ctx, key, fieldRev, fieldCreated, fieldSchema, fieldName, fieldMeta)
 			lens[i] = p.HLen(ctx, key)
 		}
 		return nil
@@ -91,7 +98,7 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 	out := make([]runtime.CheckpointInfo, 0, len(names))
 	for i, name := range names {
 		fields := map[string]string{}
-		for j, f := range []string{fieldRev, fieldCreated, fieldSchema, fieldName} {
+		for j, f := range []string{fieldRev, fieldCreated, fieldSchema, fieldName, fieldMeta} {
 			if s, ok := books[i].Val()[j].(string); ok {
 				fields[f] = s
 			}
@@ -108,7 +115,7 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 		}
 		// Each key takes three fields (v:, r:, t:); the rest is bookkeeping.
 		keys := (int(lens[i].Val()) - len(fields)) / 3
-		out = append(out, runtime.CheckpointInfo{Name: name, Created: h.created, Revision: h.rev, Schema: h.schema, Keys: keys})
+		out = append(out, runtime.CheckpointInfo{Name: name, Created: h.created, Revision: h.rev, Schema: h.schema, Keys: keys, CheckpointMeta: h.meta})
 	}
 	return out, nil
 }

@@ -44,9 +44,12 @@
 //	                       (unix nanoseconds of the namespace's first write),
 //	                       _schema (JSON {"name":..,"version":..}, absent if none)
 //	PREFIX:{NS}:cp:NAME    hash: checkpoint NAME, the same v:/r:/t: fields plus
-//	                       _rev (revision it copies), _schema, _created, _name
+//	                       _rev (revision it copies), _schema, _created, _name,
+//	                       _meta (JSON {"labels":..,"restored":..}, if any)
 //	PREFIX:{NS}:cps        sorted set: checkpoint names scored by creation
 //	                       (unix milliseconds), for listing
+//	PREFIX:label:K:V       sorted set: the namespaces carrying label K=V (V as
+//	                       JSON), in its own slot; see labels.go
 //	PREFIX:{NS}:applied    sorted set: the IDs of the conditional batches
 //	                       applied (see below), scored by their revision, and
 //	                       the member "" scored by the revision up to which

@@ -23,6 +23,9 @@ const (
 	fieldCreated = "_created"
 	fieldSchema  = "_schema"
 	fieldName    = "_name"
+	// fieldMeta is a checkpoint's labels and lineage, the JSON of a
+	// runtime.CheckpointMeta; absent when it has none.
+	fieldMeta = "_meta"
 )
 
 // Get reads one key with a single HMGET.
@@ -91,6 +94,7 @@ type hashContent struct {
 	created time.Time
 	schema  runtime.SchemaRef
 	name    string
+	meta    runtime.CheckpointMeta
 	values  map[string]runtime.Value
 }
 
@@ -126,6 +130,11 @@ func decodeHash(where string, fields map[string]string) (*hashContent, error) {
 	if s, ok := fields[fieldSchema]; ok {
 		if err := json.Unmarshal([]byte(s), &h.schema); err != nil {
 			return nil, runtime.Corrupt(where+" schema", err)
+		}
+	}
+	if s, ok := fields[fieldMeta]; ok {
+		if err := json.Unmarshal([]byte(s), &h.meta); err != nil {
+			return nil, runtime.Corrupt(where+" meta", err)
 		}
 	}
 	h.name = fields[fieldName]
@@ -179,7 +188,8 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	if b.readOnly {
 		return 0, fmt.Errorf("redis: %w", runtime.ErrReadOnly)
 	}
-	if len(batch.Puts) == 1 && len(batch.Conds) == 0 && len(batch.Deletes) == 0 && !batch.Replace && batch.Schema == nil && b.ttl == "0" {
+	if len(batch.Puts) == 1 && len(batch.Conds) == 0 && len(batch.Deletes) == 0 && !batch.Replace && batch.Schema == nil && b.ttl == "0" &&
+		!runtime.IsReserved(batch.Puts[0].Key) {
 		kv := batch.Puts[0]
 		rev, err := putOneScript.Run(ctx, b.client, []string{b.stateKey(ns)}, strconv.FormatInt(time.Now().UnixNano(), 10), kv.Key, []byte(kv.Value), b.feedChannel(), ns).Int64()
 		return rev, classify(err)
@@ -220,9 +230,18 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	for _, kv := range batch.Puts {
 		args = append(args, kv.Key, []byte(kv.Value))
 	}
+	labels := labelPuts(batch)
+	if err := b.index(ctx, ns, labels); err != nil {
+		return 0, err
+	}
 	res, err := applyScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns), b.appliedKey(ns)}, args...).Slice()
 	if err != nil {
 		return 0, classify(err)
+	}
+	if len(labels) > 0 && len(res) >= 2 && res[0] == "ok" {
+		if err := b.index(ctx, ns, labels); err != nil {
+			return 0, err
+		}
 	}
 	if len(res) >= 2 && res[0] == "ok" {
 		if rev, ok := res[1].(int64); ok {

@@ -98,9 +98,6 @@ func TestURLErrors(t *testing.T) {
 			t.Errorf("Open(%q) = %v, want an error about %s", raw, err, want)
 		}
 	}
-	if _, err := runtime.Open(ctx, "sqlite:"+dir+"/a.db", runtime.WithTTL(time.Hour)); !errors.Is(err, runtime.ErrUnsupported) {
-		t.Errorf("TTL on sqlite: %v, want ErrUnsupported", err)
-	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("refused URLs created files: %v", entries)
 	}

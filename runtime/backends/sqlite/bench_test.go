@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/backendtest"
 )
 
 // The raw side of each pair is what a hand-written program would do with the
@@ -108,4 +109,12 @@ func benchLoad(b *testing.B, opt runtime.Option) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkRunsByLabel: the first page of runs of a label out of 100 and
+// out of 10,000, read from the label index.
+func BenchmarkRunsByLabel(b *testing.B) {
+	backendtest.BenchRunsByLabel(b, func(t testing.TB) string {
+		return "sqlite:" + filepath.Join(t.TempDir(), "state.db") + "?synchronous=normal"
+	})
 }

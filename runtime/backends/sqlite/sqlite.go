@@ -22,7 +22,12 @@
 // Tables: entries (one row per key, the JSON value as text), schemas (a
 // namespace's schema: name, version and, as the JSON {"keys": [...],
 // "secret": [...]}, its info), checkpoints (with schema_name,
-// schema_version and schema_info) and checkpoint_entries. The info columns
+// schema_version and schema_info, which also holds the checkpoint's
+// labels and lineage, runtime.CheckpointMeta) and checkpoint_entries. A
+// run's labels are entries rows of reserved keys __label.K, which the
+// partial index entries_labels (key, value, ns) holds, so that listing the
+// runs of a label reads a range of it. Drop deletes a namespace's rows
+// from every table in one transaction. The info columns
 // were added after the first layout; opening a database read-write adds
 // them, read-only reads an older database without them.
 package sqlite
@@ -89,7 +94,13 @@ CREATE TABLE IF NOT EXISTS checkpoint_entries (
 	updated  INTEGER NOT NULL,
 	PRIMARY KEY (ns, name, key)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_labels ON entries (key, value, ns) WHERE ` + labelRows + `;
 `
+
+// labelRows selects the rows of runs' labels (runtime.LabelKey), which the
+// partial index entries_labels holds: a query must name this very term
+// for SQLite to use it.
+const labelRows = `key LIKE '\_\_label.%' ESCAPE '\'`
 
 // The statements of the hot paths, prepared once per pool. nextRev is the
 // namespace's next revision, computed inside the writing statement.
@@ -164,9 +175,6 @@ type Backend struct {
 }
 
 func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
-	if cfg.TTL > 0 {
-		return nil, fmt.Errorf("sqlite: expiring data (TTL): %w", runtime.ErrUnsupported)
-	}
 	if u.Host != "" {
 		return nil, fmt.Errorf("sqlite: URL names a host %q: use sqlite:relative/path or sqlite:///absolute/path", u.Host)
 	}
@@ -477,6 +485,22 @@ func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Va
 type schemaInfo struct {
 	Keys   []string `json:"keys,omitempty"`
 	Secret []string `json:"secret,omitempty"`
+	// A checkpoint's schema_info also holds its runtime.CheckpointMeta.
+	runtime.CheckpointMeta
+}
+
+// encodeCheckpointInfo is a checkpoint's schema_info column: its schema's
+// info and its meta, nil (NULL) when it has neither.
+func encodeCheckpointInfo(info runtime.CheckpointInfo) (any, error) {
+	ref := info.Schema
+	if len(ref.Keys) == 0 && len(ref.Secret) == 0 && info.CheckpointMeta.IsZero() {
+		return nil, nil
+	}
+	js, err := json.Marshal(schemaInfo{Keys: ref.Keys, Secret: ref.Secret, CheckpointMeta: info.CheckpointMeta})
+	if err != nil {
+		return nil, err
+	}
+	return string(js), nil
 }
 
 // encodeInfo is ref's info column, nil (NULL) when it has none.
@@ -493,15 +517,21 @@ func encodeInfo(ref runtime.SchemaRef) (any, error) {
 
 // decodeInfo fills ref's keys from an info column.
 func decodeInfo(where string, ref *runtime.SchemaRef, info sql.NullString) error {
+	_, err := decodeMeta(where, ref, info)
+	return err
+}
+
+// decodeMeta is decodeInfo that also returns a checkpoint's meta.
+func decodeMeta(where string, ref *runtime.SchemaRef, info sql.NullString) (runtime.CheckpointMeta, error) {
 	if !info.Valid {
-		return nil
+		return runtime.CheckpointMeta{}, nil
 	}
 	var si schemaInfo
 	if err := json.Unmarshal([]byte(info.String), &si); err != nil {
-		return runtime.Corrupt(where+" schema", err)
+		return runtime.CheckpointMeta{}, runtime.Corrupt(where+" schema", err)
 	}
 	ref.Keys, ref.Secret = si.Keys, si.Secret
-	return nil
+	return si.CheckpointMeta, nil
 }
 
 // infoColumn selects column, or NULL from a database that predates it.
@@ -776,7 +806,7 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	if b.readOnly {
 		return fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
 	}
-	info, err := encodeInfo(cp.Schema)
+	info, err := encodeCheckpointInfo(cp.CheckpointInfo)
 	if err != nil {
 		return fmt.Errorf("sqlite: encode schema: %w", err)
 	}
@@ -841,7 +871,8 @@ func (b *Backend) scanInfo(scan func(...any) error) (runtime.CheckpointInfo, err
 	}
 	info.Created, info.Revision, info.Keys = time.Unix(0, c), r, int(k)
 	info.Schema = runtime.SchemaRef{Name: name, Version: int(v)}
-	if err := decodeInfo(where, &info.Schema, schemaKeys); err != nil {
+	var err error
+	if info.CheckpointMeta, err = decodeMeta(where, &info.Schema, schemaKeys); err != nil {
 		return info, err
 	}
 	return info, nil

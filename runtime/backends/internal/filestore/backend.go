@@ -25,12 +25,9 @@ var (
 
 // Open returns the backend for the store directory dir in format f. The
 // directory is created by the first write; with cfg.ReadOnly a directory
-// that does not exist is an error wrapping runtime.ErrNotFound. A TTL is
-// runtime.ErrUnsupported: files do not expire.
+// that does not exist is an error wrapping runtime.ErrNotFound. A TTL
+// (cfg.TTL) is the runtime's to apply: files do not expire by themselves.
 func Open(dir string, f Format, cfg runtime.Config) (*Backend, error) {
-	if cfg.TTL > 0 {
-		return nil, fmt.Errorf("expiring data (TTL): %w", runtime.ErrUnsupported)
-	}
 	d, err := OpenDir(dir)
 	if err != nil {
 		return nil, err
@@ -73,7 +70,7 @@ func checkNames(ns string, keys ...string) error {
 		return err
 	}
 	for _, k := range keys {
-		if err := runtime.ValidateName("key", k); err != nil {
+		if err := checkKey(k); err != nil {
 			return err
 		}
 	}
@@ -83,7 +80,20 @@ func checkNames(ns string, keys ...string) error {
 // isKey reports whether name is one stategen accepts as a key. A data
 // file's members with other names are not stategen's: they are neither
 // shown nor dropped.
-func isKey(name string) bool { return runtime.ValidateName("key", name) == nil }
+func isKey(name string) bool { return checkKey(name) == nil }
+
+// checkKey checks a key name: a name the Store accepts, or one of the
+// runtime's reserved keys (runtime.IsReserved), which the files keep like
+// any other, but never legacyKey.
+func checkKey(name string) error {
+	if runtime.IsReserved(name) && name != legacyKey && len(name) > len(runtime.ReservedPrefix) {
+		if err := runtime.ValidateName("key", "r"+name[len(runtime.ReservedPrefix):]); err != nil {
+			return fmt.Errorf("%w: reserved key name %q", runtime.ErrInvalidName, name)
+		}
+		return nil
+	}
+	return runtime.ValidateName("key", name)
+}
 
 // value returns key's value, compact, and when it was written.
 func (b *Backend) value(st *nsState, key string) (runtime.Value, bool, error) {
@@ -142,14 +152,33 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 		return nil, b.notFound(ns)
 	}
 	snap := &runtime.Snapshot{Namespace: ns, Revision: st.rev, Schema: st.schema, Values: make(map[string]runtime.Value, len(st.keyRevs))}
+	dated := true
 	for k := range st.keys() {
 		v, _, err := b.value(st, k)
 		if err != nil {
 			return nil, err
 		}
+		dated = dated && !v.Updated.IsZero()
 		snap.Values[k] = v
 	}
+	if !dated {
+		// A key the format does not date (the ADW layout, the keys kept
+		// in the bookkeeping): the files' times date the last write.
+		snap.Updated = b.lastWrite(st)
+	}
 	return snap, nil
+}
+
+// lastWrite is the time of a namespace's last write: the later of its
+// data file's and its bookkeeping's modification times.
+func (b *Backend) lastWrite(st *nsState) time.Time {
+	var t time.Time
+	for _, name := range []string{b.f.DataFile(), metaFile} {
+		if fi, err := b.dir.Stat(b.path(st.name, name)); err == nil && fi.ModTime().After(t) {
+			t = fi.ModTime()
+		}
+	}
+	return t
 }
 
 // Stamp combines the identities (inode, size, modification time, device)

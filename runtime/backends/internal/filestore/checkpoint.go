@@ -33,6 +33,8 @@ type checkpointInfo struct {
 	Schema   *runtime.SchemaRef `json:"schema,omitempty"`
 	Keys     int                `json:"keys"`
 	Created  time.Time          `json:"created"`
+	// Labels and lineage (runtime.CheckpointMeta), when it has any.
+	Meta *runtime.CheckpointMeta `json:"meta,omitempty"`
 }
 
 func (b *Backend) cpPath(ns, name string) string {
@@ -54,6 +56,9 @@ func encodeCheckpoint(cp *runtime.Checkpoint, t time.Time) ([]byte, error) {
 	}
 	if !cp.Schema.IsZero() {
 		info.Schema = &cp.Schema
+	}
+	if !cp.CheckpointMeta.IsZero() {
+		info.Meta = &cp.CheckpointMeta
 	}
 	infoJSON, err := json.Marshal(info)
 	if err != nil {
@@ -108,6 +113,9 @@ func decodeCheckpoint(data []byte) (*runtime.Checkpoint, error) {
 		cp.Revision, cp.Created, hasInfo = info.Revision, info.Created, true
 		if info.Schema != nil {
 			cp.Schema = *info.Schema
+		}
+		if info.Meta != nil {
+			cp.CheckpointMeta = *info.Meta
 		}
 	}
 	for _, m := range o.members {
@@ -228,6 +236,7 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 		return nil, fmt.Errorf("list %s: %w", b.dir.Join(dir), err)
 	}
 	var out []runtime.CheckpointInfo
+	vanished := false
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok || e.IsDir() || runtime.ValidateName("checkpoint", name) != nil {
@@ -236,6 +245,7 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 		cp, err := b.GetCheckpoint(ctx, ns, name)
 		switch {
 		case errors.Is(err, runtime.ErrNotFound):
+			vanished = true
 			continue // deleted since the listing
 		case errors.Is(err, runtime.ErrCorrupt):
 			out = append(out, runtime.CheckpointInfo{Name: name, Err: err})
@@ -243,6 +253,17 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 			return nil, err
 		default:
 			out = append(out, cp.CheckpointInfo)
+		}
+	}
+	if vanished {
+		// The namespace may have been dropped (its directory renamed
+		// away) since the listing: then it has no checkpoints at all,
+		// never some of them.
+		if _, err := b.dir.Stat(ns); IsNotExist(err) {
+			return nil, nil
+		}
+		if _, err := b.dir.Stat(dir); IsNotExist(err) {
+			return nil, nil
 		}
 	}
 	return out, nil

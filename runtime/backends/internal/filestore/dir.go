@@ -284,6 +284,33 @@ func (d *Dir) Remove(name string) error {
 	return d.syncDir(path.Dir(name))
 }
 
+// Rename renames a file or directory and syncs the directory of each name.
+func (d *Dir) Rename(from, to string) error {
+	root, err := d.open(false)
+	if err != nil {
+		return &fs.PathError{Op: "rename", Path: d.Join(from), Err: fs.ErrNotExist}
+	}
+	if err := root.Rename(from, to); err != nil {
+		return err
+	}
+	if err := d.syncDir(path.Dir(from)); err != nil {
+		return err
+	}
+	if path.Dir(to) != path.Dir(from) {
+		return d.syncDir(path.Dir(to))
+	}
+	return nil
+}
+
+// RemoveAll deletes name and everything under it.
+func (d *Dir) RemoveAll(name string) error {
+	root, err := d.open(false)
+	if err != nil {
+		return nil
+	}
+	return root.RemoveAll(name)
+}
+
 // syncDir makes a rename or removal in dir durable.
 func (d *Dir) syncDir(dir string) error {
 	if goruntime.GOOS == "windows" {

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -30,6 +31,9 @@ func (d *Dir) Lock(ctx context.Context, lockFile string) (unlock func(), err err
 		return nil, err
 	}
 	fl, err := d.lockFile(ctx, lockFile)
+	for tries := 0; err == errMoved && tries < 100; tries++ {
+		fl, err = d.lockFile(ctx, lockFile)
+	}
 	if err != nil {
 		d.unlockProc(lockFile, pl)
 		return nil, err
@@ -111,8 +115,19 @@ func (d *Dir) lockFile(ctx context.Context, name string) (*flock.Flock, error) {
 		fl.Unlock()
 		return nil, fmt.Errorf("lock %s: the lock file was replaced while locking it (%v)", d.Join(name), err)
 	}
+	// A Drop renames the namespace's directory away, lock file and all,
+	// while holding the lock: a writer that waited on that file holds a
+	// lock nobody else will ask for, and must take the new one.
+	if now, err := root.Stat(name); err != nil || !os.SameFile(now, got) {
+		fl.Unlock()
+		return nil, errMoved
+	}
 	return fl, nil
 }
+
+// errMoved says the lock file was moved away (its namespace dropped) while
+// waiting for it: locking starts over on the file now at its path.
+var errMoved = errors.New("the lock file was moved away while waiting for it")
 
 // waitLock blocks in flock(2), which wakes the waiters in turn as soon as
 // the holder lets go (polling would add latency and starve unlucky

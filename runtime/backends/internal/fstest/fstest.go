@@ -230,7 +230,7 @@ func NamesStayInside(t *testing.T, open func(dir string) (runtime.Backend, error
 	cp := func(name string) *runtime.Checkpoint {
 		return &runtime.Checkpoint{CheckpointInfo: runtime.CheckpointInfo{Name: name}, Values: map[string]runtime.Value{"k": {Data: []byte(`1`)}}}
 	}
-	for _, bad := range []string{"../x", "..", "/abs", "a/b", "../outside", "", ".stategen", ".hidden", "__x", "__stategen__"} {
+	for _, bad := range []string{"../x", "..", "/abs", "a/b", "../outside", "", ".stategen", ".hidden", "__x y", "__", "__stategen__"} {
 		errs := map[string]error{}
 		_, errs["apply ns"] = b.Apply(ctx, bad, &runtime.Batch{Puts: []runtime.KV{KV("k", `1`)}})
 		_, errs["apply key"] = b.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{KV(bad, `1`)}})

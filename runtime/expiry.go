@@ -1,0 +1,61 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// keyTTL is the reserved key that records a run's TTL (WithTTL), in
+// nanoseconds, so that every tool, without the program's options, knows
+// when the run expires: TTL after its last write.
+const keyTTL = ReservedPrefix + "ttl"
+
+// ttlKV is the put that records ttl with a run.
+func ttlKV(ttl time.Duration) KV {
+	return KV{Key: keyTTL, Value: json.RawMessage(strconv.FormatInt(int64(ttl), 10))}
+}
+
+// ttlOf decodes the value of keyTTL; 0 when it is not a duration.
+func ttlOf(data []byte) time.Duration {
+	var n int64
+	if json.Unmarshal(data, &n) != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n)
+}
+
+// GC deletes the runs idle longer than their TTL, each with Drop (state,
+// checkpoints, lease, labels at once), and returns them. With dryRun it
+// only returns them. A run written again between the check and the drop
+// is dropped all the same.
+func (s *Store) GC(ctx context.Context, dryRun bool) ([]RunInfo, error) {
+	names, err := s.Namespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	var out []RunInfo
+	for _, ns := range names {
+		snap, err := s.rawSnapshot(ctx, ns)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		r := runInfo(snap)
+		if !r.Expired(now) {
+			continue
+		}
+		if !dryRun {
+			if err := s.Drop(ctx, ns); err != nil && !errors.Is(err, ErrNotFound) {
+				return out, err
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +21,7 @@ type runQuery struct {
 	// Labels keeps runs that carry every one of them; an empty value asks
 	// only for the label to be present.
 	Labels map[string]string
-	// Schema keeps runs whose schema name is it (case-insensitive).
+	// Schema keeps runs whose schema name is it.
 	Schema string
 	// After is the cursor: the last namespace of the previous page.
 	After string
@@ -49,57 +48,63 @@ type runsPage struct {
 	Next string
 }
 
-// listRuns is the runs table's one data source. It reads each namespace
-// (its snapshot and its checkpoint list) until it has a page; runs do not
-// carry lease holders or labels here, so a label filter matches nothing.
-// When the store can list runs itself with their leases and labels
-// (Store.Runs), this becomes a call to it with Match applied on top.
+// listRuns is the runs table's one data source: Store.Runs, which filters
+// by schema and label values through the store's indexes, with the
+// namespace substring (Match) and label presence (a label asked for with
+// no value) applied on top, page after page of it until the table's page
+// is full.
 func listRuns(ctx context.Context, st *runtime.Store, q runQuery) (runsPage, error) {
-	names, err := st.Namespaces(ctx)
-	if err != nil {
-		return runsPage{}, err
+	rq := runtime.RunQuery{Schema: q.Schema, After: q.After, Limit: q.Limit}
+	for k, v := range q.Labels {
+		if v != "" {
+			if rq.Labels == nil {
+				rq.Labels = map[string]string{}
+			}
+			rq.Labels[k] = v
+		}
 	}
-	slices.Sort(names)
 	var page runsPage
 	match := strings.ToLower(q.Match)
-	for _, ns := range names {
-		if ns <= q.After && q.After != "" || !strings.Contains(strings.ToLower(ns), match) {
-			continue
-		}
-		row, err := readRun(ctx, st, ns)
+	for {
+		p, err := st.Runs(ctx, rq)
 		if err != nil {
 			return runsPage{}, err
 		}
-		if !row.matches(q) {
-			continue
+		for _, r := range p.Runs {
+			row := rowOf(r)
+			if !strings.Contains(strings.ToLower(r.Namespace), match) || !row.matches(q) {
+				continue
+			}
+			if len(page.Runs) == q.Limit {
+				page.Next = page.Runs[len(page.Runs)-1].Namespace
+				return page, nil
+			}
+			if err := row.countCheckpoints(ctx, st); err != nil {
+				return runsPage{}, err
+			}
+			page.Runs = append(page.Runs, row)
 		}
-		if len(page.Runs) == q.Limit {
-			page.Next = page.Runs[len(page.Runs)-1].Namespace
-			break
+		if p.Next == "" {
+			return page, nil
 		}
-		page.Runs = append(page.Runs, row)
+		rq.After = p.Next
 	}
-	return page, nil
 }
 
-// readRun reads one run's row. A run that cannot be read is a row with
-// Err; only the context ending is an error.
-func readRun(ctx context.Context, st *runtime.Store, ns string) (runRow, error) {
-	row := runRow{Namespace: ns}
-	snap, err := st.Snapshot(ctx, ns)
-	switch {
-	case err == nil:
-		row.Schema, row.Revision = snap.Schema, snap.Revision
-		for _, v := range snap.Values {
-			if v.Updated.After(row.Updated) {
-				row.Updated = v.Updated
-			}
-		}
-	case errors.Is(err, runtime.ErrNotFound): // only checkpoints left
-	default:
-		row.Err = err
+// rowOf is the table's row of a run, before its checkpoints are counted.
+func rowOf(r runtime.RunInfo) runRow {
+	row := runRow{Namespace: r.Namespace, Schema: r.Schema, Revision: r.Revision, Updated: r.Updated, Labels: r.Labels, Err: r.Err}
+	if r.Lease != nil {
+		row.Holder = r.Lease.Holder
 	}
-	cps, err := st.Checkpoints(ctx, ns)
+	return row
+}
+
+// countCheckpoints fills in the run's checkpoints, and for a run that
+// holds only checkpoints the schema of the newest. A listing that fails
+// marks the row; only the context ending is an error.
+func (row *runRow) countCheckpoints(ctx context.Context, st *runtime.Store) error {
+	cps, err := st.Checkpoints(ctx, row.Namespace)
 	if err != nil && row.Err == nil {
 		row.Err = err
 	}
@@ -107,15 +112,12 @@ func readRun(ctx context.Context, st *runtime.Store, ns string) (runRow, error) 
 	if row.Schema.IsZero() && len(cps) > 0 {
 		row.Schema = cps[len(cps)-1].Schema
 	}
-	return row, ctx.Err()
+	return ctx.Err()
 }
 
 // matches reports whether the row passes q's filters other than Match and
 // After.
 func (r runRow) matches(q runQuery) bool {
-	if q.Schema != "" && !strings.EqualFold(r.Schema.Name, q.Schema) {
-		return false
-	}
 	for k, v := range q.Labels {
 		got, ok := r.Labels[k]
 		if !ok || v != "" && got != v {

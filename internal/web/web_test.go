@@ -53,6 +53,9 @@ func newStore(t *testing.T) *runtime.Store {
 		}
 	}
 	write(t, st, "a1b2c3d4", map[string]string{"phase": `"test"`})
+	if _, err := st.Label(ctx, "b2c3d4e5", map[string]string{"team": "x"}); err != nil {
+		t.Fatal(err)
+	}
 	return st
 }
 
@@ -130,9 +133,12 @@ func TestRunsFilterAndPaging(t *testing.T) {
 	for _, c := range []struct{ query, want string }{
 		{"q=E5F", "c3d4e5f6"},
 		{"q=zz", ""},
-		{"schema=adwstate", "a1b2c3d4 b2c3d4e5 c3d4e5f6"},
+		{"schema=ADWState", "a1b2c3d4 b2c3d4e5 c3d4e5f6"},
 		{"schema=Other", ""},
-		{"label=team=x", ""}, // no labels yet: a label filter matches nothing
+		{"label=team=x", "b2c3d4e5"},
+		{"label=team=y", ""},
+		{"label=team=", "b2c3d4e5"}, // a label asked for without a value: present
+		{"label=team=x&q=a1", ""},
 		{"limit=2", "a1b2c3d4 b2c3d4e5"},
 		{"limit=2&after=b2c3d4e5", "c3d4e5f6"},
 	} {

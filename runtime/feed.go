@@ -230,11 +230,26 @@ func (s *Store) watchNative(ctx context.Context, f Feeder, ns string, o watchOpt
 			if err != nil {
 				err = s.wrap("watch", ns, "", err)
 			}
-			if !yield(c, err) {
+			if !yield(c.userKeys(), err) {
 				return
 			}
 		}
 	}
+}
+
+// userKeys is c without the reserved keys (a run's lease, labels and
+// lineage), which a native feed reports as the write stored them: a feed
+// reports state, as Snapshot does. A write of reserved keys only is still
+// a revision, reported with no keys.
+func (c Change) userKeys() Change {
+	drop := func(keys []string) []string {
+		if !slices.ContainsFunc(keys, IsReserved) {
+			return keys
+		}
+		return slices.DeleteFunc(slices.Clone(keys), IsReserved)
+	}
+	c.Keys, c.Deleted = drop(c.Keys), drop(c.Deleted)
+	return c
 }
 
 // currentRevision is ns's revision, and whether it is known (a namespace

@@ -200,13 +200,22 @@ type tally struct{ acked, unknown, failed atomic.Int64 }
 // increments runs writers goroutines, each with its own Store from open,
 // each adding 1 to the counter ns/n while more says so (taking turns with
 // every kind of update) and counting the outcomes in tl; it returns once
-// all are done. A writer that cannot open its Store fails the test.
+// all are done. A writer tries to open its Store until ctx ends or the
+// run does (the server may be down, restarting, as the writer starts),
+// and fails the test if it never could while it should have written.
 func increments(t testing.TB, ctx context.Context, open func() (*runtime.Store, error), ns string, writers int, more func(i int) bool, tl *tally) {
 	var wg sync.WaitGroup
 	var logged atomic.Int64
 	for w := range writers {
 		wg.Go(func() {
 			st, err := open()
+			for err != nil && ctx.Err() == nil && more(0) {
+				time.Sleep(50 * time.Millisecond)
+				st, err = open()
+			}
+			if err != nil && !more(0) {
+				return // the run ended before the server took a writer
+			}
 			if err != nil {
 				t.Errorf("writer %d: %v", w, err)
 				return

@@ -343,3 +343,50 @@ func TestLegacyEmptySchemaRow(t *testing.T) {
 		t.Errorf("update: %v", err)
 	}
 }
+
+// TestStampSeesEveryCommit: the stamp read from the WAL index header
+// changes with every commit of another connection, across WAL resets
+// (checkpoints that restart the log) and with values of the same size, and
+// is read from the header, not by the fallback query.
+func TestStampSeesEveryCommit(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	a, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	w, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if a.shm == nil {
+		t.Fatal("no WAL index file opened: Stamp would always query")
+	}
+	prev, err := a.Stamp(ctx, "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := w.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{{Key: "k", Value: []byte(`"x"`)}}}); err != nil {
+			t.Fatal(err)
+		}
+		if i%25 == 0 {
+			if _, err := w.write.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := a.Stamp(ctx, "ns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == prev {
+			t.Fatalf("commit %d left the stamp at %v", i, st)
+		}
+		if st[0] < 0 {
+			t.Fatalf("commit %d: stamp %v came from the fallback query, not the header", i, st)
+		}
+		prev = st
+	}
+}

@@ -30,6 +30,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,10 +158,13 @@ type Backend struct {
 	write *sql.DB // nil when read-only
 	read  *sql.DB
 
-	get, getSchema, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, upsert, deleteKey *sql.Stmt
+	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, upsert, deleteKey *sql.Stmt
 
 	stampMu   sync.Mutex
 	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign
+	// shm is the WAL index (the -shm file), whose header Stamp reads; nil
+	// where there is none (a database opened immutable).
+	shm *os.File
 }
 
 func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
@@ -377,6 +381,8 @@ func (b *Backend) prepare(ctx context.Context) error {
 	}
 	b.get = prep(b.read, sqlGet)
 	b.getSchema = prep(b.read, sqlGetSchema)
+	b.snapshot = prep(b.read, `SELECT key, value, revision, updated, NULL FROM entries WHERE ns = ?1
+		UNION ALL SELECT NULL, name, version, 0, `+b.infoColumn("info")+` FROM schemas WHERE ns = ?1 AND `+hasSchema)
 	if !b.readOnly {
 		b.put = prep(b.write, sqlPut)
 		b.create = prep(b.write, sqlCreate)
@@ -392,12 +398,25 @@ func (b *Backend) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.stampConn, err = b.read.Conn(ctx)
-	return err
+	if b.stampConn, err = b.read.Conn(ctx); err != nil {
+		return err
+	}
+	// The first read opens the WAL index; then its file can be read.
+	var v int64
+	if err := b.stampConn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return err
+	}
+	if f, err := os.Open(b.path + "-shm"); err == nil {
+		b.shm = f
+	}
+	return nil
 }
 
 // Close closes both pools.
 func (b *Backend) Close() error {
+	if b.shm != nil {
+		b.shm.Close()
+	}
 	if b.stampConn != nil {
 		b.stampConn.Close()
 	}
@@ -512,40 +531,78 @@ func (b *Backend) infoColumn(column string) string {
 	return "NULL"
 }
 
-// Stamp returns the database's data_version, which changes on every commit
-// by any connection other than the one asking.
+// Stamp returns the header of the database's WAL index, which every
+// commit, by any connection of any process, changes before it releases the
+// write lock: the change counter, the last valid frame, the WAL's salts
+// (new after each reset) and the header's checksum. It is one pread of the
+// -shm file where SQLite keeps it, without a lock: SQLite keeps two copies
+// of the header and writes them in turn, so a read that caught a write
+// half-done sees them differ and asks SQLite instead (PRAGMA data_version,
+// which takes a read lock and costs ten times as much), as it does where
+// there is no -shm file.
 func (b *Backend) Stamp(ctx context.Context, ns string) (runtime.Stamp, error) {
+	if b.shm != nil {
+		var hdr [2 * walHeaderSize]byte
+		if n, err := b.shm.ReadAt(hdr[:], 0); n == len(hdr) && err == nil &&
+			hdr[12] != 0 && string(hdr[:walHeaderSize]) == string(hdr[walHeaderSize:]) {
+			u := func(off int) int64 { return int64(binary.NativeEndian.Uint32(hdr[off:])) }
+			return runtime.Stamp{u(8) | u(16)<<32, u(32) | u(36)<<32, u(40) | u(44)<<32, u(20)}, nil
+		}
+	}
 	b.stampMu.Lock()
 	defer b.stampMu.Unlock()
 	var v int64
 	if err := b.stampConn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
 		return runtime.Stamp{}, classify(err)
 	}
-	return runtime.Stamp{v}, nil
+	// Negative: never equal to a header's stamp.
+	return runtime.Stamp{-1 - v}, nil
 }
 
-// Snapshot reads a namespace in one read transaction.
+// walHeaderSize is the size of the WAL index header (WalIndexHdr in
+// SQLite's wal.c): iVersion, unused, iChange at 8, isInit at 12,
+// bigEndCksum, szPage, mxFrame at 16, nPage at 20, aFrameCksum at 24,
+// aSalt at 32, aCksum at 40, in the machine's byte order.
+const walHeaderSize = 48
+
+// Snapshot reads a namespace in one prepared statement (a statement reads
+// one snapshot of the database): every row of the namespace, tombstones and
+// the marker included since the largest revision among them is the
+// namespace's, then its schema's row, told apart by a NULL key.
 func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, error) {
-	tx, err := b.read.BeginTx(ctx, nil)
+	rows, err := b.snapshot.QueryContext(ctx, ns)
 	if err != nil {
 		return nil, classify(err)
 	}
-	defer tx.Rollback()
-	snap := &runtime.Snapshot{Namespace: ns}
-	if err := tx.QueryRowContext(ctx, sqlNSRev, ns).Scan(&snap.Revision); err != nil {
+	defer rows.Close()
+	snap := &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}
+	for rows.Next() {
+		var key, info sql.NullString
+		var data []byte
+		var rev, updated int64
+		if err := rows.Scan(&key, &data, &rev, &updated, &info); err != nil {
+			return nil, runtime.Corrupt("namespace "+ns, err)
+		}
+		switch {
+		case !key.Valid: // the schema's row
+			snap.Schema.Name, snap.Schema.Version = string(data), int(rev)
+			if err := decodeInfo("namespace "+ns, &snap.Schema, info); err != nil {
+				return nil, err
+			}
+			continue
+		case rev > snap.Revision:
+			snap.Revision = rev
+		}
+		if data == nil || key.String == "" {
+			continue // a tombstone, or the marker
+		}
+		if err := checkJSON("key "+key.String, data); err != nil {
+			return nil, err
+		}
+		snap.Values[key.String] = runtime.Value{Data: data, Revision: rev, Updated: time.Unix(0, updated)}
+	}
+	if err := rows.Err(); err != nil {
 		return nil, classify(err)
-	}
-	var info sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT name, version, `+b.infoColumn("info")+` FROM schemas WHERE ns = ? AND `+hasSchema, ns).Scan(&snap.Schema.Name, &snap.Schema.Version, &info)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, classify(err)
-	}
-	if err := decodeInfo("namespace "+ns, &snap.Schema, info); err != nil {
-		return nil, err
-	}
-	snap.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM entries WHERE ns = ? AND value IS NOT NULL AND key != ''`, ns)
-	if err != nil {
-		return nil, err
 	}
 	if len(snap.Values) == 0 && snap.Schema.IsZero() {
 		return nil, runtime.ErrNotFound

@@ -158,7 +158,9 @@ type Backend struct {
 	write *sql.DB // nil when read-only
 	read  *sql.DB
 
-	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, upsert, deleteKey *sql.Stmt
+	commits committer
+
+	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, upsert, deleteKey, schemaOf, setSchema *sql.Stmt
 
 	stampMu   sync.Mutex
 	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign
@@ -238,6 +240,7 @@ func Open(ctx context.Context, path string, o Options) (*Backend, error) {
 	dsn := FileURI(path) + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(%s)",
 		o.BusyTimeout.Milliseconds(), o.Synchronous)
 	b := &Backend{path: path, info: true}
+	b.commits.b = b
 	if b.write, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -394,6 +397,11 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.nsRev = prep(b.write, sqlNSRev)
 		b.keyRev = prep(b.write, sqlKeyRev)
 		b.deleteKey = prep(b.write, sqlDeleteKey)
+		b.schemaOf = prep(b.write, `SELECT name, version FROM schemas WHERE ns = ?`)
+		// Rewritten only when it changes: most writes record the same one.
+		b.setSchema = prep(b.write, `INSERT INTO schemas (ns, name, version, info) VALUES (?1, ?2, ?3, ?4)
+			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info
+			WHERE name IS NOT excluded.name OR version IS NOT excluded.version OR info IS NOT excluded.info`)
 	}
 	if err != nil {
 		return err
@@ -635,13 +643,19 @@ func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map
 	return values, classify(rows.Err())
 }
 
-// Apply writes a batch. A batch of one key with at most a condition on that
-// key, the common case, is a single statement; anything else is one
-// immediate transaction.
+// Apply writes a batch. Concurrent Applies share commits (see group.go);
+// a lone one runs at once, as applyAlone.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
 	if b.readOnly {
 		return 0, fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
 	}
+	return b.commits.apply(ctx, ns, batch)
+}
+
+// applyAlone writes one batch in a transaction of its own. A batch of one
+// key with at most a condition on that key, the common case, is a single
+// statement; anything else is one immediate transaction.
+func (b *Backend) applyAlone(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
 	oneKey := len(batch.Puts) == 1 && len(batch.Deletes) == 0 && !batch.Replace &&
 		(len(batch.Conds) == 0 || len(batch.Conds) == 1 && batch.Conds[0].Key == batch.Puts[0].Key)
 	switch {
@@ -659,6 +673,20 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		return 0, classify(err)
 	}
 	defer tx.Rollback()
+	rev, err := b.applyTx(ctx, tx, ns, batch)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, classify(err)
+	}
+	return rev, nil
+}
+
+// applyTx writes a batch within tx, or fails having written nothing of it
+// that tx would keep if it went on (the caller rolls back, to the start or
+// to a savepoint).
+func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *runtime.Batch) (int64, error) {
 	for _, c := range batch.Conds {
 		if err := checkCond(ctx, tx, b, ns, c); err != nil {
 			return 0, err
@@ -666,7 +694,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	}
 	if want := batch.IfSchema; want != nil {
 		var have runtime.SchemaRef
-		err := tx.QueryRowContext(ctx, `SELECT name, version FROM schemas WHERE ns = ?`, ns).Scan(&have.Name, &have.Version)
+		err := tx.StmtContext(ctx, b.schemaOf).QueryRowContext(ctx, ns).Scan(&have.Name, &have.Version)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, classify(err)
 		}
@@ -712,15 +740,9 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: encode schema: %w", err)
 		}
-		// Rewritten only when it changes: most writes record the same one.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schemas (ns, name, version, info) VALUES (?1, ?2, ?3, ?4)
-			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info
-			WHERE name IS NOT excluded.name OR version IS NOT excluded.version OR info IS NOT excluded.info`, ns, s.Name, s.Version, info); err != nil {
+		if _, err := tx.StmtContext(ctx, b.setSchema).ExecContext(ctx, ns, s.Name, s.Version, info); err != nil {
 			return 0, classify(err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, classify(err)
 	}
 	return rev, nil
 }

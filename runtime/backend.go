@@ -66,6 +66,20 @@ type SchemaGetter interface {
 	GetWithSchema(ctx context.Context, ns, key string) (Value, SchemaRef, error)
 }
 
+// Checkpointer is implemented by backends that can copy a namespace into a
+// checkpoint within the store, in one atomic write, without its values
+// travelling to the program and back (SQL's INSERT … SELECT). Store.Checkpoint
+// uses it where it exists, and Snapshot then PutCheckpoint elsewhere.
+type Checkpointer interface {
+	// CopyCheckpoint stores the namespace's current state (its keys but
+	// the reserved ones, and its schema) as the checkpoint info.Name
+	// created at info.Created, replacing one of that name, and returns the
+	// checkpoint's info with its Revision, Schema and Keys. A namespace
+	// that does not exist (as for Snapshot) is ErrNotFound and nothing is
+	// stored.
+	CopyCheckpoint(ctx context.Context, ns string, info CheckpointInfo) (CheckpointInfo, error)
+}
+
 // Stamper is implemented by backends that can tell cheaply whether a
 // namespace may have changed since an earlier call. The strict cache uses it:
 // an entry is valid while the stamp taken before it was read still matches.

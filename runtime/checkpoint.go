@@ -33,6 +33,17 @@ func (s *Store) Checkpoint(ctx context.Context, ns, name string) (CheckpointInfo
 	if err := validateCheckpoint(ns, name); err != nil {
 		return CheckpointInfo{}, s.wrap("checkpoint", ns, name, err)
 	}
+	if c, ok := s.be.(Checkpointer); ok {
+		if err := s.writable("checkpoint", ns, name); err != nil {
+			return CheckpointInfo{}, err
+		}
+		info := CheckpointInfo{Name: name, Created: now}
+		err := s.do(ctx, "checkpoint", ns, name, func() (err error) {
+			info, err = c.CopyCheckpoint(ctx, ns, CheckpointInfo{Name: name, Created: now})
+			return err
+		})
+		return info, err
+	}
 	snap, err := s.Snapshot(ctx, ns)
 	if err != nil {
 		return CheckpointInfo{}, err

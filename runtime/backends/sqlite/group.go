@@ -119,6 +119,9 @@ func (b *Backend) applyGroup(ctx context.Context, group []*pending) {
 			}
 		}
 	}
+	for _, p := range group {
+		b.upserts.prepare(ctx, b.write, p.batch.Puts)
+	}
 	tx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
 		fail(classify(err))

@@ -111,10 +111,8 @@ const (
 	sqlSwap = `UPDATE entries SET value = ?3, revision = ` + nextRev + `, updated = ?4
 		WHERE ns = ?1 AND key = ?2 AND revision = ?5 AND value IS NOT NULL
 		RETURNING revision`
-	sqlNSRev  = `SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?`
-	sqlKeyRev = `SELECT revision FROM entries WHERE ns = ? AND key = ? AND value IS NOT NULL`
-	sqlUpsert = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated`
+	sqlNSRev     = `SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?`
+	sqlKeyRev    = `SELECT revision FROM entries WHERE ns = ? AND key = ? AND value IS NOT NULL`
 	sqlDeleteKey = `UPDATE entries SET value = NULL, revision = ?3, updated = ?4 WHERE ns = ?1 AND key = ?2 AND value IS NOT NULL`
 
 	// sqlGetSchema is sqlGet with the namespace's schema: always one row,
@@ -144,6 +142,10 @@ const (
 	// versions before this one stored a row of empty name and version 0
 	// for state without a schema.
 	hasSchema = `(name != '' OR version != 0)`
+	// liveUserKey is the condition on an entries row that it holds a value
+	// of a key of the user's: not the marker, not a tombstone, not
+	// reserved (runtime.IsReserved).
+	liveUserKey = `key != '' AND value IS NOT NULL AND key NOT LIKE '\_\_%' ESCAPE '\'`
 )
 
 // Backend is the SQLite backend. Writes go through a pool of one connection,
@@ -160,7 +162,8 @@ type Backend struct {
 
 	commits committer
 
-	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, upsert, deleteKey, schemaOf, setSchema *sql.Stmt
+	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, deleteKey, revSchema, setSchema, cpHead, cpClear, cpCopy, cpDamaged *sql.Stmt
+	upserts                                                                                                                        stmtCache // upsertMany's, by row count
 
 	stampMu   sync.Mutex
 	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign
@@ -393,11 +396,24 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.putHeldStmt = prep(b.write, sqlPutHeld)
 		b.createHeld = prep(b.write, sqlCreateHeld)
 		b.swapHeld = prep(b.write, sqlSwapHeld)
-		b.upsert = prep(b.write, sqlUpsert)
 		b.nsRev = prep(b.write, sqlNSRev)
 		b.keyRev = prep(b.write, sqlKeyRev)
 		b.deleteKey = prep(b.write, sqlDeleteKey)
-		b.schemaOf = prep(b.write, `SELECT name, version FROM schemas WHERE ns = ?`)
+		// The checkpoint's row, from the namespace's, if the namespace
+		// exists (a live key, reserved ones included, or a schema, as for
+		// Snapshot), returning what the row holds.
+		b.cpHead = prep(b.write, `INSERT OR REPLACE INTO checkpoints (ns, name, created, revision, schema_name, schema_version, keys, schema_info)
+			SELECT ?1, ?2, ?3, (SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1), COALESCE(s.name, ''), COALESCE(s.version, 0),
+				(SELECT COUNT(*) FROM entries WHERE ns = ?1 AND `+liveUserKey+`), s.info
+			FROM (SELECT 1) LEFT JOIN schemas AS s ON s.ns = ?1 AND `+hasSchema+`
+			WHERE EXISTS (SELECT 1 FROM entries WHERE ns = ?1 AND key != '' AND value IS NOT NULL) OR s.ns IS NOT NULL
+			RETURNING revision, schema_name, schema_version, keys, schema_info`)
+		b.cpClear = prep(b.write, `DELETE FROM checkpoint_entries WHERE ns = ?1 AND name = ?2`)
+		b.cpCopy = prep(b.write, `INSERT INTO checkpoint_entries (ns, name, key, value, revision, updated)
+			SELECT ns, ?2, key, value, revision, updated FROM entries WHERE ns = ?1 AND `+liveUserKey)
+		b.cpDamaged = prep(b.write, `SELECT key FROM checkpoint_entries WHERE ns = ?1 AND name = ?2 AND NOT json_valid(value) LIMIT 1`)
+		b.revSchema = prep(b.write, `SELECT (SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1),
+			(SELECT name FROM schemas WHERE ns = ?1), (SELECT version FROM schemas WHERE ns = ?1)`)
 		// Rewritten only when it changes: most writes record the same one.
 		b.setSchema = prep(b.write, `INSERT INTO schemas (ns, name, version, info) VALUES (?1, ?2, ?3, ?4)
 			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info
@@ -668,6 +684,7 @@ func (b *Backend) applyAlone(ctx context.Context, ns string, batch *runtime.Batc
 			return rev, err
 		}
 	}
+	b.upserts.prepare(ctx, b.write, batch.Puts)
 	tx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, classify(err)
@@ -692,24 +709,23 @@ func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *run
 			return 0, err
 		}
 	}
-	if want := batch.IfSchema; want != nil {
-		var have runtime.SchemaRef
-		err := tx.StmtContext(ctx, b.schemaOf).QueryRowContext(ctx, ns).Scan(&have.Name, &have.Version)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, classify(err)
-		}
-		if err == nil && !have.SameVersion(*want) {
+	// One read for the revision and the schema the batch may be
+	// conditioned on.
+	var rev int64
+	var name sql.NullString
+	var version sql.NullInt64
+	if err := tx.StmtContext(ctx, b.revSchema).QueryRowContext(ctx, ns).Scan(&rev, &name, &version); err != nil {
+		return 0, classify(err)
+	}
+	if want := batch.IfSchema; want != nil && name.Valid {
+		if have := (runtime.SchemaRef{Name: name.String, Version: int(version.Int64)}); !have.SameVersion(*want) {
 			return 0, fmt.Errorf("schema: %w: expected %s, found %s", runtime.ErrConflict, *want, have)
 		}
-	}
-	var rev int64
-	if err := tx.StmtContext(ctx, b.nsRev).QueryRowContext(ctx, ns).Scan(&rev); err != nil {
-		return 0, classify(err)
 	}
 	rev++
 	now := time.Now().UnixNano()
 	if batch.Replace {
-		if _, err := tx.ExecContext(ctx, `UPDATE entries SET value = NULL, revision = ?, updated = ? WHERE ns = ? AND key != '' AND key NOT LIKE '\_\_%' ESCAPE '\' AND value IS NOT NULL`, rev, now, ns); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE entries SET value = NULL, revision = ?, updated = ? WHERE ns = ? AND `+liveUserKey, rev, now, ns); err != nil {
 			return 0, classify(err)
 		}
 	}
@@ -721,15 +737,8 @@ func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *run
 			}
 		}
 	}
-	up := tx.StmtContext(ctx, b.upsert)
-	for _, kv := range batch.Puts {
-		if _, err := up.ExecContext(ctx, ns, kv.Key, string(kv.Value), rev, now); err != nil {
-			return 0, classify(err)
-		}
-	}
-	// The marker row carries the revision even when no key changed.
-	if _, err := up.ExecContext(ctx, ns, "", nil, rev, now); err != nil {
-		return 0, classify(err)
+	if err := b.upsertMany(ctx, tx, ns, batch.Puts, rev, now); err != nil {
+		return 0, err
 	}
 	if s := batch.Schema; s != nil && s.IsZero() {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM schemas WHERE ns = ?`, ns); err != nil {
@@ -882,6 +891,46 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 		}
 	}
 	return classify(tx.Commit())
+}
+
+// CopyCheckpoint copies the namespace into a checkpoint in one write
+// transaction of three statements, the values going from table to table
+// inside SQLite.
+func (b *Backend) CopyCheckpoint(ctx context.Context, ns string, info runtime.CheckpointInfo) (runtime.CheckpointInfo, error) {
+	if b.readOnly {
+		return info, fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
+	}
+	tx, err := b.write.BeginTx(ctx, nil)
+	if err != nil {
+		return info, classify(err)
+	}
+	defer tx.Rollback()
+	var schemaInfo sql.NullString
+	err = tx.StmtContext(ctx, b.cpHead).QueryRowContext(ctx, ns, info.Name, info.Created.UnixNano()).
+		Scan(&info.Revision, &info.Schema.Name, &info.Schema.Version, &info.Keys, &schemaInfo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return info, runtime.ErrNotFound
+	}
+	if err != nil {
+		return info, classify(err)
+	}
+	if err := decodeInfo("namespace "+ns, &info.Schema, schemaInfo); err != nil {
+		return info, err
+	}
+	for _, stmt := range []*sql.Stmt{b.cpClear, b.cpCopy} {
+		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, ns, info.Name); err != nil {
+			return info, classify(err)
+		}
+	}
+	// Damage is refused, not copied, as Snapshot would refuse it.
+	var bad string
+	switch err := tx.StmtContext(ctx, b.cpDamaged).QueryRowContext(ctx, ns, info.Name).Scan(&bad); {
+	case err == nil:
+		return info, runtime.Corrupt("key "+bad, errors.New("stored value is not valid JSON"))
+	case !errors.Is(err, sql.ErrNoRows):
+		return info, classify(err)
+	}
+	return info, classify(tx.Commit())
 }
 
 // cpColumns are the columns of a checkpoints row that scanInfo reads: its

@@ -140,3 +140,39 @@ func BenchmarkWriters(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckpoint: a checkpoint of the 12-field state against a raw
+// INSERT … SELECT of its rows into a checkpoint table, at FULL; target
+// within 2x.
+func BenchmarkCheckpoint(b *testing.B) {
+	ctx := context.Background()
+	b.Run("raw", func(b *testing.B) {
+		db, up, _ := rawDB(b, "full")
+		for _, r := range benchstate.Rows(1) {
+			up.Exec("ns", r[0], r[1])
+		}
+		if _, err := db.Exec(`CREATE TABLE cp (ns TEXT, name TEXT, key TEXT, value TEXT, PRIMARY KEY (ns, name, key)) WITHOUT ROWID`); err != nil {
+			b.Fatal(err)
+		}
+		ins, err := db.Prepare(`INSERT INTO cp SELECT ns, ?2, key, value FROM kv WHERE ns = ?1`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; b.Loop(); i++ {
+			if _, err := ins.Exec("ns", fmt.Sprint(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen", func(b *testing.B) {
+		st := benchStore(b, "full")
+		if err := stateStore(b, st, "ns").Save(ctx, benchstate.Sample(1)); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := st.Checkpoint(ctx, "ns", ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -161,9 +161,9 @@ type Backend struct {
 	read  *sql.DB
 
 	commits committer
+	upserts stmtCache // upsertMany's, by row count
 
 	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, deleteKey, revSchema, setSchema, cpHead, cpClear, cpCopy, cpDamaged *sql.Stmt
-	upserts                                                                                                                                                            stmtCache // upsertMany's, by row count
 
 	stampMu   sync.Mutex
 	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign

@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stategen/stategen/runtime"
 )
@@ -37,6 +39,33 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	pb.Queue(b.sql.dropCheckpointValues, ns, cp.Name)
 	pb.Queue(b.sql.checkpointValues, ns, cp.Name, keys, values, revs, updated)
 	return b.fail(b.pool.SendBatch(ctx, pb).Close())
+}
+
+// CopyCheckpoint copies the namespace into a checkpoint in one statement,
+// the values going from table to table inside the server.
+func (b *Backend) CopyCheckpoint(ctx context.Context, ns string, info runtime.CheckpointInfo) (runtime.CheckpointInfo, error) {
+	if b.readOnly {
+		return info, fmt.Errorf("postgres: %w", runtime.ErrReadOnly)
+	}
+	var (
+		sName, sInfo *string
+		sVersion     *int32
+		keys         int32
+	)
+	err := b.pool.QueryRow(ctx, b.sql.copyCheckpoint, ns, info.Name, info.Created.UnixNano()).
+		Scan(&info.Revision, &sName, &sVersion, &sInfo, &keys)
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return info, runtime.ErrNotFound
+	case errors.As(err, &pe) && pe.Code == "22P02": // invalid_text_representation: the cast to json
+		return info, runtime.Corrupt("namespace "+ns, errors.New("a stored value is not valid JSON"))
+	case err != nil:
+		return info, b.fail(err)
+	}
+	info.Keys = int(keys)
+	info.Schema, err = schemaRef("namespace "+ns, sName, sVersion, sInfo)
+	return info, err
 }
 
 // GetCheckpoint reads a checkpoint in one statement.

@@ -12,7 +12,7 @@ type statements struct {
 	putOne, lock, apply                 string
 	namespaces                          string
 	putCheckpoint, dropCheckpointValues string
-	checkpointValues                    string
+	checkpointValues, copyCheckpoint    string
 	getCheckpoint, checkpoints          string
 	deleteCheckpoint, touch             string
 }
@@ -159,6 +159,37 @@ func newStatements(schema string) statements {
 		checkpointValues: t(`INSERT INTO $checkpoint_entries (ns, name, key, value, revision, updated)
 			SELECT $1::text, $2::text, v.key, v.value, v.revision, v.updated
 			FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS v (key, value, revision, updated)`),
+
+		// CopyCheckpoint's one statement (one snapshot): the checkpoint's
+		// row from the namespace's, if it exists as Snapshot says, then
+		// its values from the entries (but the reserved keys) without
+		// leaving the server. The values go through a cast to json, which
+		// keeps their text exactly and fails the whole statement (22P02)
+		// on a damaged one. Old values of a checkpoint of the same name
+		// that the copy does not overwrite are deleted.
+		//   $1 ns, $2 name, $3 created
+		copyCheckpoint: t(`WITH n AS (
+				SELECT revision, schema_name, schema_version, schema_info FROM $namespaces
+				WHERE ns = $1 AND (schema_name IS NOT NULL OR EXISTS (SELECT 1 FROM $entries WHERE ns = $1))
+			), src AS MATERIALIZED (
+				SELECT key, value::json::text AS value, revision, updated FROM $entries
+				WHERE ns = $1 AND key NOT LIKE '\_\_%' AND EXISTS (SELECT 1 FROM n)
+			), cp AS (
+				INSERT INTO $checkpoints AS c (ns, name, created, revision, schema_name, schema_version, schema_info, keys)
+				SELECT $1, $2, $3, n.revision, n.schema_name, n.schema_version, n.schema_info, (SELECT count(*) FROM src) FROM n
+				ON CONFLICT (ns, name) DO UPDATE SET created = excluded.created, revision = excluded.revision,
+					schema_name = excluded.schema_name, schema_version = excluded.schema_version,
+					schema_info = excluded.schema_info, keys = excluded.keys
+				RETURNING revision, schema_name, schema_version, schema_info, keys
+			), stale AS (
+				DELETE FROM $checkpoint_entries AS e WHERE e.ns = $1 AND e.name = $2 AND EXISTS (SELECT 1 FROM cp)
+					AND e.key NOT IN (SELECT key FROM src)
+			), copied AS (
+				INSERT INTO $checkpoint_entries (ns, name, key, value, revision, updated)
+				SELECT $1, $2, key, value, revision, updated FROM src WHERE EXISTS (SELECT 1 FROM cp)
+				ON CONFLICT (ns, name, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+			)
+			SELECT revision, schema_name, schema_version, schema_info, keys FROM cp`),
 		touch: t(`INSERT INTO $namespaces (ns, revision, created) VALUES ($1, 0, $2) ON CONFLICT (ns) DO NOTHING`),
 
 		getCheckpoint: t(`SELECT c.created, c.revision, c.schema_name, c.schema_version, c.schema_info, c.keys,

@@ -40,6 +40,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -534,18 +535,35 @@ func encodeInfo(ref runtime.SchemaRef) (any, error) {
 	return string(js), nil
 }
 
-// decodeInfo fills ref's keys from an info column.
+// decodeInfo fills ref's keys from an info column. Decoded infos are kept
+// (a store holds few schemas, and every whole-struct load reads one), so
+// the slices of refs of the same info are shared: nothing changes them.
 func decodeInfo(where string, ref *runtime.SchemaRef, info sql.NullString) error {
 	if !info.Valid {
+		return nil
+	}
+	if si, ok := infos.Load(info.String); ok {
+		ref.Keys, ref.Secret = si.(schemaInfo).Keys, si.(schemaInfo).Secret
 		return nil
 	}
 	var si schemaInfo
 	if err := json.Unmarshal([]byte(info.String), &si); err != nil {
 		return runtime.Corrupt(where+" schema", err)
 	}
+	if infoCount.Add(1) <= maxInfos {
+		infos.Store(info.String, si)
+	}
 	ref.Keys, ref.Secret = si.Keys, si.Secret
 	return nil
 }
+
+// infos are the info columns decoded so far, at most maxInfos of them.
+var (
+	infos     sync.Map // info column → schemaInfo
+	infoCount atomic.Int64
+)
+
+const maxInfos = 1024
 
 // infoColumn selects column, or NULL from a database that predates it.
 func (b *Backend) infoColumn(column string) string {

@@ -3,14 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/stategen/stategen/runtime"
 )
 
-// maxRowsPerUpsert bounds the rows of one upsert statement (three
+// maxRowsPerUpsert bounds the rows of one upsert statement (five
 // parameters each, far below SQLite's 32766), and preparedRows the row
 // counts whose statements are kept prepared: whole-struct saves put one
 // row per field.
@@ -22,25 +21,26 @@ const (
 // upsertMany stores puts, and the namespace's marker row (the empty key,
 // which carries the revision even when no key changed), at revision rev:
 // one statement for up to maxRowsPerUpsert rows, where a statement per row
-// cost a whole-struct save most of its time.
+// cost a whole-struct save most of its time. Statements of up to
+// preparedRows rows, and of maxRowsPerUpsert, stay prepared.
 func (b *Backend) upsertMany(ctx context.Context, tx *sql.Tx, ns string, puts []runtime.KV, rev, now int64) error {
-	rows := make([]any, 0, 3+2*min(len(puts)+1, maxRowsPerUpsert))
-	for start := 0; start <= len(puts); start += maxRowsPerUpsert {
-		chunk := puts[start:min(start+maxRowsPerUpsert, len(puts))]
-		rows = append(rows[:0], ns, rev, now)
-		for _, kv := range chunk {
-			rows = append(rows, kv.Key, string(kv.Value))
-		}
-		n := len(chunk)
-		if start+maxRowsPerUpsert > len(puts) { // the last statement carries the marker
-			rows = append(rows, "", nil)
-			n++
+	total := len(puts) + 1 // the marker last
+	args := make([]any, 0, 5*min(total, maxRowsPerUpsert))
+	for start := 0; start < total; start += maxRowsPerUpsert {
+		n := min(total-start, maxRowsPerUpsert)
+		args = args[:0]
+		for i := start; i < start+n; i++ {
+			if i < len(puts) {
+				args = append(args, ns, puts[i].Key, string(puts[i].Value), rev, now)
+			} else {
+				args = append(args, ns, "", nil, rev, now)
+			}
 		}
 		var err error
 		if stmt := b.upserts.lookup(n); stmt != nil {
-			_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, rows...)
+			_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, upsertSQL(n), rows...)
+			_, err = tx.ExecContext(ctx, upsertSQL(n), args...)
 		}
 		if err != nil {
 			return classify(err)
@@ -49,8 +49,10 @@ func (b *Backend) upsertMany(ctx context.Context, tx *sql.Tx, ns string, puts []
 	return nil
 }
 
-// upsertSQL is the upsert of n rows: ?1 the namespace, ?2 the revision, ?3
-// the time, then each row's key and value.
+// upsertSQL is the upsert of n rows, each bound as five anonymous
+// parameters (namespace, key, value, revision, time): numbered ones
+// (?NNN) cost the driver a scan of the statement's parameter names per
+// bind, quadratic in the row count.
 func upsertSQL(n int) string {
 	var q strings.Builder
 	q.WriteString("INSERT INTO entries (ns, key, value, revision, updated) VALUES ")
@@ -58,11 +60,7 @@ func upsertSQL(n int) string {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?1, ?")
-		q.WriteString(strconv.Itoa(4 + 2*i))
-		q.WriteString(", ?")
-		q.WriteString(strconv.Itoa(5 + 2*i))
-		q.WriteString(", ?2, ?3)")
+		q.WriteString("(?, ?, ?, ?, ?)")
 	}
 	q.WriteString(" ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated")
 	return q.String()
@@ -82,7 +80,11 @@ type stmtCache struct {
 // unprepared.
 func (c *stmtCache) prepare(ctx context.Context, db *sql.DB, puts []runtime.KV) {
 	n := len(puts) + 1
-	if n > preparedRows || c.lookup(n) != nil {
+	if n > maxRowsPerUpsert {
+		c.prepare(ctx, db, puts[:n-1-maxRowsPerUpsert]) // the last chunk's
+		n = maxRowsPerUpsert                            // every other chunk's
+	}
+	if n > preparedRows && n != maxRowsPerUpsert || c.lookup(n) != nil {
 		return
 	}
 	s, err := db.PrepareContext(ctx, upsertSQL(n))

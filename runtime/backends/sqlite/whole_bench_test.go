@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -175,4 +176,44 @@ func BenchmarkCheckpoint(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkWide: a save of 10, 100 and 1000 keys against writing one JSON
+// document of the same keys as one row, at FULL; the cost per key should
+// grow linearly, and at 1000 keys stay within 3x of the document.
+func BenchmarkWide(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{10, 100, 1000} {
+		puts := make([]runtime.KV, n)
+		doc := map[string]string{}
+		for i := range puts {
+			k := fmt.Sprintf("key_%04d", i)
+			puts[i] = runtime.KV{Key: k, Value: []byte(`"` + k + `-value-of-some-length"`)}
+			doc[k] = k + "-value-of-some-length"
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.Run("raw-document", func(b *testing.B) {
+				_, up, _ := rawDB(b, "full")
+				for i := 0; b.Loop(); i++ {
+					doc["key_0000"] = fmt.Sprint(i) // as a save changes state
+					js, err := json.Marshal(doc)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := up.Exec("ns", "state", string(js)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("stategen", func(b *testing.B) {
+				st := benchStore(b, "full")
+				for i := 0; b.Loop(); i++ {
+					puts[0].Value = []byte(fmt.Sprintf(`"%d"`, i))
+					if _, err := st.Apply(ctx, "ns", &runtime.Batch{Puts: puts}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
 }

@@ -24,6 +24,8 @@ var targets = map[string]target{
 	"sqlite.BenchmarkWriters/8": {1.0 / 3},
 	// 1000 keys saved within 3x of one JSON document of them.
 	"sqlite.BenchmarkWide/1000/stategen": {3},
+	"all.BenchmarkFileLoad/json/stategen": {2.5},
+	"all.BenchmarkFileLoad/adw/stategen":  {2.5},
 }
 
 // verdict is what report prints after a ratio: nothing without a target.

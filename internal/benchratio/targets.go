@@ -23,7 +23,7 @@ var targets = map[string]target{
 	// write at most a third of one writer's time.
 	"sqlite.BenchmarkWriters/8": {1.0 / 3},
 	// 1000 keys saved within 3x of one JSON document of them.
-	"sqlite.BenchmarkWide/1000/stategen": {3},
+	"sqlite.BenchmarkWide/1000/stategen":  {3},
 	"all.BenchmarkFileLoad/json/stategen": {2.5},
 	"all.BenchmarkFileLoad/adw/stategen":  {2.5},
 }

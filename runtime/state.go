@@ -60,6 +60,8 @@ type Field[T any] struct {
 	Default  json.RawMessage
 	encode   func(*T) ([]byte, error)
 	decode   func(*T, []byte) error
+	// copy deep-copies the field from src to dst (the whole-struct cache).
+	copy func(dst, src *T)
 	// mismatch describes a value decode refused, for ErrTypeMismatch.
 	mismatch func(data []byte, err error) error
 }
@@ -73,6 +75,7 @@ func FieldOf[T, V any](k *Key[V], field func(*T) *V) Field[T] {
 			*field(v), err = k.Codec.Decode(data)
 			return err
 		},
+		copy:     func(dst, src *T) { *field(dst) = k.Codec.clone(*field(src)) },
 		mismatch: k.mismatch,
 	}
 }
@@ -177,15 +180,67 @@ func trimJSONSpace(b []byte) []byte {
 // (no key but reserved ones, and no schema) is ErrNotFound; absent keys take
 // their defaults (or zero values), and required keys without a value are
 // ErrMissing, naming them.
+//
+// With the cache on, an unchanged namespace is served from it: in the
+// strict mode (the default) after one cheap check that nothing changed
+// (the backend's Stamp), in the relaxed mode for its TTL.
 func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
-	snap, err := s.current(ctx)
+	c := s.st.cache
+	if c == nil {
+		_, v, err := s.load(ctx)
+		return v, err
+	}
+	var stamp Stamp
+	if c.mode == cacheStrict {
+		var err error
+		if stamp, err = s.st.stamp(ctx, s.ns); err != nil {
+			return nil, err
+		}
+	}
+	if e, ok := c.get(s.ns, wholeKey); ok && (c.mode != cacheStrict || e.stamp == stamp) {
+		if w, ok := e.val.(whole[T]); ok && w.schema == s.schema {
+			return s.schema.copy(w.v), nil
+		}
+	}
+	before := c.marksOf(s.ns)
+	snap, v, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if snap.Schema.IsZero() && len(withoutReserved(snap.Values)) == 0 {
-		return nil, s.st.wrap("load", s.ns, "", fmt.Errorf("%w: the run holds no state yet", ErrNotFound))
+	c.putRead(s.ns, wholeKey, before, cacheEntry{val: whole[T]{s.schema, s.schema.copy(v)}, rev: snap.Revision, stamp: stamp})
+	return v, nil
+}
+
+// wholeKey is the cache's entry for a whole struct: no key is empty.
+const wholeKey = ""
+
+// whole is a whole struct in the cache, with the schema that decoded it.
+type whole[T any] struct {
+	schema *Schema[T]
+	v      *T
+}
+
+// copy deep-copies the persisted fields of v into a new T.
+func (s *Schema[T]) copy(v *T) *T {
+	out := new(T)
+	for _, f := range s.Fields {
+		f.copy(out, v)
 	}
-	return s.decode(snap, true)
+	return out
+}
+
+// load reads and decodes the namespace (migrating older state), and
+// returns the snapshot it decoded too.
+func (s *StateStore[T]) load(ctx context.Context) (*Snapshot, *T, error) {
+	snap, err := s.current(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if snap.Schema.IsZero() && len(withoutReserved(snap.Values)) == 0 {
+		return nil, nil, s.st.wrap("load", s.ns, "", fmt.Errorf("%w: the run holds no state yet", ErrNotFound))
+	}
+	v, err := s.decode(snap, true)
+	return snap, v, err
 }
 
 // decode turns a snapshot into a T, after checking whose state it is.

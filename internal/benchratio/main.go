@@ -78,7 +78,7 @@ func report(r io.Reader, w io.Writer) {
 		fmt.Fprintf(w, "%s\n", p)
 		for _, s := range subs {
 			t := median(times[s])
-			fmt.Fprintf(w, "    %-24s %12.1f ns/op %8.2fx\n", s[len(p)+1:], t, t/base)
+			fmt.Fprintf(w, "    %-24s %12.1f ns/op %8.2fx%s\n", s[len(p)+1:], t, t/base, targets[s].verdict(t/base))
 		}
 	}
 }

@@ -188,6 +188,7 @@ func newStatements(schema string) statements {
 		checkpointValues: t(`INSERT INTO $checkpoint_entries (ns, name, key, value, revision, updated)
 			SELECT $1::text, $2::text, v.key, v.value, v.revision, v.updated
 			FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS v (key, value, revision, updated)`),
+
 		touch: t(`INSERT INTO $namespaces (ns, revision, created) VALUES ($1, 0, $2) ON CONFLICT (ns) DO NOTHING`),
 
 		getCheckpoint: t(`SELECT c.created, c.revision, c.schema_name, c.schema_version, c.schema_info, c.keys,

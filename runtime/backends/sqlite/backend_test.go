@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -338,5 +339,159 @@ func TestLegacyEmptySchemaRow(t *testing.T) {
 		return &runtime.Batch{Puts: []runtime.KV{{Key: "k", Value: []byte(`2`)}}}, nil
 	}); err != nil {
 		t.Errorf("update: %v", err)
+	}
+}
+
+// TestStampSeesEveryCommit: the stamp read from the WAL index header
+// changes with every commit of another connection, across WAL resets
+// (checkpoints that restart the log) and with values of the same size, and
+// is read from the header, not by the fallback query.
+func TestStampSeesEveryCommit(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	a, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	w, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if a.shm == nil {
+		t.Fatal("no WAL index file opened: Stamp would always query")
+	}
+	prev, err := a.Stamp(ctx, "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := w.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{{Key: "k", Value: []byte(`"x"`)}}}); err != nil {
+			t.Fatal(err)
+		}
+		if i%25 == 0 {
+			if _, err := w.write.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := a.Stamp(ctx, "ns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == prev {
+			t.Fatalf("commit %d left the stamp at %v", i, st)
+		}
+		if st[0] < 0 {
+			t.Fatalf("commit %d: stamp %v came from the fallback query, not the header", i, st)
+		}
+		prev = st
+	}
+}
+
+// TestGroupCommit: concurrent writers share commits, and each batch keeps
+// its own conditions and atomicity: in a shared commit, a batch whose
+// condition fails writes nothing while the others land, and every caller
+// gets its own revision.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	b, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const writers, rounds = 8, 40
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			ns := fmt.Sprintf("run%d", w)
+			for i := range rounds {
+				batch := &runtime.Batch{Puts: []runtime.KV{{Key: "a", Value: []byte(fmt.Sprint(i))}, {Key: "b", Value: []byte(fmt.Sprint(i))}}}
+				bad := i%3 == 2
+				if bad { // a condition that never holds
+					batch.Conds = []runtime.Cond{{Key: "a", Revision: 1 << 40}}
+				}
+				_, err := b.Apply(ctx, ns, batch)
+				if bad != errors.Is(err, runtime.ErrConflict) {
+					errs <- fmt.Errorf("%s round %d (failing condition %v): %v", ns, i, bad, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.commits.shared.Load() == 0 {
+		t.Fatal("no commit carried more than one batch: writers did not share commits")
+	}
+	for w := range writers {
+		snap, err := b.Snapshot(ctx, fmt.Sprintf("run%d", w))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The last round (39) has a condition that holds; the failing
+		// rounds wrote nothing, so the revision counts the others.
+		if a, bv := string(snap.Values["a"].Data), string(snap.Values["b"].Data); a != "39" || bv != "39" {
+			t.Errorf("run%d holds a=%s b=%s, want 39 and 39", w, a, bv)
+		}
+		if want := int64(rounds - rounds/3); snap.Revision != want {
+			t.Errorf("run%d is at revision %d, want %d (one per successful batch)", w, snap.Revision, want)
+		}
+	}
+}
+
+// TestGroupCommitCancelled: a writer whose context ends while it waits for
+// a commit leaves the queue having written nothing, and the writers after
+// it are not stranded.
+func TestGroupCommitCancelled(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	b, err := Open(ctx, path, Options{BusyTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// Another connection holds the write lock: the leader waits on it.
+	blocker, err := sql.Open("sqlite", FileURI(path)+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close()
+	tx, err := blocker.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(ctx context.Context, ns string) error {
+		_, err := b.Apply(ctx, ns, &runtime.Batch{Puts: []runtime.KV{{Key: "k", Value: []byte(`1`)}}})
+		return err
+	}
+	lead := make(chan error, 1)
+	go func() { lead <- put(ctx, "leader") }()
+	time.Sleep(100 * time.Millisecond) // the leader is waiting for the lock
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := put(short, "cancelled"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("queued write with an ended context: %v, want its deadline", err)
+	}
+	later := make(chan error, 1)
+	go func() { later <- put(ctx, "later") }()
+	time.Sleep(50 * time.Millisecond)
+	tx.Rollback()
+	for _, ch := range []chan error{lead, later} {
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a writer was stranded in the queue")
+		}
+	}
+	if _, err := b.Snapshot(ctx, "cancelled"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("the cancelled write landed: %v", err)
 	}
 }

@@ -35,6 +35,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -121,10 +123,8 @@ const (
 	sqlSwap = `UPDATE entries SET value = ?3, revision = ` + nextRev + `, updated = ?4
 		WHERE ns = ?1 AND key = ?2 AND revision = ?5 AND value IS NOT NULL
 		RETURNING revision`
-	sqlNSRev  = `SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?`
-	sqlKeyRev = `SELECT revision FROM entries WHERE ns = ? AND key = ? AND value IS NOT NULL`
-	sqlUpsert = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated`
+	sqlNSRev     = `SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?`
+	sqlKeyRev    = `SELECT revision FROM entries WHERE ns = ? AND key = ? AND value IS NOT NULL`
 	sqlDeleteKey = `UPDATE entries SET value = NULL, revision = ?3, updated = ?4 WHERE ns = ?1 AND key = ?2 AND value IS NOT NULL`
 
 	// sqlGetSchema is sqlGet with the namespace's schema: always one row,
@@ -154,6 +154,10 @@ const (
 	// versions before this one stored a row of empty name and version 0
 	// for state without a schema.
 	hasSchema = `(name != '' OR version != 0)`
+	// liveUserKey is the condition on an entries row that it holds a value
+	// of a key of the user's: not the marker, not a tombstone, not
+	// reserved (runtime.IsReserved).
+	liveUserKey = `key != '' AND value IS NOT NULL AND key NOT LIKE '\_\_%' ESCAPE '\'`
 )
 
 // Backend is the SQLite backend. Writes go through a pool of one connection,
@@ -168,10 +172,16 @@ type Backend struct {
 	write *sql.DB // nil when read-only
 	read  *sql.DB
 
-	get, getSchema, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, upsert, deleteKey *sql.Stmt
+	commits committer
+	upserts stmtCache // upsertMany's, by row count
+
+	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, deleteKey, revSchema, setSchema *sql.Stmt
 
 	stampMu   sync.Mutex
 	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign
+	// shm is the WAL index (the -shm file), whose header Stamp reads; nil
+	// where there is none (a database opened immutable).
+	shm *os.File
 }
 
 func open(ctx context.Context, u *url.URL, cfg runtime.Config) (runtime.Backend, error) {
@@ -242,6 +252,7 @@ func Open(ctx context.Context, path string, o Options) (*Backend, error) {
 	dsn := FileURI(path) + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(%s)",
 		o.BusyTimeout.Milliseconds(), o.Synchronous)
 	b := &Backend{path: path, info: true}
+	b.commits.b = b
 	if b.write, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -385,6 +396,8 @@ func (b *Backend) prepare(ctx context.Context) error {
 	}
 	b.get = prep(b.read, sqlGet)
 	b.getSchema = prep(b.read, sqlGetSchema)
+	b.snapshot = prep(b.read, `SELECT key, value, revision, updated, NULL FROM entries WHERE ns = ?1
+		UNION ALL SELECT NULL, name, version, 0, `+b.infoColumn("info")+` FROM schemas WHERE ns = ?1 AND `+hasSchema)
 	if !b.readOnly {
 		b.put = prep(b.write, sqlPut)
 		b.create = prep(b.write, sqlCreate)
@@ -392,20 +405,38 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.putHeldStmt = prep(b.write, sqlPutHeld)
 		b.createHeld = prep(b.write, sqlCreateHeld)
 		b.swapHeld = prep(b.write, sqlSwapHeld)
-		b.upsert = prep(b.write, sqlUpsert)
 		b.nsRev = prep(b.write, sqlNSRev)
 		b.keyRev = prep(b.write, sqlKeyRev)
 		b.deleteKey = prep(b.write, sqlDeleteKey)
+		b.revSchema = prep(b.write, `SELECT (SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1),
+			(SELECT name FROM schemas WHERE ns = ?1), (SELECT version FROM schemas WHERE ns = ?1)`)
+		// Rewritten only when it changes: most writes record the same one.
+		b.setSchema = prep(b.write, `INSERT INTO schemas (ns, name, version, info) VALUES (?1, ?2, ?3, ?4)
+			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info
+			WHERE name IS NOT excluded.name OR version IS NOT excluded.version OR info IS NOT excluded.info`)
 	}
 	if err != nil {
 		return err
 	}
-	b.stampConn, err = b.read.Conn(ctx)
-	return err
+	if b.stampConn, err = b.read.Conn(ctx); err != nil {
+		return err
+	}
+	// The first read opens the WAL index; then its file can be read.
+	var v int64
+	if err := b.stampConn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return err
+	}
+	if f, err := os.Open(b.path + "-shm"); err == nil {
+		b.shm = f
+	}
+	return nil
 }
 
 // Close closes both pools.
 func (b *Backend) Close() error {
+	if b.shm != nil {
+		b.shm.Close()
+	}
 	if b.stampConn != nil {
 		b.stampConn.Close()
 	}
@@ -521,18 +552,37 @@ func decodeInfo(where string, ref *runtime.SchemaRef, info sql.NullString) error
 	return err
 }
 
-// decodeMeta is decodeInfo that also returns a checkpoint's meta.
+// decodeMeta is decodeInfo that also returns a checkpoint's meta. Decoded
+// infos are kept (a store holds few schemas, and every whole-struct load
+// reads one), so the slices and maps of infos read from the same column
+// are shared: nothing changes them.
 func decodeMeta(where string, ref *runtime.SchemaRef, info sql.NullString) (runtime.CheckpointMeta, error) {
 	if !info.Valid {
 		return runtime.CheckpointMeta{}, nil
+	}
+	if c, ok := infos.Load(info.String); ok {
+		si := c.(schemaInfo)
+		ref.Keys, ref.Secret = si.Keys, si.Secret
+		return si.CheckpointMeta, nil
 	}
 	var si schemaInfo
 	if err := json.Unmarshal([]byte(info.String), &si); err != nil {
 		return runtime.CheckpointMeta{}, runtime.Corrupt(where+" schema", err)
 	}
+	if infoCount.Add(1) <= maxInfos {
+		infos.Store(info.String, si)
+	}
 	ref.Keys, ref.Secret = si.Keys, si.Secret
 	return si.CheckpointMeta, nil
 }
+
+// infos are the info columns decoded so far, at most maxInfos of them.
+var (
+	infos     sync.Map // info column → schemaInfo
+	infoCount atomic.Int64
+)
+
+const maxInfos = 1024
 
 // infoColumn selects column, or NULL from a database that predates it.
 func (b *Backend) infoColumn(column string) string {
@@ -542,40 +592,78 @@ func (b *Backend) infoColumn(column string) string {
 	return "NULL"
 }
 
-// Stamp returns the database's data_version, which changes on every commit
-// by any connection other than the one asking.
+// Stamp returns the header of the database's WAL index, which every
+// commit, by any connection of any process, changes before it releases the
+// write lock: the change counter, the last valid frame, the WAL's salts
+// (new after each reset) and the header's checksum. It is one pread of the
+// -shm file where SQLite keeps it, without a lock: SQLite keeps two copies
+// of the header and writes them in turn, so a read that caught a write
+// half-done sees them differ and asks SQLite instead (PRAGMA data_version,
+// which takes a read lock and costs ten times as much), as it does where
+// there is no -shm file.
 func (b *Backend) Stamp(ctx context.Context, ns string) (runtime.Stamp, error) {
+	if b.shm != nil {
+		var hdr [2 * walHeaderSize]byte
+		if n, err := b.shm.ReadAt(hdr[:], 0); n == len(hdr) && err == nil &&
+			hdr[12] != 0 && string(hdr[:walHeaderSize]) == string(hdr[walHeaderSize:]) {
+			u := func(off int) int64 { return int64(binary.NativeEndian.Uint32(hdr[off:])) }
+			return runtime.Stamp{u(8) | u(16)<<32, u(32) | u(36)<<32, u(40) | u(44)<<32, u(20)}, nil
+		}
+	}
 	b.stampMu.Lock()
 	defer b.stampMu.Unlock()
 	var v int64
 	if err := b.stampConn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
 		return runtime.Stamp{}, classify(err)
 	}
-	return runtime.Stamp{v}, nil
+	// Negative: never equal to a header's stamp.
+	return runtime.Stamp{-1 - v}, nil
 }
 
-// Snapshot reads a namespace in one read transaction.
+// walHeaderSize is the size of the WAL index header (WalIndexHdr in
+// SQLite's wal.c): iVersion, unused, iChange at 8, isInit at 12,
+// bigEndCksum, szPage, mxFrame at 16, nPage at 20, aFrameCksum at 24,
+// aSalt at 32, aCksum at 40, in the machine's byte order.
+const walHeaderSize = 48
+
+// Snapshot reads a namespace in one prepared statement (a statement reads
+// one snapshot of the database): every row of the namespace, tombstones and
+// the marker included since the largest revision among them is the
+// namespace's, then its schema's row, told apart by a NULL key.
 func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, error) {
-	tx, err := b.read.BeginTx(ctx, nil)
+	rows, err := b.snapshot.QueryContext(ctx, ns)
 	if err != nil {
 		return nil, classify(err)
 	}
-	defer tx.Rollback()
-	snap := &runtime.Snapshot{Namespace: ns}
-	if err := tx.QueryRowContext(ctx, sqlNSRev, ns).Scan(&snap.Revision); err != nil {
+	defer rows.Close()
+	snap := &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}
+	for rows.Next() {
+		var key, info sql.NullString
+		var data []byte
+		var rev, updated int64
+		if err := rows.Scan(&key, &data, &rev, &updated, &info); err != nil {
+			return nil, runtime.Corrupt("namespace "+ns, err)
+		}
+		switch {
+		case !key.Valid: // the schema's row
+			snap.Schema.Name, snap.Schema.Version = string(data), int(rev)
+			if err := decodeInfo("namespace "+ns, &snap.Schema, info); err != nil {
+				return nil, err
+			}
+			continue
+		case rev > snap.Revision:
+			snap.Revision = rev
+		}
+		if data == nil || key.String == "" {
+			continue // a tombstone, or the marker
+		}
+		if err := checkJSON("key "+key.String, data); err != nil {
+			return nil, err
+		}
+		snap.Values[key.String] = runtime.Value{Data: data, Revision: rev, Updated: time.Unix(0, updated)}
+	}
+	if err := rows.Err(); err != nil {
 		return nil, classify(err)
-	}
-	var info sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT name, version, `+b.infoColumn("info")+` FROM schemas WHERE ns = ? AND `+hasSchema, ns).Scan(&snap.Schema.Name, &snap.Schema.Version, &info)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, classify(err)
-	}
-	if err := decodeInfo("namespace "+ns, &snap.Schema, info); err != nil {
-		return nil, err
-	}
-	snap.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM entries WHERE ns = ? AND value IS NOT NULL AND key != ''`, ns)
-	if err != nil {
-		return nil, err
 	}
 	if len(snap.Values) == 0 && snap.Schema.IsZero() {
 		return nil, runtime.ErrNotFound
@@ -608,13 +696,19 @@ func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map
 	return values, classify(rows.Err())
 }
 
-// Apply writes a batch. A batch of one key with at most a condition on that
-// key, the common case, is a single statement; anything else is one
-// immediate transaction.
+// Apply writes a batch. Concurrent Applies share commits (see group.go);
+// a lone one runs at once, as applyAlone.
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
 	if b.readOnly {
 		return 0, fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
 	}
+	return b.commits.apply(ctx, ns, batch)
+}
+
+// applyAlone writes one batch in a transaction of its own. A batch of one
+// key with at most a condition on that key, the common case, is a single
+// statement; anything else is one immediate transaction.
+func (b *Backend) applyAlone(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
 	oneKey := len(batch.Puts) == 1 && len(batch.Deletes) == 0 && !batch.Replace &&
 		(len(batch.Conds) == 0 || len(batch.Conds) == 1 && batch.Conds[0].Key == batch.Puts[0].Key)
 	switch {
@@ -627,34 +721,48 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 			return rev, err
 		}
 	}
+	b.upserts.prepare(ctx, b.write, batch.Puts)
 	tx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, classify(err)
 	}
 	defer tx.Rollback()
+	rev, err := b.applyTx(ctx, tx, ns, batch)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, classify(err)
+	}
+	return rev, nil
+}
+
+// applyTx writes a batch within tx, or fails having written nothing of it
+// that tx would keep if it went on (the caller rolls back, to the start or
+// to a savepoint).
+func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *runtime.Batch) (int64, error) {
 	for _, c := range batch.Conds {
 		if err := checkCond(ctx, tx, b, ns, c); err != nil {
 			return 0, err
 		}
 	}
-	if want := batch.IfSchema; want != nil {
-		var have runtime.SchemaRef
-		err := tx.QueryRowContext(ctx, `SELECT name, version FROM schemas WHERE ns = ?`, ns).Scan(&have.Name, &have.Version)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, classify(err)
-		}
-		if err == nil && !have.SameVersion(*want) {
+	// One read for the revision and the schema the batch may be
+	// conditioned on.
+	var rev int64
+	var name sql.NullString
+	var version sql.NullInt64
+	if err := tx.StmtContext(ctx, b.revSchema).QueryRowContext(ctx, ns).Scan(&rev, &name, &version); err != nil {
+		return 0, classify(err)
+	}
+	if want := batch.IfSchema; want != nil && name.Valid {
+		if have := (runtime.SchemaRef{Name: name.String, Version: int(version.Int64)}); !have.SameVersion(*want) {
 			return 0, fmt.Errorf("schema: %w: expected %s, found %s", runtime.ErrConflict, *want, have)
 		}
-	}
-	var rev int64
-	if err := tx.StmtContext(ctx, b.nsRev).QueryRowContext(ctx, ns).Scan(&rev); err != nil {
-		return 0, classify(err)
 	}
 	rev++
 	now := time.Now().UnixNano()
 	if batch.Replace {
-		if _, err := tx.ExecContext(ctx, `UPDATE entries SET value = NULL, revision = ?, updated = ? WHERE ns = ? AND key != '' AND key NOT LIKE '\_\_%' ESCAPE '\' AND value IS NOT NULL`, rev, now, ns); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE entries SET value = NULL, revision = ?, updated = ? WHERE ns = ? AND `+liveUserKey, rev, now, ns); err != nil {
 			return 0, classify(err)
 		}
 	}
@@ -666,15 +774,8 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 			}
 		}
 	}
-	up := tx.StmtContext(ctx, b.upsert)
-	for _, kv := range batch.Puts {
-		if _, err := up.ExecContext(ctx, ns, kv.Key, string(kv.Value), rev, now); err != nil {
-			return 0, classify(err)
-		}
-	}
-	// The marker row carries the revision even when no key changed.
-	if _, err := up.ExecContext(ctx, ns, "", nil, rev, now); err != nil {
-		return 0, classify(err)
+	if err := b.upsertMany(ctx, tx, ns, batch.Puts, rev, now); err != nil {
+		return 0, err
 	}
 	if s := batch.Schema; s != nil && s.IsZero() {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM schemas WHERE ns = ?`, ns); err != nil {
@@ -685,15 +786,9 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: encode schema: %w", err)
 		}
-		// Rewritten only when it changes: most writes record the same one.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schemas (ns, name, version, info) VALUES (?1, ?2, ?3, ?4)
-			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info
-			WHERE name IS NOT excluded.name OR version IS NOT excluded.version OR info IS NOT excluded.info`, ns, s.Name, s.Version, info); err != nil {
+		if _, err := tx.StmtContext(ctx, b.setSchema).ExecContext(ctx, ns, s.Name, s.Version, info); err != nil {
 			return 0, classify(err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, classify(err)
 	}
 	return rev, nil
 }

@@ -1,0 +1,40 @@
+package main
+
+import "fmt"
+
+// target is the ratio a benchmark must stay within, against the first
+// sub-benchmark of its group (the raw driver call, or the one-writer
+// case), as the project's issues set them.
+type target struct {
+	max float64
+}
+
+// targets are keyed by the package-qualified sub-benchmark name that
+// report prints.
+var targets = map[string]target{
+	"sqlite.BenchmarkWholeSave/full/stategen":   {1.3},
+	"sqlite.BenchmarkWholeSave/normal/stategen": {2},
+	"sqlite.BenchmarkWholeLoad/stategen":        {1.5},
+	// The strict cache at least 10x faster than an uncached load, itself
+	// within 1.5x of raw: at most 0.15x of raw.
+	"sqlite.BenchmarkWholeLoad/strict-cache": {0.15},
+	"sqlite.BenchmarkCheckpoint/stategen":    {2},
+	// Eight writers at least three times the throughput of one: each
+	// write at most a third of one writer's time.
+	"sqlite.BenchmarkWriters/8": {1.0 / 3},
+	// 1000 keys saved within 3x of one JSON document of them.
+	"sqlite.BenchmarkWide/1000/stategen":  {3},
+	"all.BenchmarkFileLoad/json/stategen": {2.5},
+	"all.BenchmarkFileLoad/adw/stategen":  {2.5},
+}
+
+// verdict is what report prints after a ratio: nothing without a target.
+func (t target) verdict(ratio float64) string {
+	if t.max == 0 {
+		return ""
+	}
+	if ratio <= t.max {
+		return fmt.Sprintf("   target <= %.2fx: met", t.max)
+	}
+	return fmt.Sprintf("   target <= %.2fx: MISSED", t.max)
+}

@@ -71,15 +71,24 @@ func (s *Store) GetCheckpoint(ctx context.Context, ns, name string) (*Checkpoint
 // values, its schema, and no other key (but the reserved keys, which
 // describe the run and stay as they are). It returns the new revision.
 func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
-	cp, err := s.GetCheckpoint(ctx, ns, name)
+	b, err := s.restoreBatch(ctx, ns, name)
 	if err != nil {
 		return 0, err
+	}
+	return s.apply(ctx, "restore", ns, name, b)
+}
+
+// restoreBatch reads a checkpoint and returns the batch that restores it.
+func (s *Store) restoreBatch(ctx context.Context, ns, name string) (*Batch, error) {
+	cp, err := s.GetCheckpoint(ctx, ns, name)
+	if err != nil {
+		return nil, err
 	}
 	b := &Batch{Replace: true, Schema: &cp.Schema, Puts: make([]KV, 0, len(cp.Values))}
 	for k, v := range withoutReserved(cp.Values) {
 		b.Puts = append(b.Puts, KV{Key: k, Value: v.Data})
 	}
-	return s.apply(ctx, "restore", ns, name, b)
+	return b, nil
 }
 
 // Checkpoints lists a namespace's checkpoints, oldest first. A checkpoint

@@ -396,6 +396,13 @@ func NewKindsStore(st *runtime.Store, namespace string) (*KindsStore, error) {
 	return &KindsStore{s}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *KindsStore) WithLease(l *runtime.Lease) *KindsStore {
+	return &KindsStore{s.StateStore.WithLease(l)}
+}
+
 // SaveID stores ID.
 func (s *KindsStore) SaveID(ctx context.Context, v string) error {
 	return keyKindsID.Save(ctx, s, v)

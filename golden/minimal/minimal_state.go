@@ -64,6 +64,13 @@ func NewMinimalStore(st *runtime.Store, namespace string) (*MinimalStore, error)
 	return &MinimalStore{s}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *MinimalStore) WithLease(l *runtime.Lease) *MinimalStore {
+	return &MinimalStore{s.StateStore.WithLease(l)}
+}
+
 // SavePhase stores Phase.
 func (s *MinimalStore) SavePhase(ctx context.Context, v string) error {
 	return keyMinimalPhase.Save(ctx, s, v)

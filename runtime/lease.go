@@ -242,7 +242,7 @@ func (s *Store) BreakLease(ctx context.Context, ns string) (LeaseInfo, error) {
 		if _, err := s.writeLease(ctx, op, ns, LeaseInfo{Token: cur.Token + 1}, rev); err != nil {
 			return rev, false, err
 		}
-		s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "stategen: broke a lease",
+		s.opts.logger.LogAttrs(ctx, slog.LevelInfo, "stategen: broke a lease",
 			slog.String("namespace", ns), slog.String("holder", cur.Holder), slog.Int64("token", cur.Token))
 		return rev, false, nil
 	})

@@ -124,7 +124,11 @@ type Lease struct {
 	token  int64
 	ttl    time.Duration
 
-	renew sync.Mutex // one renewal or release at a time
+	// renew is held by a renewal or release (one at a time), and shared
+	// by the writes through the lease: a renewal waits for the writes
+	// under way, which would otherwise find the lease at a revision they
+	// did not condition on, and new writes wait for it.
+	renew sync.RWMutex
 
 	mu       sync.Mutex
 	rev      int64 // revision of this lease's last write of LeaseKey
@@ -481,9 +485,11 @@ func (l *Lease) Apply(ctx context.Context, b *Batch) (int64, error) {
 // lost reply applies it at most once whatever became of the lease
 // meanwhile. A failed condition is told apart by reading the lease: if it
 // is no longer l's, the error wraps ErrFenced; if it is l's at another
-// revision (l renewed it meanwhile), l adopts that revision and the batch
-// is tried again (the failed attempt changed nothing); otherwise the
-// caller's own condition failed: an ordinary ErrConflict.
+// revision (a renewal of l whose reply was lost), l adopts that revision
+// and the batch is tried again (the failed attempt changed nothing);
+// otherwise the caller's own condition failed: an ordinary ErrConflict.
+// l's renewals wait for the writes under way, so that a lease renewed in
+// the background does not make its own writes conflict.
 func (s *Store) applyFenced(ctx context.Context, l *Lease, op, ns, key string, b *Batch) (int64, error) {
 	if l.ns != ns {
 		return 0, s.wrap(op, ns, key, fmt.Errorf("the lease is of run %s, not of this one", l.ns))
@@ -494,6 +500,8 @@ func (s *Store) applyFenced(ctx context.Context, l *Lease, op, ns, key string, b
 	}
 	c := *b
 	conds := slices.Clip(b.Conds)
+	l.renew.RLock()
+	defer l.renew.RUnlock()
 	for attempt := 1; ; attempt++ {
 		l.mu.Lock()
 		rev, released := l.rev, l.released

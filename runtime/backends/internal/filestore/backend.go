@@ -68,12 +68,16 @@ func (b *Backend) notFound(ns string) error {
 // checkNames refuses the names the Store refuses. The backend checks again
 // so that a caller that skips the Store still cannot address a path outside
 // a namespace directory. Reserved keys (the runtime's bookkeeping, a lease)
-// pass: the runtime writes them, and they are kept beside the data file.
+// pass (but legacyKey, the files' own member): the runtime writes them,
+// and they are kept beside the data file.
 func checkNames(ns string, keys ...string) error {
 	if err := runtime.ValidateName("namespace", ns); err != nil {
 		return err
 	}
 	for _, k := range keys {
+		if k == legacyKey {
+			return fmt.Errorf("%w: key name %q is the file backends' own", runtime.ErrInvalidName, k)
+		}
 		if err := runtime.ValidateStoredKey(k); err != nil {
 			return err
 		}

@@ -216,6 +216,13 @@ func (e *emitter) store() {
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 		jen.Return(jen.Op("&").Id(store).Values(jen.Id("f")), jen.Nil()),
 	)
+	e.f.Line()
+	e.f.Commentf("WithLease returns a copy of the view whose every write (the whole struct's and each")
+	e.f.Comment("field's) is fenced by l, a lease of its namespace: applied only while l is the run's")
+	e.f.Comment("current lease, else nothing is written and the error matches runtime.ErrFenced.")
+	e.f.Func().Params(jen.Id("s").Op("*").Id(store)).Id("WithLease").Params(jen.Id("l").Op("*").Qual(runtimePath, "Lease")).Op("*").Id(store).Block(
+		jen.Return(jen.Op("&").Id(store).Values(jen.Id("s").Dot("StateStore").Dot("WithLease").Call(jen.Id("l")))),
+	)
 }
 
 // accessors emits Save<F>, Load<F>, Delete<F> and Update<F>.

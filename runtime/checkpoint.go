@@ -119,20 +119,30 @@ func (s *Store) GetCheckpoint(ctx context.Context, ns, name string) (*Checkpoint
 // run was restored from (RunInfo.Restored, and the checkpoints taken
 // after). It returns the new revision.
 func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
-	cp, err := s.GetCheckpoint(ctx, ns, name)
+	b, err := s.restoreBatch(ctx, ns, name)
 	if err != nil {
 		return 0, err
 	}
-	b := &Batch{Replace: true, Schema: &cp.Schema, Puts: make([]KV, 0, len(cp.Values)), Restore: name}
+	return s.applyReserved(ctx, "restore", ns, name, b)
+}
+
+// restoreBatch reads a checkpoint and returns the batch that restores it,
+// recording which checkpoint the run was restored from.
+func (s *Store) restoreBatch(ctx context.Context, ns, name string) (*Batch, error) {
+	cp, err := s.GetCheckpoint(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{Replace: true, Schema: &cp.Schema, Puts: make([]KV, 0, len(cp.Values)+1), Restore: name}
 	for k, v := range withoutReserved(cp.Values) {
 		b.Puts = append(b.Puts, KV{Key: k, Value: v.Data})
 	}
 	ref, err := json.Marshal(CheckpointRef{Namespace: ns, Checkpoint: name})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	b.Puts = append(b.Puts, KV{Key: keyRestored, Value: ref})
-	return s.applyReserved(ctx, "restore", ns, name, b)
+	return b, nil
 }
 
 // Checkpoints lists a namespace's checkpoints, oldest first. A checkpoint

@@ -18,4 +18,11 @@
 // marks secret are stored sealed (AES-256-GCM, bound to their namespace and
 // key) by every write that records the schema, and opened by typed reads;
 // Store.Rekey reseals them under a new primary key.
+//
+// Leases: Store.Acquire gives one owner a run for a TTL, with a fencing
+// token that grows with every acquisition; writes through the Lease
+// (Lease.Apply, StateStore.WithLease and the generated stores' WithLease)
+// are applied only while it is the run's current lease, in the same atomic
+// step as the write, else ErrFenced. See lease.go for the layout and what
+// fencing does not cover.
 package runtime

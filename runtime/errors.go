@@ -51,6 +51,14 @@ var (
 	// truncated or moved to another key or namespace. The value is never
 	// printed.
 	ErrDecrypt = errors.New("cannot decrypt")
+	// ErrLeased: the run's lease is held by another holder, who has not
+	// let it expire; the error is a *LeaseError naming the holder and when
+	// the lease ends.
+	ErrLeased = errors.New("run is leased by another holder")
+	// ErrFenced: a write, renewal or release through a lease that is no
+	// longer current (another holder took it over, it was broken or
+	// released); nothing was written. The error is a *LeaseError.
+	ErrFenced = errors.New("lease is no longer current (fenced)")
 )
 
 // transientError marks an error as worth retrying. notApplied says that the
@@ -95,7 +103,7 @@ func IsTransient(err error) bool {
 	if !errors.As(err, &t) {
 		return false
 	}
-	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrTypeMismatch, ErrSchemaTooNew, ErrSchemaMismatch, ErrReadOnly, ErrUnknownOutcome, ErrDecrypt} {
+	for _, final := range []error{ErrNotFound, ErrMissing, ErrConflict, ErrInvalidName, ErrInvalidValue, ErrCorrupt, ErrTypeMismatch, ErrSchemaTooNew, ErrSchemaMismatch, ErrReadOnly, ErrUnknownOutcome, ErrDecrypt, ErrLeased, ErrFenced} {
 		if errors.Is(err, final) {
 			return false
 		}

@@ -100,6 +100,17 @@ type scope struct {
 	ref SchemaRef // the schema whole: name, version, keys, secret keys
 	// migrations[n] upgrades stored state from version n to n+1.
 	migrations map[int]MigrationFunc
+	// lease, when set, fences every write (see StateStore.WithLease).
+	lease *Lease
+}
+
+// apply is the one place where the view's writes reach the Store: fenced
+// by the view's lease when it has one.
+func (sc *scope) apply(ctx context.Context, op, key string, b *Batch) (int64, error) {
+	if sc.lease != nil {
+		return sc.st.applyFenced(ctx, sc.lease, op, sc.ns, key, b)
+	}
+	return sc.st.apply(ctx, op, sc.ns, key, b)
 }
 
 // View is what the per-field accessors of generated code (Key's methods)
@@ -173,7 +184,7 @@ func (sc *scope) write(ctx context.Context, op, key string, b *Batch, record boo
 	var rev int64
 	err := sc.st.retryConflicts(ctx, op, sc.ns, key, func() (int64, bool, error) {
 		var err error
-		rev, err = sc.st.apply(ctx, op, sc.ns, key, b)
+		rev, err = sc.apply(ctx, op, key, b)
 		if !errors.Is(err, ErrConflict) || errors.Is(err, ErrUnknownOutcome) {
 			return 0, false, err
 		}
@@ -228,9 +239,10 @@ func (sc *scope) migrate(ctx context.Context, snap *Snapshot) (*Snapshot, error)
 
 	// Keep the old state: a checkpoint of the very snapshot migrated.
 	name := fmt.Sprintf("pre-migrate-v%d-%s", stored.Version, checkpointName(time.Now()))
+	old := withoutReserved(snap.Values) // a checkpoint leaves the run's bookkeeping out
 	cp := &Checkpoint{
-		CheckpointInfo: CheckpointInfo{Name: name, Created: time.Now(), Revision: snap.Revision, Schema: stored, Keys: len(snap.Values)},
-		Values:         snap.Values,
+		CheckpointInfo: CheckpointInfo{Name: name, Created: time.Now(), Revision: snap.Revision, Schema: stored, Keys: len(old)},
+		Values:         old,
 	}
 	if err := sc.st.putCheckpoint(ctx, sc.ns, cp); err != nil {
 		return nil, err
@@ -239,7 +251,7 @@ func (sc *scope) migrate(ctx context.Context, snap *Snapshot) (*Snapshot, error)
 	for _, k := range m.Keys() {
 		b.Puts = append(b.Puts, KV{Key: k, Value: m.values[k]})
 	}
-	rev, err := sc.st.Apply(ctx, sc.ns, b)
+	rev, err := sc.apply(ctx, "migrate", "", b)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,9 @@
 package runtime
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // ReservedPrefix starts the names of the keys the runtime keeps in a
 // namespace for its own bookkeeping (a run's lease, its labels and
@@ -13,6 +16,20 @@ const ReservedPrefix = "__"
 
 // IsReserved reports whether key is one of the runtime's reserved keys.
 func IsReserved(key string) bool { return strings.HasPrefix(key, ReservedPrefix) }
+
+// ValidateStoredKey checks a key as a backend receives it: a name
+// ValidateName accepts, or a reserved key (IsReserved) that would be one
+// without its prefix. Backends that check names again (those whose names
+// become paths) use it, so that the runtime's bookkeeping reaches them.
+func ValidateStoredKey(key string) error {
+	if IsReserved(key) {
+		if err := ValidateName("key", "r"+key[len(ReservedPrefix):]); err != nil {
+			return fmt.Errorf("%w: reserved key %q is not a valid name", ErrInvalidName, key)
+		}
+		return nil
+	}
+	return ValidateName("key", key)
+}
 
 // withoutReserved returns values without the reserved keys, itself when it
 // holds none.

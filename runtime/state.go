@@ -109,6 +109,21 @@ func (s *StateStore[T]) Store() *Store { return s.st }
 // Namespace is the namespace the view reads and writes.
 func (s *StateStore[T]) Namespace() string { return s.ns }
 
+// WithLease returns a copy of the view whose every write (Save, Update,
+// Restore, the per-field Save, Update and Delete of generated stores, and
+// the write-back of a migration) is fenced by l: applied, atomically, only
+// while l is the run's current lease, else nothing is written and the
+// error wraps ErrFenced. l must be a lease of the view's namespace; nil
+// returns a view without a lease. The view s is left as it was.
+func (s *StateStore[T]) WithLease(l *Lease) *StateStore[T] {
+	c := *s
+	c.lease = l
+	return &c
+}
+
+// Lease is the lease the view's writes are fenced by, nil when none.
+func (s *StateStore[T]) Lease() *Lease { return s.lease }
+
 // Save stores every field of v (zero values and all: build v with the
 // generated constructor to start from the defaults), and the schema, in one
 // atomic write. A required field without a value is ErrMissing, and nothing
@@ -332,7 +347,7 @@ func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, erro
 		}
 		b.Conds = []Cond{{Revision: snap.Revision}}
 		b.Schema, b.IfSchema = &s.ref, &s.ref
-		if _, err := s.st.apply(ctx, "update", s.ns, "", b); err != nil {
+		if _, err := s.apply(ctx, "update", "", b); err != nil {
 			return snap.Revision, false, err
 		}
 		out = v
@@ -345,7 +360,15 @@ func (s *StateStore[T]) Update(ctx context.Context, fn func(*T) error) (*T, erro
 }
 
 // Checkpoint snapshots the namespace under name ("" generates a sortable one).
+// Under a lease (WithLease) it first checks that the lease is still
+// current, and fails with ErrFenced if not; that check and the checkpoint
+// are two steps, not one: checkpoints are not fenced as writes are.
 func (s *StateStore[T]) Checkpoint(ctx context.Context, name string, opts ...CheckpointOption) (CheckpointInfo, error) {
+	if s.lease != nil {
+		if err := s.lease.Check(ctx); err != nil {
+			return CheckpointInfo{}, err
+		}
+	}
 	return s.st.Checkpoint(ctx, s.ns, name, opts...)
 }
 
@@ -362,7 +385,11 @@ func (s *StateStore[T]) Fork(ctx context.Context, name, newNS string) (*StateSto
 // Restore makes the namespace exactly the checkpoint; a missing one is
 // ErrNotFound.
 func (s *StateStore[T]) Restore(ctx context.Context, name string) error {
-	_, err := s.st.Restore(ctx, s.ns, name)
+	b, err := s.st.restoreBatch(ctx, s.ns, name)
+	if err != nil {
+		return err
+	}
+	_, err = s.apply(ctx, "restore", name, b)
 	return err
 }
 

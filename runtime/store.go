@@ -386,8 +386,8 @@ func validateBatch(ns string, b *Batch, reserved bool) error {
 		return err
 	}
 	validKey := func(k string) error {
-		if reserved && IsReserved(k) {
-			k = "r" + k[len(ReservedPrefix):] // the rest must be a name
+		if reserved {
+			return ValidateStoredKey(k)
 		}
 		return ValidateName("key", k)
 	}

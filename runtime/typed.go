@@ -255,7 +255,7 @@ func (k *Key[V]) Update(ctx context.Context, view View, fn func(V) (V, error)) (
 		if err != nil {
 			return rev, true, err
 		}
-		_, err = st.apply(ctx, "update", sc.ns, k.Name, &Batch{
+		_, err = sc.apply(ctx, "update", k.Name, &Batch{
 			Puts:   []KV{{Key: k.Name, Value: data}},
 			Conds:  []Cond{{Key: k.Name, Revision: rev}},
 			Schema: &sc.ref, IfSchema: &sc.ref,

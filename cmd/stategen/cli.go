@@ -47,6 +47,7 @@ type cli struct {
 	Restore     restoreCmd     `cmd:"" group:"store" help:"Make a namespace exactly a checkpoint again."`
 	Diff        diffCmd        `cmd:"" group:"store" help:"Show what changed between two checkpoints, or a checkpoint and now."`
 	Prune       pruneCmd       `cmd:"" group:"store" help:"Remove old checkpoints of a namespace."`
+	Lease       leaseCmd       `cmd:"" group:"store" help:"Show who holds a run's lease (holder, token, expiry), or --break it."`
 	Migrate     migrateCmd     `cmd:"" group:"store" help:"Copy namespaces with their checkpoints from one store to another, and verify the copy."`
 	Rekey       rekeyCmd       `cmd:"" group:"store" help:"Seal every secret value under the primary key (after adding a key), and verify."`
 	Watch       watchCmd       `cmd:"" group:"store" help:"Print the store's changes as they happen, until interrupted."`

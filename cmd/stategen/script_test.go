@@ -43,6 +43,7 @@ import (
 //	                            write keys under a schema that marks the
 //	                            secret:KEY keys secret, as generated code
 //	                            does (save records no schema)
+//	hold NS HOLDER TTL          acquire NS's lease for HOLDER, print its token
 //
 // go test -run TestScripts -update rewrites the expected files of failing
 // cmp lines in the scripts (read the diff before committing it).
@@ -64,6 +65,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"stategen": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 		"seed":     seedMain,
+		"hold":     holdMain,
 	})
 }
 
@@ -248,6 +250,38 @@ func seed(args []string) error {
 	return err
 }
 
+// holdMain is the 'hold NS HOLDER TTL' command: it acquires the lease of
+// NS for HOLDER for TTL (a Go duration) on the store of $STATEGEN_STORE,
+// and prints its token.
+func holdMain() {
+	if err := hold(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "hold:", err)
+		os.Exit(1)
+	}
+}
+
+func hold(args []string) error {
+	if len(args) != 3 {
+		return errors.New("usage: hold NS HOLDER TTL")
+	}
+	ttl, err := time.ParseDuration(args[2])
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	st, err := runtime.Open(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	l, err := st.Acquire(ctx, args[0], args[1], ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Println("token", l.Token())
+	return nil
+}
+
 // TestScriptsCoverEveryCommand: every store command appears in a script,
 // so that a new one is not left untested.
 func TestScriptsCoverEveryCommand(t *testing.T) {
@@ -265,7 +299,7 @@ func TestScriptsCoverEveryCommand(t *testing.T) {
 			all.Write(b)
 		}
 	}
-	for _, cmd := range []string{"namespaces", "keys", "load", "save", "delete", "dump", "checkpoint", "checkpoints", "restore", "diff", "prune", "watch"} {
+	for _, cmd := range []string{"namespaces", "keys", "load", "save", "delete", "dump", "checkpoint", "checkpoints", "restore", "diff", "prune", "watch", "lease", "label", "fork", "drop", "gc"} {
 		if !regexp.MustCompile(`(?m)^(\[[^]]*\] )?(! )?(exits \d )?stategen( --[a-z-]+(=\S+)?)* ` + cmd + `\b`).MatchString(all.String()) {
 			t.Errorf("no script runs stategen %s", cmd)
 		}

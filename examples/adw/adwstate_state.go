@@ -179,6 +179,13 @@ func (s *ADWStateStore) Fork(ctx context.Context, name, newNamespace string) (*A
 	return &ADWStateStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *ADWStateStore) WithLease(l *runtime.Lease) *ADWStateStore {
+	return &ADWStateStore{s.StateStore.WithLease(l)}
+}
+
 // SaveADWID stores ADWID.
 func (s *ADWStateStore) SaveADWID(ctx context.Context, v string) error {
 	return keyADWStateADWID.Save(ctx, s, v)

@@ -20,6 +20,15 @@
 // files and worktrees (default .stategen/work). With --store adw:agents a
 // Python ADW phase and this program share agents/<adw_id>/adw_state.json.
 //
+// Each phase (and the restore of resume) takes the run's lease for 30s,
+// renewed in the background, as HOST:PID:PHASE, and gives it back when it
+// ends: one phase of a run at a time. Another phase of a run whose lease is
+// held exits with status 1 naming the holder and when its lease ends; a
+// process that died leaves its lease until it expires, or until
+// `stategen lease ID --break`. Every write of a phase is fenced by its
+// lease: a phase that lost it (stopped past its TTL and taken over) writes
+// nothing more.
+//
 // Exit status: 0 success, 1 error, 2 bad usage, 3 a phase crashed as
 // --fail-at asked (its state is left behind for resume).
 package main

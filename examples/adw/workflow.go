@@ -92,8 +92,15 @@ func (w *workflow) phasesFrom(ctx context.Context, s *ADWStateStore, failAt stri
 	return nil
 }
 
-// phase does one phase: its work, its state, and a checkpoint.
+// phase does one phase under the run's lease (see leased).
 func (w *workflow) phase(ctx context.Context, s *ADWStateStore, p string, crash bool) error {
+	return w.leased(ctx, s, p, func(ctx context.Context, s *ADWStateStore) error {
+		return w.work(ctx, s, p, crash)
+	})
+}
+
+// work does one phase: its work, its state, and a checkpoint.
+func (w *workflow) work(ctx context.Context, s *ADWStateStore, p string, crash bool) error {
 	if err := s.SaveCurrentPhase(ctx, p); err != nil {
 		return err
 	}
@@ -167,7 +174,9 @@ func (w *workflow) resume(ctx context.Context, id string) error {
 	if last == "" {
 		return fmt.Errorf("run %s has no checkpoint to resume from", id)
 	}
-	if err := s.Restore(ctx, last); err != nil {
+	if err := w.leased(ctx, s, "resume", func(ctx context.Context, s *ADWStateStore) error {
+		return s.Restore(ctx, last)
+	}); err != nil {
 		return err
 	}
 	w.say("resume %s from checkpoint %s", id, last)
@@ -211,6 +220,7 @@ func (w *workflow) status(ctx context.Context, id string) error {
 // chain with pipes as the Python scripts do.
 func (w *workflow) pipe(ctx context.Context, p, issue, id string, stdin io.Reader) error {
 	var s *ADWStateStore
+	var in *runtime.Batch // the state stdin brings, to store under the lease
 	var err error
 	switch {
 	case issue != "":
@@ -220,13 +230,20 @@ func (w *workflow) pipe(ctx context.Context, p, issue, id string, stdin io.Reade
 			_, err = s.Load(ctx) // it must exist, and be an ADWState
 		}
 	default:
-		s, err = w.fromStdin(ctx, stdin)
+		s, in, err = w.fromStdin(stdin)
 	}
 	if err != nil {
 		return err
 	}
 	quiet := &workflow{st: w.st, workdir: w.workdir, out: io.Discard}
-	if err := quiet.phase(ctx, s, p, false); err != nil {
+	if err := quiet.leased(ctx, s, p, func(ctx context.Context, s *ADWStateStore) error {
+		if in != nil {
+			if _, err := s.Lease().Apply(ctx, in); err != nil {
+				return err
+			}
+		}
+		return quiet.work(ctx, s, p, false)
+	}); err != nil {
 		return err
 	}
 	snap, err := w.st.Snapshot(ctx, s.Namespace())
@@ -235,7 +252,9 @@ func (w *workflow) pipe(ctx context.Context, p, issue, id string, stdin io.Reade
 	}
 	flat := map[string]json.RawMessage{}
 	for k, v := range snap.Values {
-		flat[k] = v.Data
+		if !runtime.IsReserved(k) { // the run's lease is not its state
+			flat[k] = v.Data
+		}
 	}
 	out, err := json.MarshalIndent(flat, "", "  ")
 	if err != nil {
@@ -245,26 +264,27 @@ func (w *workflow) pipe(ctx context.Context, p, issue, id string, stdin io.Reade
 	return err
 }
 
-// fromStdin stores the flat JSON state read from stdin and returns its run.
+// fromStdin reads the flat JSON state on stdin and returns its run and the
+// batch that stores it, which the caller applies under the run's lease.
 // The keys are stored in the order they come in (a new adw_state.json lists
 // them so); keys the state does not carry, such as the Go phases' own
 // bookkeeping that Python's to_stdout leaves out, keep their stored values.
-func (w *workflow) fromStdin(ctx context.Context, stdin io.Reader) (*ADWStateStore, error) {
+func (w *workflow) fromStdin(stdin io.Reader) (*ADWStateStore, *runtime.Batch, error) {
 	data, err := io.ReadAll(stdin)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var flat map[string]json.RawMessage
 	if err := json.Unmarshal(data, &flat); err != nil {
-		return nil, fmt.Errorf("reading the state from stdin (pipe in a previous phase, or give --issue or an ADW id): %w", err)
+		return nil, nil, fmt.Errorf("reading the state from stdin (pipe in a previous phase, or give --issue or an ADW id): %w", err)
 	}
 	v, err := ADWStateSchema.Decode(flat)
 	if err != nil {
-		return nil, fmt.Errorf("the state on stdin is not a valid ADWState, nothing was stored: %w", err)
+		return nil, nil, fmt.Errorf("the state on stdin is not a valid ADWState, nothing was stored: %w", err)
 	}
 	s, err := NewADWStateStore(w.st, v.ADWID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// One write: the schema recorded, on condition that stored state is not
 	// of another version.
@@ -273,10 +293,7 @@ func (w *workflow) fromStdin(ctx context.Context, stdin io.Reader) (*ADWStateSto
 	for _, k := range keysInOrder(data) {
 		b.Puts = append(b.Puts, runtime.KV{Key: k, Value: flat[k]})
 	}
-	if _, err := w.st.Apply(ctx, v.ADWID, b); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s, b, nil
 }
 
 // keysInOrder lists the keys of a JSON object that decoded, in the order

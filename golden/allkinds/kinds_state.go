@@ -406,6 +406,13 @@ func (s *KindsStore) Fork(ctx context.Context, name, newNamespace string) (*Kind
 	return &KindsStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *KindsStore) WithLease(l *runtime.Lease) *KindsStore {
+	return &KindsStore{s.StateStore.WithLease(l)}
+}
+
 // SaveID stores ID.
 func (s *KindsStore) SaveID(ctx context.Context, v string) error {
 	return keyKindsID.Save(ctx, s, v)

@@ -75,6 +75,13 @@ func (s *TaggedStore) Fork(ctx context.Context, name, newNamespace string) (*Tag
 	return &TaggedStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *TaggedStore) WithLease(l *runtime.Lease) *TaggedStore {
+	return &TaggedStore{s.StateStore.WithLease(l)}
+}
+
 // SaveMode stores Mode.
 func (s *TaggedStore) SaveMode(ctx context.Context, v string) error {
 	return keyTaggedMode.Save(ctx, s, v)

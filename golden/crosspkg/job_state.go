@@ -112,6 +112,13 @@ func (s *JobStore) Fork(ctx context.Context, name, newNamespace string) (*JobSto
 	return &JobStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *JobStore) WithLease(l *runtime.Lease) *JobStore {
+	return &JobStore{s.StateStore.WithLease(l)}
+}
+
 // SaveRef stores Ref.
 func (s *JobStore) SaveRef(ctx context.Context, v other.Ref) error {
 	return keyJobRef.Save(ctx, s, v)

@@ -92,6 +92,13 @@ func (s *HolderStore) Fork(ctx context.Context, name, newNamespace string) (*Hol
 	return &HolderStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *HolderStore) WithLease(l *runtime.Lease) *HolderStore {
+	return &HolderStore{s.StateStore.WithLease(l)}
+}
+
 // SaveName stores Name.
 func (s *HolderStore) SaveName(ctx context.Context, v Box[string]) error {
 	return keyHolderName.Save(ctx, s, v)

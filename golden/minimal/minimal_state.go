@@ -74,6 +74,13 @@ func (s *MinimalStore) Fork(ctx context.Context, name, newNamespace string) (*Mi
 	return &MinimalStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *MinimalStore) WithLease(l *runtime.Lease) *MinimalStore {
+	return &MinimalStore{s.StateStore.WithLease(l)}
+}
+
 // SavePhase stores Phase.
 func (s *MinimalStore) SavePhase(ctx context.Context, v string) error {
 	return keyMinimalPhase.Save(ctx, s, v)

@@ -88,6 +88,13 @@ func (s *RunStore) Fork(ctx context.Context, name, newNamespace string) (*RunSto
 	return &RunStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *RunStore) WithLease(l *runtime.Lease) *RunStore {
+	return &RunStore{s.StateStore.WithLease(l)}
+}
+
 // SaveName stores Name.
 func (s *RunStore) SaveName(ctx context.Context, v string) error {
 	return keyRunName.Save(ctx, s, v)

@@ -74,6 +74,13 @@ func (s *FixtureStore) Fork(ctx context.Context, name, newNamespace string) (*Fi
 	return &FixtureStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *FixtureStore) WithLease(l *runtime.Lease) *FixtureStore {
+	return &FixtureStore{s.StateStore.WithLease(l)}
+}
+
 // SaveStep stores Step.
 func (s *FixtureStore) SaveStep(ctx context.Context, v int) error {
 	return keyFixtureStep.Save(ctx, s, v)

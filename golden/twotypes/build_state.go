@@ -83,6 +83,13 @@ func (s *BuildStore) Fork(ctx context.Context, name, newNamespace string) (*Buil
 	return &BuildStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *BuildStore) WithLease(l *runtime.Lease) *BuildStore {
+	return &BuildStore{s.StateStore.WithLease(l)}
+}
+
 // SaveWorktree stores Worktree.
 func (s *BuildStore) SaveWorktree(ctx context.Context, v string) error {
 	return keyBuildWorktree.Save(ctx, s, v)

@@ -74,6 +74,13 @@ func (s *PlanStore) Fork(ctx context.Context, name, newNamespace string) (*PlanS
 	return &PlanStore{f}, nil
 }
 
+// WithLease returns a copy of the view whose every write (the whole struct's and each
+// field's) is fenced by l, a lease of its namespace: applied only while l is the run's
+// current lease, else nothing is written and the error matches runtime.ErrFenced.
+func (s *PlanStore) WithLease(l *runtime.Lease) *PlanStore {
+	return &PlanStore{s.StateStore.WithLease(l)}
+}
+
 // SaveFile stores File.
 func (s *PlanStore) SaveFile(ctx context.Context, v string) error {
 	return keyPlanFile.Save(ctx, s, v)

@@ -4,7 +4,8 @@
 // update across goroutines and processes, exact checkpoint and restore,
 // pruning, listing, refused names, corrupt data left alone, cache coherence,
 // which errors are retried, schemas kept whole and conditioned on,
-// read-only opening, copies of checkpoint-only namespaces, the change feed).
+// read-only opening, copies of checkpoint-only namespaces, the change feed, leases and
+// fenced writes, a holder stopped past its TTL included).
 //
 // A backend's tests call it with a Harness:
 //
@@ -132,6 +133,7 @@ func Run(t *testing.T, h Harness) {
 		{"Runs", testRuns},
 		{"Retention", testRetention},
 		{"Expiry", testExpiry},
+		{"Leases", testLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

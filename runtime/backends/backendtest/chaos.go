@@ -58,7 +58,10 @@ type Row struct {
 //     every key deleted, then every kind of update, many times;
 //   - relaxed cache race: two goroutines save one key through one relaxed
 //     Store; the cache must end at the landed value, every trial;
-//   - corrupt checkpoint: one damaged among good ones hides none.
+//   - corrupt checkpoint: one damaged among good ones hides none;
+//   - lease takeover: a holder stopped (SIGSTOP) past its TTL is taken
+//     over and resumed, fullTakeovers times; none of its writes may land
+//     after the takeover (the conformance suite runs quickTakeovers).
 //
 // By default only the first two run, small, as part of the tests; with
 // STATEGEN_CHAOS=full every scenario runs at the campaign's size. Each
@@ -95,6 +98,9 @@ func Chaos(t *testing.T, h Harness) {
 	if !full {
 		return // the conformance suite runs the rest once each
 	}
+	t.Run("LeaseTakeover", func(t *testing.T) {
+		report(t, leaseTakeovers(t, h, fullTakeovers))
+	})
 	t.Run("SchemalessUpdates", func(t *testing.T) {
 		const rounds = 50
 		st, dst := open(t, h.NewURL(t)), open(t, h.NewURL(t))
@@ -162,23 +168,26 @@ func appendRow(t testing.TB, r Row) {
 
 // incrementKinds are the read-modify-writes the writers take turns with,
 // each adding 1 to the key n: every form of Update the runtime offers.
+// The generated Update runs fenced by lease when one is given: fenced
+// writes retried after a lost reply must be neither applied twice nor
+// reported fenced (nobody takes the lease over).
 var incrementKinds = []struct {
 	name string
-	inc  func(ctx context.Context, st *runtime.Store, ns string) error
+	inc  func(ctx context.Context, st *runtime.Store, ns string, lease *runtime.Lease) error
 }{
-	{"Update of a key", func(ctx context.Context, st *runtime.Store, ns string) error {
+	{"Update of a key", func(ctx context.Context, st *runtime.Store, ns string, _ *runtime.Lease) error {
 		_, err := runtime.Update(ctx, st, ns, "n", intCodec, func(v int, _ bool) (int, error) { return v + 1, nil })
 		return err
 	}},
-	{"generated Update", func(ctx context.Context, st *runtime.Store, ns string) error {
+	{"generated Update", func(ctx context.Context, st *runtime.Store, ns string, lease *runtime.Lease) error {
 		s, err := runtime.NewStateStore(st, ns, countSchema)
 		if err != nil {
 			return err
 		}
-		_, err = s.Update(ctx, func(v *countState) error { v.N++; return nil })
+		_, err = s.WithLease(lease).Update(ctx, func(v *countState) error { v.N++; return nil })
 		return err
 	}},
-	{"UpdateNamespace", func(ctx context.Context, st *runtime.Store, ns string) error {
+	{"UpdateNamespace", func(ctx context.Context, st *runtime.Store, ns string, _ *runtime.Lease) error {
 		_, err := st.UpdateNamespace(ctx, ns, func(snap *runtime.Snapshot) (*runtime.Batch, error) {
 			n := 0
 			if snap != nil {
@@ -195,7 +204,7 @@ var incrementKinds = []struct {
 }
 
 // tally counts what writers got back.
-type tally struct{ acked, unknown, failed atomic.Int64 }
+type tally struct{ acked, unknown, failed, fenced atomic.Int64 }
 
 // increments runs writers goroutines, each with its own Store from open,
 // each adding 1 to the counter ns/n while more says so (taking turns with
@@ -203,7 +212,7 @@ type tally struct{ acked, unknown, failed atomic.Int64 }
 // all are done. A writer tries to open its Store until ctx ends or the
 // run does (the server may be down, restarting, as the writer starts),
 // and fails the test if it never could while it should have written.
-func increments(t testing.TB, ctx context.Context, open func() (*runtime.Store, error), ns string, writers int, more func(i int) bool, tl *tally) {
+func increments(t testing.TB, ctx context.Context, open func() (*runtime.Store, error), ns string, lease *runtime.Lease, writers int, more func(i int) bool, tl *tally) {
 	var wg sync.WaitGroup
 	var logged atomic.Int64
 	for w := range writers {
@@ -223,12 +232,15 @@ func increments(t testing.TB, ctx context.Context, open func() (*runtime.Store, 
 			defer st.Close()
 			for i := 0; more(i); i++ {
 				kind := incrementKinds[(w+i)%len(incrementKinds)]
-				err := kind.inc(ctx, st, ns)
+				err := kind.inc(ctx, st, ns, lease)
 				switch {
 				case err == nil:
 					tl.acked.Add(1)
 				case errors.Is(err, runtime.ErrUnknownOutcome):
 					tl.unknown.Add(1)
+				case errors.Is(err, runtime.ErrFenced):
+					tl.fenced.Add(1)
+					t.Errorf("writer %d, %s: %v: nobody took the lease over", w, kind.name, err)
 				default:
 					// Not applied, by the contract: the count proves it.
 					tl.failed.Add(1)
@@ -249,6 +261,9 @@ func checkCount(t testing.TB, st *runtime.Store, ns string, tl *tally) (violatio
 	n, err := runtime.Load(context.Background(), st, ns, "n", intCodec)
 	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		t.Fatalf("read the counter: %v", err)
+	}
+	if n := tl.fenced.Load(); n > 0 {
+		violations += n // a write refused as fenced with no takeover
 	}
 	acked, unknown := int(tl.acked.Load()), int(tl.unknown.Load())
 	if n < acked {
@@ -275,7 +290,8 @@ func lossyNetwork(t *testing.T, h Harness, writers, each int) Row {
 	defer proxy.Close()
 	proxied := via(proxy.Addr())
 	var tl tally
-	increments(t, ctx, func() (*runtime.Store, error) { return runtime.Open(ctx, proxied) }, "ns", writers, func(i int) bool { return i < each }, &tl)
+	lease := acquire(t, open(t, raw), "ns", "writers", time.Hour)
+	increments(t, ctx, func() (*runtime.Store, error) { return runtime.Open(ctx, proxied) }, "ns", lease, writers, func(i int) bool { return i < each }, &tl)
 	stats := proxy.Stats()
 	proxy.Close()
 	r := Row{Scenario: fmt.Sprintf("lossy network, %d writers x %d updates", writers, each),
@@ -299,7 +315,7 @@ func serverRestart(t *testing.T, h Harness, writers, kills int) Row {
 	go func() {
 		defer close(done)
 		// The writers go on until the last restart is behind them.
-		increments(t, ctx, func() (*runtime.Store, error) { return runtime.Open(ctx, srv.URL) }, "ns", writers, func(int) bool { return !stopped.Load() }, &tl)
+		increments(t, ctx, func() (*runtime.Store, error) { return runtime.Open(ctx, srv.URL) }, "ns", nil, writers, func(int) bool { return !stopped.Load() }, &tl)
 	}()
 	var killed int64
 	for range kills {

@@ -56,6 +56,12 @@ func work(job string) error {
 	case "put":
 		_, err := st.Put(ctx, ns, key, []byte(arg))
 		return err
+	case "leaseholder":
+		ms, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		return leaseHolder(ctx, st, ns, time.Duration(ms)*time.Millisecond)
 	case "migrate":
 		return migrateLoop(ctx, st, ns)
 	case "rekey":

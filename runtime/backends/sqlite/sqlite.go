@@ -150,6 +150,21 @@ const (
 		WHERE ns = ?1 AND key = ?2 AND revision = ?8 AND value IS NOT NULL AND ` + schemaHeld + `
 		RETURNING revision`
 
+	// The same, fenced: also on condition that another key (a run's
+	// lease, ?9) has revision ?10 (?8 is the swap's own condition, and a
+	// placeholder in the others).
+	fenceHeld        = ` AND EXISTS (SELECT 1 FROM entries WHERE ns = ?1 AND key = ?9 AND revision = ?10 AND value IS NOT NULL) AND ?8 IS NOT NULL`
+	sqlPutHeldFenced = `INSERT INTO entries (ns, key, value, revision, updated) SELECT ?1, ?2, ?3, ` + nextRev + `, ?4 WHERE ` + schemaHeld + fenceHeld + `
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+		RETURNING revision`
+	sqlCreateHeldFenced = `INSERT INTO entries (ns, key, value, revision, updated) SELECT ?1, ?2, ?3, ` + nextRev + `, ?4 WHERE ` + schemaHeld + fenceHeld + `
+		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+		WHERE entries.value IS NULL
+		RETURNING revision`
+	sqlSwapHeldFenced = `UPDATE entries SET value = ?3, revision = ` + nextRev + `, updated = ?4
+		WHERE ns = ?1 AND key = ?2 AND revision = ?8 AND value IS NOT NULL AND ` + schemaHeld + fenceHeld + `
+		RETURNING revision`
+
 	// hasSchema is the condition on a schemas row that it records one:
 	// versions before this one stored a row of empty name and version 0
 	// for state without a schema.
@@ -176,6 +191,8 @@ type Backend struct {
 	upserts stmtCache // upsertMany's, by row count
 
 	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, deleteKey, revSchema, setSchema *sql.Stmt
+	// putHeld, createHeld and swapHeld fenced by a condition on another key.
+	putHeldFenced, createHeldFenced, swapHeldFenced *sql.Stmt
 
 	stampMu   sync.Mutex
 	stampConn *sql.Conn // used only for PRAGMA data_version, so it sees every commit as foreign
@@ -405,6 +422,9 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.putHeldStmt = prep(b.write, sqlPutHeld)
 		b.createHeld = prep(b.write, sqlCreateHeld)
 		b.swapHeld = prep(b.write, sqlSwapHeld)
+		b.putHeldFenced = prep(b.write, sqlPutHeldFenced)
+		b.createHeldFenced = prep(b.write, sqlCreateHeldFenced)
+		b.swapHeldFenced = prep(b.write, sqlSwapHeldFenced)
 		b.nsRev = prep(b.write, sqlNSRev)
 		b.keyRev = prep(b.write, sqlKeyRev)
 		b.deleteKey = prep(b.write, sqlDeleteKey)
@@ -709,15 +729,15 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 // key with at most a condition on that key, the common case, is a single
 // statement; anything else is one immediate transaction.
 func (b *Backend) applyAlone(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
-	oneKey := len(batch.Puts) == 1 && len(batch.Deletes) == 0 && !batch.Replace &&
-		(len(batch.Conds) == 0 || len(batch.Conds) == 1 && batch.Conds[0].Key == batch.Puts[0].Key)
+	keyConds, fence, oneKey := oneKeyWrite(batch)
 	switch {
-	case oneKey && batch.Schema == nil && batch.IfSchema == nil:
-		return b.putOne(ctx, ns, batch.Puts[0], batch.Conds)
+	case oneKey && fence == nil && batch.Schema == nil && batch.IfSchema == nil:
+		return b.putOne(ctx, ns, batch.Puts[0], keyConds)
 	case oneKey && batch.Schema != nil && batch.IfSchema != nil && batch.Schema.SameVersion(*batch.IfSchema):
-		// A generated one-key write: one statement when the namespace
-		// records this very schema already, the general path otherwise.
-		if rev, ok, err := b.putHeld(ctx, ns, batch.Puts[0], batch.Conds, *batch.Schema); err != nil || ok {
+		// A generated one-key write, fenced by a lease or not: one
+		// statement when the namespace records this very schema already
+		// and the conditions hold, the general path otherwise.
+		if rev, ok, err := b.putHeld(ctx, ns, batch.Puts[0], keyConds, fence, *batch.Schema); err != nil || ok {
 			return rev, err
 		}
 	}
@@ -793,6 +813,27 @@ func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *run
 	return rev, nil
 }
 
+// oneKeyWrite tells whether batch writes one key with at most a condition
+// on that key (keyConds) and one on another key that must exist (fence, a
+// lease's), which one statement can do.
+func oneKeyWrite(batch *runtime.Batch) (keyConds []runtime.Cond, fence *runtime.Cond, ok bool) {
+	if len(batch.Puts) != 1 || len(batch.Deletes) != 0 || batch.Replace || len(batch.Conds) > 2 {
+		return nil, nil, false
+	}
+	key := batch.Puts[0].Key
+	for i, c := range batch.Conds {
+		switch {
+		case c.Key == key && len(keyConds) == 0:
+			keyConds = batch.Conds[i : i+1]
+		case c.Key != key && c.Key != "" && c.Revision > 0 && fence == nil:
+			fence = &batch.Conds[i]
+		default:
+			return nil, nil, false
+		}
+	}
+	return keyConds, fence, true
+}
+
 // putOne writes one key in one statement, which SQLite runs as its own
 // transaction.
 func (b *Backend) putOne(ctx context.Context, ns string, kv runtime.KV, conds []runtime.Cond) (int64, error) {
@@ -815,18 +856,29 @@ func (b *Backend) putOne(ctx context.Context, ns string, kv runtime.KV, conds []
 // putHeld writes one key in one statement on condition that the namespace
 // records schema already; ok is false, with nothing written, when it does
 // not or when a key condition failed (the general path tells which).
-func (b *Backend) putHeld(ctx context.Context, ns string, kv runtime.KV, conds []runtime.Cond, schema runtime.SchemaRef) (rev int64, ok bool, err error) {
+func (b *Backend) putHeld(ctx context.Context, ns string, kv runtime.KV, conds []runtime.Cond, fence *runtime.Cond, schema runtime.SchemaRef) (rev int64, ok bool, err error) {
 	info, err := encodeInfo(schema)
 	if err != nil {
 		return 0, false, fmt.Errorf("sqlite: encode schema: %w", err)
 	}
-	stmt, args := b.putHeldStmt, []any{ns, kv.Key, string(kv.Value), time.Now().UnixNano(), schema.Name, schema.Version, info}
+	put, create, swap := b.putHeldStmt, b.createHeld, b.swapHeld
+	if fence != nil {
+		put, create, swap = b.putHeldFenced, b.createHeldFenced, b.swapHeldFenced
+	}
+	stmt, args := put, []any{ns, kv.Key, string(kv.Value), time.Now().UnixNano(), schema.Name, schema.Version, info}
+	swapRev := int64(0) // ?8: a placeholder unless swapping
 	if len(conds) > 0 {
 		if conds[0].Revision == 0 {
-			stmt = b.createHeld
+			stmt = create
 		} else {
-			stmt, args = b.swapHeld, append(args, conds[0].Revision)
+			stmt, swapRev = swap, conds[0].Revision
 		}
+	}
+	if fence != nil || stmt == swap {
+		args = append(args, swapRev)
+	}
+	if fence != nil {
+		args = append(args, fence.Key, fence.Revision)
 	}
 	return returning(ctx, stmt, args...)
 }

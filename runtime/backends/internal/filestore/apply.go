@@ -167,14 +167,14 @@ func (b *Backend) write(st *nsState, batch *runtime.Batch, puts map[string][]byt
 	n := len(doc.members)
 	doc.remove(func(k string) bool {
 		if _, put := puts[k]; put {
-			return !b.f.InFile(k)
+			return !b.inFile(k)
 		}
 		return gone[k] || k == legacyKey
 	})
 	changed := len(doc.members) != n // the data file changes
 	t := now()
 	for _, k := range order {
-		if b.f.InFile(k) {
+		if b.inFile(k) {
 			doc.set(k, b.f.Wrap(puts[k], t))
 			delete(extra, k)
 			changed = true

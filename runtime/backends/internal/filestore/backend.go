@@ -64,7 +64,9 @@ func (b *Backend) notFound(ns string) error {
 
 // checkNames refuses the names the Store refuses. The backend checks again
 // so that a caller that skips the Store still cannot address a path outside
-// a namespace directory, or stategen's reserved names.
+// a namespace directory. Reserved keys (the runtime's bookkeeping, a lease)
+// pass (but legacyKey, the files' own member): the runtime writes them,
+// and they are kept beside the data file.
 func checkNames(ns string, keys ...string) error {
 	if err := runtime.ValidateName("namespace", ns); err != nil {
 		return err
@@ -76,6 +78,11 @@ func checkNames(ns string, keys ...string) error {
 	}
 	return nil
 }
+
+// inFile reports whether key is kept in the data file: never a reserved
+// key, which is stategen's own and so goes into the bookkeeping beside it
+// (Python's programs neither see nor drop it).
+func (b *Backend) inFile(key string) bool { return !runtime.IsReserved(key) && b.f.InFile(key) }
 
 // isKey reports whether name is one stategen accepts as a key. A data
 // file's members with other names are not stategen's: they are neither

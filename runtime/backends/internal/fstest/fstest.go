@@ -230,7 +230,8 @@ func NamesStayInside(t *testing.T, open func(dir string) (runtime.Backend, error
 	cp := func(name string) *runtime.Checkpoint {
 		return &runtime.Checkpoint{CheckpointInfo: runtime.CheckpointInfo{Name: name}, Values: map[string]runtime.Value{"k": {Data: []byte(`1`)}}}
 	}
-	for _, bad := range []string{"../x", "..", "/abs", "a/b", "../outside", "", ".stategen", ".hidden", "__x y", "__", "__stategen__"} {
+	const reservedKey = "__x"
+	for _, bad := range []string{"../x", "..", "/abs", "a/b", "../outside", "", ".stategen", ".hidden", reservedKey, "__x y", "__", "__stategen__"} {
 		errs := map[string]error{}
 		_, errs["apply ns"] = b.Apply(ctx, bad, &runtime.Batch{Puts: []runtime.KV{KV("k", `1`)}})
 		_, errs["apply key"] = b.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{KV(bad, `1`)}})
@@ -245,11 +246,21 @@ func NamesStayInside(t *testing.T, open func(dir string) (runtime.Backend, error
 		_, errs["checkpoints"] = b.Checkpoints(ctx, bad)
 		errs["delete checkpoint"] = b.DeleteCheckpoint(ctx, "ns", bad)
 		for op, err := range errs {
+			if bad == reservedKey && strings.HasSuffix(op, " key") {
+				// A reserved key is the runtime's bookkeeping (a run's
+				// lease), which a file backend keeps beside its data
+				// file: a key, not a path.
+				if errors.Is(err, runtime.ErrInvalidName) {
+					t.Errorf("%s with reserved key %q: %v, want it accepted", op, bad, err)
+				}
+				continue
+			}
 			if !errors.Is(err, runtime.ErrInvalidName) {
 				t.Errorf("%s with %q: got %v, want ErrInvalidName", op, bad, err)
 			}
 		}
 	}
+	os.RemoveAll(filepath.Join(dir, "ns")) // what the reserved key's writes made
 	// The os.Root refuses a namespace whose directory links out of the store.
 	if _, err := b.Get(ctx, "evil", key); err == nil {
 		t.Error("read through a link out of the store")

@@ -91,6 +91,11 @@ func TestBrowser(t *testing.T) {
 	if title := value(b, "1-runs", chromedp.Title()); title != "Runs · stategen" {
 		t.Errorf("title %q", title)
 	}
+	holder := value(b, "1-runs", chromedp.Evaluate[string](`document.querySelector('tr[data-ns="b2c3d4e5"] td[data-label="Lease holder"]').textContent.trim()`))
+	labels := value(b, "1-runs", chromedp.Evaluate[string](`document.querySelector('tr[data-ns="a1b2c3d4"] td[data-label="Labels"]').textContent.trim()`))
+	if holder != "builder-7" || labels != "team=red" {
+		t.Errorf("runs page shows lease holder %q and labels %q, want builder-7 and team=red", holder, labels)
+	}
 	b.shot("1-runs", "serve-runs.png")
 
 	t.Log("step 1b: at phone width nothing scrolls sideways")
@@ -256,6 +261,13 @@ func seedRuns(t *testing.T, url string) {
 		if _, err := st.Checkpoint(ctx, ns, "built"); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := st.Label(ctx, ns, map[string]string{"team": []string{"red", "blue", "red"}[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One run is being worked on: its lease shows on the runs page.
+	if _, err := st.Acquire(ctx, "b2c3d4e5", "builder-7", time.Hour); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -123,11 +122,11 @@ func (s *Store) Restore(ctx context.Context, ns, name string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.applyReserved(ctx, "restore", ns, name, b)
+	return s.apply(ctx, "restore", ns, name, b)
 }
 
-// restoreBatch reads a checkpoint and returns the batch that restores it,
-// recording which checkpoint the run was restored from.
+// restoreBatch reads a checkpoint and returns the batch that restores it
+// (whose Restore makes the write record the run's lineage).
 func (s *Store) restoreBatch(ctx context.Context, ns, name string) (*Batch, error) {
 	cp, err := s.GetCheckpoint(ctx, ns, name)
 	if err != nil {
@@ -137,11 +136,6 @@ func (s *Store) restoreBatch(ctx context.Context, ns, name string) (*Batch, erro
 	for k, v := range withoutReserved(cp.Values) {
 		b.Puts = append(b.Puts, KV{Key: k, Value: v.Data})
 	}
-	ref, err := json.Marshal(CheckpointRef{Namespace: ns, Checkpoint: name})
-	if err != nil {
-		return nil, err
-	}
-	b.Puts = append(b.Puts, KV{Key: keyRestored, Value: ref})
 	return b, nil
 }
 

@@ -498,8 +498,6 @@ func (s *Store) applyFenced(ctx context.Context, l *Lease, op, ns, key string, b
 	if err := validateBatch(ns, b, false); err != nil {
 		return 0, s.wrap(op, ns, key, err)
 	}
-	c := *b
-	conds := slices.Clip(b.Conds)
 	l.renew.RLock()
 	defer l.renew.RUnlock()
 	for attempt := 1; ; attempt++ {
@@ -509,7 +507,15 @@ func (s *Store) applyFenced(ctx context.Context, l *Lease, op, ns, key string, b
 		if released {
 			return 0, s.wrap(op, ns, key, l.fenced(LeaseInfo{Token: l.token}))
 		}
-		c.Conds = append(conds, Cond{Key: LeaseKey, Revision: rev})
+		// A run that holds only its lease holds no state: a condition that
+		// it not exist is one on its revision (see absentCond), read anew
+		// each attempt since the lease's own writes move it.
+		ub, err := s.absentCond(ctx, ns, b)
+		if err != nil {
+			return 0, s.wrap(op, ns, key, err)
+		}
+		c := *ub
+		c.Conds = append(slices.Clip(ub.Conds), Cond{Key: LeaseKey, Revision: rev})
 		wrote, err := s.applyReserved(ctx, op, ns, key, &c)
 		if err == nil || !errors.Is(err, ErrConflict) || errors.Is(err, ErrUnknownOutcome) {
 			return wrote, err

@@ -268,6 +268,17 @@ func (s *Store) applyBatch(ctx context.Context, op, ns, key string, b *Batch, re
 		return 0, err
 	}
 	b = s.seal(ns, b)
+	if b.Restore != "" {
+		// A restore records which checkpoint the run came from (lineage),
+		// whatever path it takes (fenced or not).
+		ref, err := json.Marshal(CheckpointRef{Namespace: ns, Checkpoint: b.Restore})
+		if err != nil {
+			return 0, s.wrap(op, ns, key, err)
+		}
+		c := *b
+		c.Puts = append(slices.Clip(b.Puts), KV{Key: keyRestored, Value: ref})
+		b = &c
+	}
 	if !reserved {
 		var err error
 		if b, err = s.absentCond(ctx, ns, b); err != nil {

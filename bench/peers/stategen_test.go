@@ -6,49 +6,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stategen/stategen/internal/benchstate"
 	"github.com/stategen/stategen/runtime"
 	_ "github.com/stategen/stategen/runtime/backends/postgres"
 	_ "github.com/stategen/stategen/runtime/backends/sqlite"
 )
 
-// adwState is the 12 fields of the ADW example's state, as the peers'
-// drivers hold them too (STATE in testdata).
-type adwState struct {
-	ADWID, IssueNumber, BranchName, PlanFile, IssueClass, WorktreePath string
-	BackendPort, FrontendPort                                          int
-	ModelSet                                                           string
-	AllADWs                                                            []string
-	CurrentPhase                                                       string
-	CompletedPhases                                                    []string
-}
-
-func key[V any](name string) *runtime.Key[V] {
-	return &runtime.Key[V]{Name: name, Codec: runtime.JSONCodec[V]()}
-}
-
-// backendPort is the field the update workload writes.
-var backendPort = key[int]("backend_port")
-
-var adwSchema = &runtime.Schema[adwState]{Name: "ADWState", Version: 2, Fields: []runtime.Field[adwState]{
-	runtime.FieldOf(key[string]("adw_id"), func(s *adwState) *string { return &s.ADWID }),
-	runtime.FieldOf(key[string]("issue_number"), func(s *adwState) *string { return &s.IssueNumber }),
-	runtime.FieldOf(key[string]("branch_name"), func(s *adwState) *string { return &s.BranchName }),
-	runtime.FieldOf(key[string]("plan_file"), func(s *adwState) *string { return &s.PlanFile }),
-	runtime.FieldOf(key[string]("issue_class"), func(s *adwState) *string { return &s.IssueClass }),
-	runtime.FieldOf(key[string]("worktree_path"), func(s *adwState) *string { return &s.WorktreePath }),
-	runtime.FieldOf(backendPort, func(s *adwState) *int { return &s.BackendPort }),
-	runtime.FieldOf(key[int]("frontend_port"), func(s *adwState) *int { return &s.FrontendPort }),
-	runtime.FieldOf(key[string]("model_set"), func(s *adwState) *string { return &s.ModelSet }),
-	runtime.FieldOf(key[[]string]("all_adws"), func(s *adwState) *[]string { return &s.AllADWs }),
-	runtime.FieldOf(key[string]("current_phase"), func(s *adwState) *string { return &s.CurrentPhase }),
-	runtime.FieldOf(key[[]string]("completed_phases"), func(s *adwState) *[]string { return &s.CompletedPhases }),
-}}
-
-var sampleState = adwState{
-	ADWID: "a1b2c3d4", IssueNumber: "42", BranchName: "feat-42-add-login", PlanFile: "specs/issue-42-plan.md",
-	IssueClass: "/feature", WorktreePath: "trees/a1b2c3d4", BackendPort: 9100, FrontendPort: 9200, ModelSet: "base",
-	AllADWs: []string{"adw_plan_iso", "adw_build_iso"}, CurrentPhase: "build", CompletedPhases: []string{"plan"},
-}
+// The ADW state of 12 fields is internal/benchstate's; the drivers in
+// testdata hold the same (STATE).
+var (
+	adwSchema   = benchstate.Schema
+	backendPort = benchstate.BackendPort
+	sampleState = *benchstate.Sample(0)
+)
 
 // Sizes the workloads share with the drivers in testdata.
 const (
@@ -141,7 +111,7 @@ func (g *stategen) run(ctx context.Context, op string, n int) (float64, error) {
 // writers saves the whole state n times on each of 8 namespaces at once,
 // one goroutine each, and returns the time per save one writer sees.
 func (g *stategen) writers(ctx context.Context, n int) (float64, error) {
-	stores := make([]*runtime.StateStore[adwState], writers)
+	stores := make([]*runtime.StateStore[benchstate.State], writers)
 	for w := range stores {
 		ss, err := runtime.NewStateStore(g.st, fmt.Sprintf("writer%d", w), adwSchema)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/stategen/stategen/internal/benchstate"
 	"github.com/stategen/stategen/runtime"
 	"github.com/stategen/stategen/runtime/backends/backendtest"
 	"github.com/stategen/stategen/runtime/backends/postgres/pgtest"
@@ -21,41 +22,9 @@ import (
 // call per round trip, no Store around it. make bench prints the others as
 // ratios to it.
 
-// adwState is the 12 fields of the ADW example's state (bench/peers
-// measures the same against stategen's peers).
-type adwState struct {
-	ADWID, IssueNumber, BranchName, PlanFile, IssueClass, WorktreePath string
-	BackendPort, FrontendPort                                          int
-	ModelSet                                                           string
-	AllADWs                                                            []string
-	CurrentPhase                                                       string
-	CompletedPhases                                                    []string
-}
-
-func key[V any](name string) *runtime.Key[V] {
-	return &runtime.Key[V]{Name: name, Codec: runtime.JSONCodec[V]()}
-}
-
-var adwSchema = &runtime.Schema[adwState]{Name: "ADWState", Version: 2, Fields: []runtime.Field[adwState]{
-	runtime.FieldOf(key[string]("adw_id"), func(s *adwState) *string { return &s.ADWID }),
-	runtime.FieldOf(key[string]("issue_number"), func(s *adwState) *string { return &s.IssueNumber }),
-	runtime.FieldOf(key[string]("branch_name"), func(s *adwState) *string { return &s.BranchName }),
-	runtime.FieldOf(key[string]("plan_file"), func(s *adwState) *string { return &s.PlanFile }),
-	runtime.FieldOf(key[string]("issue_class"), func(s *adwState) *string { return &s.IssueClass }),
-	runtime.FieldOf(key[string]("worktree_path"), func(s *adwState) *string { return &s.WorktreePath }),
-	runtime.FieldOf(key[int]("backend_port"), func(s *adwState) *int { return &s.BackendPort }),
-	runtime.FieldOf(key[int]("frontend_port"), func(s *adwState) *int { return &s.FrontendPort }),
-	runtime.FieldOf(key[string]("model_set"), func(s *adwState) *string { return &s.ModelSet }),
-	runtime.FieldOf(key[[]string]("all_adws"), func(s *adwState) *[]string { return &s.AllADWs }),
-	runtime.FieldOf(key[string]("current_phase"), func(s *adwState) *string { return &s.CurrentPhase }),
-	runtime.FieldOf(key[[]string]("completed_phases"), func(s *adwState) *[]string { return &s.CompletedPhases }),
-}}
-
-var sampleState = adwState{
-	ADWID: "a1b2c3d4", IssueNumber: "42", BranchName: "feat-42-add-login", PlanFile: "specs/issue-42-plan.md",
-	IssueClass: "/feature", WorktreePath: "trees/a1b2c3d4", BackendPort: 9100, FrontendPort: 9200, ModelSet: "base",
-	AllADWs: []string{"adw_plan_iso", "adw_build_iso"}, CurrentPhase: "build", CompletedPhases: []string{"plan"},
-}
+// The ADW state of 12 fields is internal/benchstate's, which bench/peers
+// measures against stategen's peers too.
+var adwSchema = benchstate.Schema
 
 // benchURL is a store URL in a schema of the benchmark's own.
 func benchURL(b *testing.B) string { return pgtest.URL(b) }
@@ -99,7 +68,7 @@ func BenchmarkSave(b *testing.B) {
 		p := rawPool(b, raw)
 		for i := 0; b.Loop(); i++ {
 			var rev int64
-			if err := p.QueryRow(ctx, be.sql.putOne, "raw", time.Now().UnixNano(), "branch_name", fmt.Sprintf(`"feat-%d"`, i)).Scan(&rev); err != nil {
+			if err := p.QueryRow(ctx, be.sql.putOne, "raw", time.Now().UnixNano(), "branch_name", fmt.Sprintf(`"feat-%d"`, i), be.feedChannel()).Scan(&rev); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -164,7 +133,7 @@ func BenchmarkSaveState(b *testing.B) {
 	}
 	b.Run("raw", func(b *testing.B) {
 		p := rawPool(b, raw)
-		s := sampleState
+		s := *benchstate.Sample(0)
 		for i := 0; b.Loop(); i++ {
 			s.BackendPort = 9100 + i%100
 			keys := make([]string, 0, 12)
@@ -172,8 +141,7 @@ func BenchmarkSaveState(b *testing.B) {
 			for _, f := range adwSchema.Fields {
 				keys = append(keys, f.Key)
 			}
-			for _, v := range []any{s.ADWID, s.IssueNumber, s.BranchName, s.PlanFile, s.IssueClass, s.WorktreePath,
-				s.BackendPort, s.FrontendPort, s.ModelSet, s.AllADWs, s.CurrentPhase, s.CompletedPhases} {
+			for _, v := range s.Values() {
 				js, err := jsonMarshal(v)
 				if err != nil {
 					b.Fatal(err)
@@ -184,7 +152,8 @@ func BenchmarkSaveState(b *testing.B) {
 			pb := &pgx.Batch{}
 			pb.Queue(be.sql.lock, "raw", now)
 			pb.Queue(be.sql.apply, "raw", now, fmt.Sprintf("raw-%d", i), []string{}, []int64{}, true, ref.Name, int32(ref.Version),
-				1, ref.Name, int32(ref.Version), info, false, []string{}, keys, values, now-appliedTTL.Nanoseconds())
+				1, ref.Name, int32(ref.Version), info, false, []string{}, keys, values, now-appliedTTL.Nanoseconds(),
+				be.feedChannel(), "")
 			if err := p.SendBatch(ctx, pb).Close(); err != nil {
 				b.Fatal(err)
 			}
@@ -195,7 +164,7 @@ func BenchmarkSaveState(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := sampleState
+		s := *benchstate.Sample(0)
 		for i := 0; b.Loop(); i++ {
 			s.BackendPort = 9100 + i%100
 			if err := ss.Save(ctx, &s); err != nil {
@@ -213,7 +182,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	be, st := benchBackend(b, raw)
 	for _, ns := range []string{"raw", "ns"} {
 		ss, _ := runtime.NewStateStore(st, ns, adwSchema)
-		if err := ss.Save(ctx, &sampleState); err != nil {
+		if err := ss.Save(ctx, benchstate.Sample(0)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -49,7 +49,7 @@ func BenchmarkSave(b *testing.B) {
 		be := &Backend{client: c, prefix: srv.Prefix(), ttl: "0"}
 		keys := []string{be.stateKey("ns"), be.indexKey("ns"), be.appliedKey("ns")}
 		for b.Loop() {
-			if err := applyScript.Run(ctx, c, keys, "1", "0", be.cpPrefix("ns"), "0", "", "", "0", appliedKeep, appliedTTL.Milliseconds(), 0, 0, 1, "branch_name", `"feat-1"`).Err(); err != nil {
+			if err := applyScript.Run(ctx, c, keys, "1", "0", be.cpPrefix("ns"), "0", "", "", "0", appliedKeep, appliedTTL.Milliseconds(), be.feedChannel(), "ns", "", 0, 0, 1, "branch_name", `"feat-1"`).Err(); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stategen/stategen/internal/statediff"
 	"github.com/stategen/stategen/runtime"
 )
 
@@ -53,7 +54,7 @@ func (c *checkpointCmd) Run(e *env) error {
 	return e.withStore(func(ctx context.Context, st *runtime.Store) error {
 		info, err := st.Checkpoint(ctx, c.Namespace, c.Name)
 		if errors.Is(err, runtime.ErrNotFound) {
-			if _, serr := snapshot(ctx, st, c.Namespace); serr != nil {
+			if _, serr := statediff.Current(ctx, st, c.Namespace); serr != nil {
 				return serr
 			}
 			// Checkpoints, but no key left to copy.
@@ -167,7 +168,7 @@ func (c *checkpointsCmd) Run(e *env) error {
 		}
 		if len(list) == 0 {
 			// None, or no such namespace?
-			if _, err := snapshot(ctx, st, c.Namespace); err != nil {
+			if _, err := statediff.Current(ctx, st, c.Namespace); err != nil {
 				return err
 			}
 		}

@@ -88,7 +88,7 @@ func (c *diffCmd) Run(e *env) error {
 			}
 			to, toSchema = cp.Values, cp.Schema
 		} else {
-			snap, err := snapshot(ctx, st, c.Namespace)
+			snap, err := statediff.Current(ctx, st, c.Namespace)
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/stategen/stategen/internal/statediff"
 	"github.com/stategen/stategen/runtime"
 )
 
@@ -58,7 +59,7 @@ func (c *leaseCmd) Run(e *env) error {
 	}
 	return open(func(ctx context.Context, st *runtime.Store) error {
 		// A run that does not exist is named as such, not shown free.
-		if _, err := snapshot(ctx, st, c.Namespace); err != nil {
+		if _, err := statediff.Current(ctx, st, c.Namespace); err != nil {
 			return err
 		}
 		var info runtime.LeaseInfo

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/stategen/stategen/internal/statediff"
 	"github.com/stategen/stategen/runtime"
 )
 
@@ -88,7 +89,7 @@ func (c *pruneCmd) Run(e *env) error {
 		}
 		// A failure part way still reports what went, then the error.
 		if len(removed) == 0 {
-			if _, serr := snapshot(ctx, st, c.Namespace); serr != nil {
+			if _, serr := statediff.Current(ctx, st, c.Namespace); serr != nil {
 				return serr
 			}
 		}

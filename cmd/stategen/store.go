@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stategen/stategen/internal/redact"
+	"github.com/stategen/stategen/internal/statediff"
 	"github.com/stategen/stategen/runtime"
 	_ "github.com/stategen/stategen/runtime/backends/all" // every backend, chosen by the URL
 )
@@ -120,33 +121,11 @@ func checkNames(kindNames ...string) error {
 	return nil
 }
 
-func namespaceNotFound(ns string) error {
-	return fmt.Errorf("namespace %s not found", ns)
-}
-
-// snapshot returns a namespace's current state. A namespace that holds
-// checkpoints but no key (every key was deleted) is empty, as 'namespaces'
-// lists it; one that holds nothing at all is not found.
-func snapshot(ctx context.Context, st *runtime.Store, ns string) (*runtime.Snapshot, error) {
-	snap, err := st.Snapshot(ctx, ns)
-	if !errors.Is(err, runtime.ErrNotFound) {
-		return snap, err
-	}
-	cps, cerr := st.Checkpoints(ctx, ns)
-	if cerr != nil {
-		return nil, cerr
-	}
-	if len(cps) == 0 {
-		return nil, namespaceNotFound(ns)
-	}
-	return &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}, nil
-}
-
 // keyValue reads namespace ns and its key: the snapshot (which carries the
 // schema, and so which keys are secret) and the key's value, or an error
 // naming what is absent.
 func keyValue(ctx context.Context, st *runtime.Store, ns, key string) (*runtime.Snapshot, runtime.Value, error) {
-	snap, err := snapshot(ctx, st, ns)
+	snap, err := statediff.Current(ctx, st, ns)
 	if err != nil {
 		return nil, runtime.Value{}, err
 	}
@@ -160,7 +139,7 @@ func keyValue(ctx context.Context, st *runtime.Store, ns, key string) (*runtime.
 // checkpointNotFound is the error for a checkpoint the runtime did not
 // find: the namespace's own absence when that is the reason.
 func checkpointNotFound(ctx context.Context, st *runtime.Store, ns, name string) error {
-	if _, err := snapshot(ctx, st, ns); err != nil {
+	if _, err := statediff.Current(ctx, st, ns); err != nil {
 		return err
 	}
 	return fmt.Errorf("checkpoint %s not found in namespace %s", name, ns)
@@ -267,7 +246,7 @@ func (c *keysCmd) Run(e *env) error {
 		return err
 	}
 	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
-		snap, err := snapshot(ctx, st, c.Namespace)
+		snap, err := statediff.Current(ctx, st, c.Namespace)
 		if err != nil {
 			return err
 		}
@@ -485,7 +464,7 @@ func (c *dumpCmd) Run(e *env) error {
 		return err
 	}
 	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
-		snap, err := snapshot(ctx, st, c.Namespace)
+		snap, err := statediff.Current(ctx, st, c.Namespace)
 		if err != nil {
 			return err
 		}

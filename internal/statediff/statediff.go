@@ -13,7 +13,9 @@ package statediff
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -197,4 +199,23 @@ func Encode(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+// Current is namespace ns's state now, the side of a diff that is no
+// checkpoint. A namespace that holds checkpoints but no key (every key was
+// deleted) is empty, as listings show it; one that holds nothing at all is
+// not found (an error wrapping runtime.ErrNotFound).
+func Current(ctx context.Context, st *runtime.Store, ns string) (*runtime.Snapshot, error) {
+	snap, err := st.Snapshot(ctx, ns)
+	if !errors.Is(err, runtime.ErrNotFound) {
+		return snap, err
+	}
+	cps, cerr := st.Checkpoints(ctx, ns)
+	if cerr != nil {
+		return nil, cerr
+	}
+	if len(cps) == 0 {
+		return nil, fmt.Errorf("namespace %s %w", ns, runtime.ErrNotFound)
+	}
+	return &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}, nil
 }

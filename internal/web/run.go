@@ -2,15 +2,14 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/stategen/stategen/internal/redact"
+	"github.com/stategen/stategen/internal/statediff"
 	"github.com/stategen/stategen/runtime"
 )
 
@@ -59,7 +58,7 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 		h.failErr(w, r, err)
 		return
 	}
-	snap, err := readState(r.Context(), h.st, ns)
+	snap, err := statediff.Current(r.Context(), h.st, ns)
 	if err != nil {
 		h.failErr(w, r, err)
 		return
@@ -97,23 +96,6 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 		v.Notice = fmt.Sprintf(f, r.URL.Query().Get("cp"))
 	}
 	h.render(w, r, http.StatusOK, "run", v)
-}
-
-// readState is a namespace's current state. A namespace that holds
-// checkpoints but no key is empty; one that holds nothing is not found.
-func readState(ctx context.Context, st *runtime.Store, ns string) (*runtime.Snapshot, error) {
-	snap, err := st.Snapshot(ctx, ns)
-	if !errors.Is(err, runtime.ErrNotFound) {
-		return snap, err
-	}
-	cps, cerr := st.Checkpoints(ctx, ns)
-	if cerr != nil {
-		return nil, cerr
-	}
-	if len(cps) == 0 {
-		return nil, fmt.Errorf("run %s: %w", ns, runtime.ErrNotFound)
-	}
-	return &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}, nil
 }
 
 // stateRows are the rows of the state table: the schema's keys in the

@@ -66,6 +66,30 @@ type SchemaGetter interface {
 	GetWithSchema(ctx context.Context, ns, key string) (Value, SchemaRef, error)
 }
 
+// CheckpointCopier is implemented by backends that copy a namespace into a
+// checkpoint inside the store, in one atomic write, its values never
+// travelling to the program and back (SQL's INSERT … SELECT).
+// Store.Checkpoint uses it where it exists, and Snapshot then PutCheckpoint
+// elsewhere; both must give the same checkpoint.
+type CheckpointCopier interface {
+	// CopyCheckpoint stores the namespace's current state as checkpoint
+	// info.Name created at info.Created, replacing one of that name: its
+	// keys but the reserved ones, its schema, the labels info carries, and
+	// as Restored the checkpoint the run was restored or forked from (its
+	// reserved lineage key, as Snapshot.RunInfo reads it). It returns the
+	// checkpoint's info with Revision, Schema, Keys and Restored filled in.
+	//
+	// A run that would read as not found is ErrNotFound and nothing is
+	// stored: one with neither a key of the user's nor a schema, or one
+	// idle longer than its TTL at info.Created (RunInfo.Expired). A
+	// stored value that is not JSON is ErrCorrupt, nothing stored.
+	//
+	// In the same write it then removes the other checkpoints that keep
+	// does not keep (Retention.Doomed, the new checkpoint counted as the
+	// newest); the zero Retention removes none.
+	CopyCheckpoint(ctx context.Context, ns string, info CheckpointInfo, keep Retention) (CheckpointInfo, error)
+}
+
 // Stamper is implemented by backends that can tell cheaply whether a
 // namespace may have changed since an earlier call. The strict cache uses it:
 // an entry is valid while the stamp taken before it was read still matches.

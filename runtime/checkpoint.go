@@ -47,8 +47,9 @@ func WithLabels(labels map[string]string) CheckpointOption {
 // checkpoint of that name. An empty name gets a generated one that sorts by
 // time. The checkpoint records the labels opts give and the checkpoint the
 // run was last restored or forked from. With a retention policy
-// (WithRetention) it then removes the checkpoints the policy does not
-// keep, never the one just written.
+// (WithRetention) it also removes the checkpoints the policy does not
+// keep, never the one just written: in the same write on a backend that
+// copies checkpoints itself (CheckpointCopier), right after it elsewhere.
 func (s *Store) Checkpoint(ctx context.Context, ns, name string, opts ...CheckpointOption) (CheckpointInfo, error) {
 	now := time.Now()
 	if name == "" {
@@ -65,6 +66,9 @@ func (s *Store) Checkpoint(ctx context.Context, ns, name string, opts ...Checkpo
 		if err := validateLabel(k, v); err != nil {
 			return CheckpointInfo{}, s.wrap("checkpoint", ns, name, err)
 		}
+	}
+	if c, ok := s.be.(CheckpointCopier); ok {
+		return s.copyCheckpoint(ctx, c, ns, CheckpointInfo{Name: name, Created: now, CheckpointMeta: meta})
 	}
 	raw, err := s.rawSnapshot(ctx, ns)
 	if err != nil {
@@ -89,6 +93,23 @@ func (s *Store) Checkpoint(ctx context.Context, ns, name string, opts ...Checkpo
 		}
 	}
 	return cp.CheckpointInfo, nil
+}
+
+// copyCheckpoint is Checkpoint on a backend that copies the run inside the
+// store, the retention policy applied in the same write.
+func (s *Store) copyCheckpoint(ctx context.Context, c CheckpointCopier, ns string, info CheckpointInfo) (CheckpointInfo, error) {
+	if err := s.writable("checkpoint", ns, info.Name); err != nil {
+		return CheckpointInfo{}, err
+	}
+	out := info
+	err := s.do(ctx, "checkpoint", ns, info.Name, func() (err error) {
+		out, err = c.CopyCheckpoint(ctx, ns, info, s.opts.retention)
+		return err
+	})
+	if err != nil {
+		return CheckpointInfo{}, err
+	}
+	return out, nil
 }
 
 // putCheckpoint stores cp as it is.
@@ -202,7 +223,7 @@ func (s *Store) Prune(ctx context.Context, ns string, r Retention, dryRun bool) 
 		}
 		return removed, err
 	}
-	doomed := r.doomed(readable, time.Now())
+	doomed := r.Doomed(readable, time.Now())
 	if dryRun {
 		return kept(doomed, nil)
 	}
@@ -227,7 +248,7 @@ func (s *Store) retain(ctx context.Context, ns, keep string, r Retention) error 
 			readable = append(readable, cp)
 		}
 	}
-	for _, cp := range r.doomed(readable, time.Now()) {
+	for _, cp := range r.Doomed(readable, time.Now()) {
 		if cp.Name == keep {
 			continue
 		}
@@ -238,8 +259,9 @@ func (s *Store) retain(ctx context.Context, ns, keep string, r Retention) error 
 	return nil
 }
 
-// doomed picks, from a list sorted oldest first, the checkpoints r does not keep.
-func (r Retention) doomed(list []CheckpointInfo, now time.Time) []CheckpointInfo {
+// Doomed picks, from a list sorted oldest first (as Store.Checkpoints
+// returns it), the checkpoints r does not keep at time now.
+func (r Retention) Doomed(list []CheckpointInfo, now time.Time) []CheckpointInfo {
 	if r.KeepLast <= 0 && r.MaxAge <= 0 {
 		return nil
 	}

@@ -46,7 +46,7 @@ func (s *Store) GC(ctx context.Context, dryRun bool) ([]RunInfo, error) {
 		if err != nil {
 			return out, err
 		}
-		r := runInfo(snap)
+		r := snap.RunInfo()
 		if !r.Expired(now) {
 			continue
 		}

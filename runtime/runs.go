@@ -95,8 +95,11 @@ func (r RunInfo) Expired(now time.Time) bool {
 	return r.TTL > 0 && !r.Updated.IsZero() && now.Sub(r.Updated) > r.TTL
 }
 
-// runInfo describes the run of a snapshot.
-func runInfo(snap *Snapshot) RunInfo {
+// RunInfo describes the run of a snapshot read with its reserved keys (a
+// backend's Snapshot): its last update, TTL, lease, labels and lineage.
+// Backends that copy checkpoints themselves (CheckpointCopier) use it to
+// judge expiry and lineage as the Store does.
+func (snap *Snapshot) RunInfo() RunInfo {
 	r := RunInfo{Namespace: snap.Namespace, Revision: snap.Revision, Schema: snap.Schema, Updated: snap.Updated}
 	for k, v := range snap.Values {
 		if v.Updated.After(r.Updated) {
@@ -139,7 +142,7 @@ func (s *Store) Run(ctx context.Context, ns string) (RunInfo, error) {
 	if err != nil {
 		return RunInfo{}, err
 	}
-	r := runInfo(snap)
+	r := snap.RunInfo()
 	if r.Expired(time.Now()) {
 		return RunInfo{}, s.wrap("run", ns, "", fmt.Errorf("%w: the run expired (idle longer than its TTL %s)", ErrNotFound, r.TTL))
 	}

@@ -56,7 +56,7 @@ func TestRetentionDoomed(t *testing.T) {
 		{Retention{KeepLast: 4, MaxAge: 60 * time.Hour}, []string{"c1"}},
 		{Retention{KeepLast: 1, MaxAge: 60 * time.Hour}, []string{"c1", "c2", "c3"}},
 	} {
-		if d := cmp.Diff(tc.want, names(tc.r.doomed(list, now))); d != "" {
+		if d := cmp.Diff(tc.want, names(tc.r.Doomed(list, now))); d != "" {
 			t.Errorf("%+v (-want +got):\n%s", tc.r, d)
 		}
 	}

@@ -445,7 +445,7 @@ func (s *Store) Snapshot(ctx context.Context, ns string) (*Snapshot, error) {
 // or holds only reserved keys.
 func (s *Store) state(snap *Snapshot) (*Snapshot, error) {
 	if v, ok := snap.Values[keyTTL]; ok {
-		if r := runInfo(snap); r.Expired(time.Now()) {
+		if r := snap.RunInfo(); r.Expired(time.Now()) {
 			return nil, s.wrap("snapshot", snap.Namespace, "", fmt.Errorf("%w: the run expired (idle longer than its TTL %s, since %s)", ErrNotFound, ttlOf(v.Data), r.Updated.Format(time.RFC3339)))
 		}
 	}

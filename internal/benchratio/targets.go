@@ -19,13 +19,21 @@ var targets = map[string]target{
 	// within 1.5x of raw: at most 0.15x of raw.
 	"sqlite.BenchmarkWholeLoad/strict-cache": {0.15},
 	"sqlite.BenchmarkCheckpoint/stategen":    {2},
+	// Listing 50 checkpoints of 1000 keys within 1.5x of 50 of 10 keys.
+	"sqlite.BenchmarkCheckpointList/keys1000":   {1.5},
+	"postgres.BenchmarkCheckpointList/keys1000": {1.5},
 	// Eight writers at least three times the throughput of one: each
 	// write at most a third of one writer's time.
 	"sqlite.BenchmarkWriters/8": {1.0 / 3},
 	// 1000 keys saved within 3x of one JSON document of them.
 	"sqlite.BenchmarkWide/1000/stategen":  {3},
 	"all.BenchmarkFileLoad/json/stategen": {2.5},
-	"all.BenchmarkFileLoad/adw/stategen":  {2.5},
+	// PostgreSQL within 1.15x of raw pgx running the same SQL.
+	"postgres.BenchmarkSave/stategen":       {1.15},
+	"postgres.BenchmarkLoad/stategen":       {1.15},
+	"postgres.BenchmarkSaveState/stategen":  {1.15},
+	"postgres.BenchmarkCheckpoint/stategen": {1.15},
+	"all.BenchmarkFileLoad/adw/stategen":    {2.5},
 }
 
 // verdict is what report prints after a ratio: nothing without a target.

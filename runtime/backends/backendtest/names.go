@@ -125,6 +125,9 @@ func testCorrupt(t *testing.T, h Harness) {
 			t.Errorf("%s: got %v, want ErrCorrupt", what, err)
 		}
 	}
+	if list, err := st.Checkpoints(ctx, "ns"); err != nil || len(list) != 1 || list[0].Name != "cp" {
+		t.Errorf("a checkpoint of damaged data was stored: %+v, %v", list, err)
+	}
 	// Writes elsewhere either succeed (per-value storage) or refuse with
 	// ErrCorrupt (one file per namespace); neither rewrites the damage.
 	if _, err := st.Put(ctx, "ns", "good", json.RawMessage(`"still"`)); err != nil && !errors.Is(err, runtime.ErrCorrupt) {

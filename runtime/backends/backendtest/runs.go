@@ -446,6 +446,12 @@ func testExpiry(t *testing.T, h Harness) {
 	if _, err := plain.Snapshot(ctx, "idle"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("snapshot of an expired run: %v, want ErrNotFound", err)
 	}
+	if _, err := plain.Checkpoint(ctx, "idle", "late"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("checkpoint of an expired run: %v, want ErrNotFound", err)
+	}
+	if _, err := plain.GetCheckpoint(ctx, "idle", "late"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("a checkpoint of an expired run was stored: %v", err)
+	}
 	if _, err := plain.Snapshot(ctx, "busy"); err != nil {
 		t.Errorf("snapshot of a run written within its TTL: %v", err)
 	}

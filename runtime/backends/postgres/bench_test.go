@@ -174,8 +174,8 @@ func BenchmarkSaveState(b *testing.B) {
 	})
 }
 
-// BenchmarkCheckpoint: a checkpoint of the ADW state (a snapshot read, then
-// the checkpoint written in one pipeline), and the listing that follows it.
+// BenchmarkCheckpoint: a checkpoint of the ADW state, copied inside the
+// server in one statement, against raw pgx running that statement.
 func BenchmarkCheckpoint(b *testing.B) {
 	ctx := context.Background()
 	raw := benchURL(b)
@@ -189,31 +189,13 @@ func BenchmarkCheckpoint(b *testing.B) {
 	b.Run("raw", func(b *testing.B) {
 		p := rawPool(b, raw)
 		for i := 0; b.Loop(); i++ {
-			rows, err := p.Query(ctx, be.sql.snapshot, "raw")
+			var rev, deleted int64
+			var sName, sInfo *string
+			var sVersion, keys *int32
+			var note any
+			err := p.QueryRow(ctx, be.sql.copyCheckpoint, "raw", fmt.Sprintf("cp-%d", i%10), time.Now().UnixNano(), nil, 0, 0, be.feedChannel()).
+				Scan(&rev, &sName, &sVersion, &sInfo, &keys, &note, &deleted)
 			if err != nil {
-				b.Fatal(err)
-			}
-			var keys, values []string
-			var revs, updated []int64
-			var cur int64
-			var sName, sInfo, key *string
-			var sVersion *int32
-			var data []byte
-			var rev, upd *int64
-			_, err = pgx.ForEachRow(rows, []any{&cur, &sName, &sVersion, &sInfo, &key, &data, &rev, &upd}, func() error {
-				keys, values, revs, updated = append(keys, *key), append(values, string(data)), append(revs, *rev), append(updated, *upd)
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			name := fmt.Sprintf("cp-%d", i%10)
-			pb := &pgx.Batch{}
-			pb.Queue(be.sql.touch, "raw", time.Now().UnixNano())
-			pb.Queue(be.sql.putCheckpoint, "raw", name, time.Now().UnixNano(), cur, sName, sVersion, sInfo, len(keys))
-			pb.Queue(be.sql.dropCheckpointValues, "raw", name)
-			pb.Queue(be.sql.checkpointValues, "raw", name, keys, values, revs, updated)
-			if err := p.SendBatch(ctx, pb).Close(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -236,4 +218,9 @@ func jsonMarshal(v any) (string, error) {
 // out of 10,000, read from the partial label index.
 func BenchmarkRunsByLabel(b *testing.B) {
 	backendtest.BenchRunsByLabel(b, pgtest.URL)
+}
+
+// BenchmarkCheckpointList: listing 50 checkpoints of 10 keys and of 1000.
+func BenchmarkCheckpointList(b *testing.B) {
+	backendtest.BenchCheckpointList(b, pgtest.URL)
 }

@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stategen/stategen/runtime"
 )
@@ -38,6 +41,49 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	pb.Queue(b.sql.checkpointValues, ns, cp.Name, keys, values, revs, updated)
 	pb.Queue(b.sql.notifyCheckpoint, b.feedChannel(), ns, cp.Revision, cp.Name)
 	return b.fail(b.pool.SendBatch(ctx, pb).Close())
+}
+
+// CopyCheckpoint copies the namespace into a checkpoint in one statement,
+// the values going from table to table inside the server, and removes the
+// checkpoints keep does not keep in the same statement.
+func (b *Backend) CopyCheckpoint(ctx context.Context, ns string, info runtime.CheckpointInfo, keep runtime.Retention) (runtime.CheckpointInfo, error) {
+	if b.readOnly {
+		return info, fmt.Errorf("postgres: %w", runtime.ErrReadOnly)
+	}
+	var labels *string
+	if len(info.Labels) > 0 {
+		js, err := json.Marshal(info.Labels)
+		if err != nil {
+			return info, err
+		}
+		s := string(js)
+		labels = &s
+	}
+	var (
+		sName, sInfo *string
+		sVersion     *int32
+		keys         int32
+		ignored      any
+	)
+	err := b.pool.QueryRow(ctx, b.sql.copyCheckpoint, ns, info.Name, info.Created.UnixNano(), labels,
+		int32(keep.KeepLast), int64(keep.MaxAge), b.feedChannel()).
+		Scan(&info.Revision, &sName, &sVersion, &sInfo, &keys, &ignored, &ignored)
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return info, runtime.ErrNotFound
+	case errors.As(err, &pe) && pe.Code == "22P02": // invalid_text_representation: a cast to json
+		return info, runtime.Corrupt("namespace "+ns, errors.New("a stored value is not valid JSON"))
+	case err != nil:
+		return info, b.fail(err)
+	}
+	where := "checkpoint " + info.Name
+	info.Keys = int(keys)
+	if info.Schema, err = schemaRef(where, sName, sVersion, sInfo); err != nil {
+		return info, err
+	}
+	info.CheckpointMeta, err = checkpointMeta(where, sInfo)
+	return info, err
 }
 
 // GetCheckpoint reads a checkpoint in one statement.

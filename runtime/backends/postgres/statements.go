@@ -12,7 +12,7 @@ type statements struct {
 	putOne, lock, apply                 string
 	namespaces                          string
 	putCheckpoint, dropCheckpointValues string
-	checkpointValues                    string
+	checkpointValues, copyCheckpoint    string
 	getCheckpoint, checkpoints          string
 	deleteCheckpoint, touch             string
 	notifyCheckpoint                    string
@@ -190,6 +190,67 @@ func newStatements(schema string) statements {
 			FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS v (key, value, revision, updated)`),
 
 		touch: t(`INSERT INTO $namespaces (ns, revision, created) VALUES ($1, 0, $2) ON CONFLICT (ns) DO NOTHING`),
+
+		// CopyCheckpoint's one statement (one snapshot, one round trip):
+		// the run's head (its revision, schema, number of keys of the
+		// user's, and from its reserved keys its TTL, last restore and last
+		// write), if it exists and has not expired, as Snapshot and
+		// RunInfo.Expired say; the checkpoint's row from it, whose
+		// schema_info also records the labels and the last restore; its
+		// values from the entries, but the reserved keys, without leaving
+		// the server (through a cast to json, which keeps their text
+		// exactly and fails the statement, 22P02, on a damaged one); the
+		// checkpoints the retention policy does not keep, removed
+		// (Retention.Doomed, the new one counted as the newest); and the
+		// notifications of all of it.
+		//   $1 ns, $2 name, $3 created, $4 labels (JSON, or NULL),
+		//   $5 keep the last N (0: no such rule), $6 keep those younger
+		//   than (nanoseconds, 0: no such rule), $7 the feed channel
+		copyCheckpoint: t(`WITH head AS (
+				SELECT n.revision, n.schema_name, n.schema_version, n.schema_info, r.keys, r.restored
+				FROM $namespaces AS n, LATERAL (
+					SELECT count(*) FILTER (WHERE e.key NOT LIKE '\_\_%') AS keys,
+						max(e.value) FILTER (WHERE e.key = '__ttl') AS ttl,
+						max(e.value) FILTER (WHERE e.key = '__restored') AS restored,
+						max(e.updated) AS updated
+					FROM $entries AS e WHERE e.ns = $1) AS r
+				WHERE n.ns = $1 AND (n.schema_name IS NOT NULL OR r.keys > 0)
+					AND NOT coalesce($3::bigint - r.updated > CASE WHEN r.ttl ~ '^[0-9]{1,18}$' THEN nullif(r.ttl::bigint, 0) END, false)
+			), src AS MATERIALIZED (
+				SELECT key, value::json::text AS value, revision, updated FROM $entries
+				WHERE ns = $1 AND key NOT LIKE '\_\_%' AND EXISTS (SELECT 1 FROM head)
+			), cp AS (
+				INSERT INTO $checkpoints AS c (ns, name, created, revision, schema_name, schema_version, schema_info, keys)
+				SELECT $1, $2, $3, revision, schema_name, schema_version,
+					nullif(coalesce(schema_info::jsonb, '{}') || jsonb_strip_nulls(jsonb_build_object('labels', $4::jsonb, 'restored', restored::jsonb)), '{}')::text,
+					keys FROM head
+				ON CONFLICT (ns, name) DO UPDATE SET created = excluded.created, revision = excluded.revision,
+					schema_name = excluded.schema_name, schema_version = excluded.schema_version,
+					schema_info = excluded.schema_info, keys = excluded.keys
+				RETURNING revision, schema_name, schema_version, schema_info, keys
+			), stale AS (
+				DELETE FROM $checkpoint_entries AS e WHERE e.ns = $1 AND e.name = $2 AND EXISTS (SELECT 1 FROM cp)
+					AND e.key NOT IN (SELECT key FROM src)
+			), copied AS (
+				INSERT INTO $checkpoint_entries (ns, name, key, value, revision, updated)
+				SELECT $1, $2, key, value, revision, updated FROM src WHERE EXISTS (SELECT 1 FROM cp)
+				ON CONFLICT (ns, name, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
+			), kept AS (
+				SELECT name FROM $checkpoints WHERE ns = $1 AND name <> $2
+				ORDER BY created DESC, name DESC LIMIT greatest($5::int - 1, 0)
+			), doomed AS (
+				DELETE FROM $checkpoints AS d WHERE d.ns = $1 AND d.name <> $2 AND ($5::int > 0 OR $6::bigint > 0)
+					AND EXISTS (SELECT 1 FROM cp)
+					AND NOT ($5::int > 0 AND d.name IN (SELECT name FROM kept))
+					AND NOT ($6::bigint > 0 AND $3::bigint - d.created < $6::bigint)
+				RETURNING d.name
+			), doomed_values AS (
+				DELETE FROM $checkpoint_entries AS e USING doomed WHERE e.ns = $1 AND e.name = doomed.name
+			)
+			SELECT cp.revision, cp.schema_name, cp.schema_version, cp.schema_info, cp.keys,
+				pg_notify($7, json_build_object('ns', $1::text, 'rev', cp.revision, 'cp', $2::text, 'op', 'created')::text),
+				(SELECT count(pg_notify($7, json_build_object('ns', $1::text, 'rev', cp.revision, 'cp', doomed.name, 'op', 'deleted')::text)) FROM doomed)
+			FROM cp`),
 
 		getCheckpoint: t(`SELECT c.created, c.revision, c.schema_name, c.schema_version, c.schema_info, c.keys,
 				e.key, e.value, e.revision, e.updated

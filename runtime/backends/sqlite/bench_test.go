@@ -118,3 +118,10 @@ func BenchmarkRunsByLabel(b *testing.B) {
 		return "sqlite:" + filepath.Join(t.TempDir(), "state.db") + "?synchronous=normal"
 	})
 }
+
+// BenchmarkCheckpointList: listing 50 checkpoints of 10 keys and of 1000.
+func BenchmarkCheckpointList(b *testing.B) {
+	backendtest.BenchCheckpointList(b, func(t testing.TB) string {
+		return "sqlite:" + filepath.Join(t.TempDir(), "state.db") + "?synchronous=normal"
+	})
+}

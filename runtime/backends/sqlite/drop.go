@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/stategen/stategen/runtime"
 )
@@ -12,12 +11,9 @@ var _ runtime.Dropper = (*Backend)(nil)
 // Drop deletes a namespace's rows from every table in one immediate
 // transaction. Its revisions start over with the next write.
 func (b *Backend) Drop(ctx context.Context, ns string) error {
-	if b.readOnly {
-		return fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
-	}
-	tx, err := b.write.BeginTx(ctx, nil)
+	tx, err := b.beginWrite(ctx)
 	if err != nil {
-		return classify(err)
+		return err
 	}
 	defer tx.Rollback()
 	var live int64

@@ -188,7 +188,8 @@ type Backend struct {
 	read  *sql.DB
 
 	commits committer
-	upserts stmtCache // upsertMany's, by row count
+	upserts stmtCache                                          // upsertMany's, by row count
+	cp      struct{ head, row, clear, copy, damage *sql.Stmt } // CopyCheckpoint's
 
 	get, getSchema, snapshot, put, create, swap, putHeldStmt, createHeld, swapHeld, nsRev, keyRev, deleteKey, revSchema, setSchema *sql.Stmt
 	// putHeld, createHeld and swapHeld fenced by a condition on another key.
@@ -430,6 +431,11 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.deleteKey = prep(b.write, sqlDeleteKey)
 		b.revSchema = prep(b.write, `SELECT (SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1),
 			(SELECT name FROM schemas WHERE ns = ?1), (SELECT version FROM schemas WHERE ns = ?1)`)
+		b.cp.head = prep(b.write, sqlRunHead)
+		b.cp.row = prep(b.write, sqlCheckpointRow)
+		b.cp.clear = prep(b.write, sqlClearCheckpoint)
+		b.cp.copy = prep(b.write, sqlCopyCheckpoint)
+		b.cp.damage = prep(b.write, sqlCheckpointDamage)
 		// Rewritten only when it changes: most writes record the same one.
 		b.setSchema = prep(b.write, `INSERT INTO schemas (ns, name, version, info) VALUES (?1, ?2, ?3, ?4)
 			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info
@@ -946,149 +952,4 @@ func (b *Backend) Namespaces(ctx context.Context) ([]string, error) {
 		out = append(out, ns)
 	}
 	return out, classify(rows.Err())
-}
-
-// PutCheckpoint stores a checkpoint, replacing one of the same name.
-func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Checkpoint) error {
-	if b.readOnly {
-		return fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
-	}
-	info, err := encodeCheckpointInfo(cp.CheckpointInfo)
-	if err != nil {
-		return fmt.Errorf("sqlite: encode schema: %w", err)
-	}
-	tx, err := b.write.BeginTx(ctx, nil)
-	if err != nil {
-		return classify(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, cp.Name); err != nil {
-		return classify(err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (ns, name, created, revision, schema_name, schema_version, keys, schema_info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ns, cp.Name, cp.Created.UnixNano(), cp.Revision, cp.Schema.Name, cp.Schema.Version, len(cp.Values), info); err != nil {
-		return classify(err)
-	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO checkpoint_entries (ns, name, key, value, revision, updated) VALUES (?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return classify(err)
-	}
-	defer ins.Close()
-	for k, v := range cp.Values {
-		if _, err := ins.ExecContext(ctx, ns, cp.Name, k, string(v.Data), v.Revision, v.Updated.UnixNano()); err != nil {
-			return classify(err)
-		}
-	}
-	return classify(tx.Commit())
-}
-
-// cpColumns are the columns of a checkpoints row that scanInfo reads: its
-// bookkeeping, the schema's keys (NULL from a database that predates
-// them), then whether any of its values is not valid JSON (json_valid, as
-// Go's json.Valid would say: the Store stored only valid JSON, so an
-// invalid value was damaged since).
-func (b *Backend) cpColumns() string {
-	return `name, created, revision, schema_name, schema_version, keys, ` + b.infoColumn("schema_info") + `,
-	EXISTS (SELECT 1 FROM checkpoint_entries e WHERE e.ns = checkpoints.ns AND e.name = checkpoints.name AND NOT json_valid(e.value))`
-}
-
-// scanInfo reads a checkpoints row selected with cpColumns. A row that
-// cannot be read (bookkeeping of the wrong type, a value that is not JSON)
-// gives an error wrapping runtime.ErrCorrupt, and the name when it could be
-// read.
-func (b *Backend) scanInfo(scan func(...any) error) (runtime.CheckpointInfo, error) {
-	var info runtime.CheckpointInfo
-	var created, revision, version, keys, schema any
-	var schemaKeys sql.NullString
-	var badValue bool
-	if err := scan(&info.Name, &created, &revision, &schema, &version, &keys, &schemaKeys, &badValue); err != nil {
-		return info, classify(err)
-	}
-	where := "checkpoint " + info.Name
-	c, ok1 := created.(int64)
-	r, ok2 := revision.(int64)
-	v, ok3 := version.(int64)
-	k, ok4 := keys.(int64)
-	name, ok5 := schema.(string)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
-		return info, runtime.Corrupt(where, fmt.Errorf("bookkeeping of the wrong type (created %T, revision %T, schema %T %T, keys %T)", created, revision, schema, version, keys))
-	}
-	if badValue {
-		return info, runtime.Corrupt(where, errors.New("a stored value is not valid JSON"))
-	}
-	info.Created, info.Revision, info.Keys = time.Unix(0, c), r, int(k)
-	info.Schema = runtime.SchemaRef{Name: name, Version: int(v)}
-	var err error
-	if info.CheckpointMeta, err = decodeMeta(where, &info.Schema, schemaKeys); err != nil {
-		return info, err
-	}
-	return info, nil
-}
-
-// GetCheckpoint reads one checkpoint in one read transaction.
-func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.Checkpoint, error) {
-	tx, err := b.read.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer tx.Rollback()
-	info, err := b.scanInfo(tx.QueryRowContext(ctx, `SELECT `+b.cpColumns()+` FROM checkpoints WHERE ns = ? AND name = ?`, ns, name).Scan)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, runtime.ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	cp := &runtime.Checkpoint{CheckpointInfo: info}
-	cp.Values, err = readValues(ctx, tx, `SELECT key, value, revision, updated FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, name)
-	if err != nil {
-		return nil, err
-	}
-	return cp, nil
-}
-
-// Checkpoints lists a namespace's checkpoints; one that cannot be read is
-// listed with its name and the error.
-func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.CheckpointInfo, error) {
-	rows, err := b.read.QueryContext(ctx, `SELECT `+b.cpColumns()+` FROM checkpoints WHERE ns = ?`, ns)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var out []runtime.CheckpointInfo
-	for rows.Next() {
-		info, err := b.scanInfo(rows.Scan)
-		switch {
-		case errors.Is(err, runtime.ErrCorrupt):
-			out = append(out, runtime.CheckpointInfo{Name: info.Name, Err: err})
-		case err != nil:
-			return nil, err
-		default:
-			out = append(out, info)
-		}
-	}
-	return out, classify(rows.Err())
-}
-
-// DeleteCheckpoint removes one checkpoint.
-func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
-	if b.readOnly {
-		return fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
-	}
-	tx, err := b.write.BeginTx(ctx, nil)
-	if err != nil {
-		return classify(err)
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE ns = ? AND name = ?`, ns, name)
-	if err != nil {
-		return classify(err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return runtime.ErrNotFound
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoint_entries WHERE ns = ? AND name = ?`, ns, name); err != nil {
-		return classify(err)
-	}
-	return classify(tx.Commit())
 }

@@ -1,12 +1,16 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"net/url"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/stategen/stategen/runtime"
 	"github.com/stategen/stategen/runtime/backends/backendtest"
 	_ "github.com/stategen/stategen/runtime/backends/sqlite"
 )
@@ -47,31 +51,33 @@ var harness = backendtest.Harness{
 		return out
 	},
 	Corrupt: func(t testing.TB, u, ns, key string) func() []byte {
-		return damage(t, u, "entries", `ns = ? AND key = ?`, ns, key)
+		return damage(t, u, "entries", "value", `ns = ? AND key = ?`, ns, key)
 	},
-	// A value of the checkpoint that is no longer JSON.
+	// The checkpoint's bookkeeping (its schema and meta), which listing
+	// reads, no longer JSON. (Damaged values are found when it is read:
+	// TestCheckpointDamagedValue.)
 	CorruptCheckpoint: func(t testing.TB, u, ns, name string) func() []byte {
-		return damage(t, u, "checkpoint_entries", `ns = ? AND name = ?`, ns, name)
+		return damage(t, u, "checkpoints", "schema_info", `ns = ? AND name = ?`, ns, name)
 	},
 }
 
-// damage cuts in the middle the JSON values of the rows of table that match
+// damage replaces with cut JSON the column of the rows of table that match
 // where (whose arguments are args), as a hand edit gone wrong would, and
 // returns a function that reads them back.
-func damage(t testing.TB, u, table, where string, args ...any) func() []byte {
+func damage(t testing.TB, u, table, column, where string, args ...any) func() []byte {
 	db, err := sql.Open("sqlite", dbPath(u))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if res, err := db.Exec(`UPDATE `+table+` SET value = '{"will": "bre' WHERE `+where+` AND value IS NOT NULL`, args...); err != nil {
+	if res, err := db.Exec(`UPDATE `+table+` SET `+column+` = '{"will": "bre' WHERE `+where, args...); err != nil {
 		t.Fatal(err)
 	} else if n, _ := res.RowsAffected(); n == 0 {
 		t.Fatalf("nothing to damage in %s where %s %v", table, where, args)
 	}
 	return func() []byte {
 		var raw []byte
-		rows, err := db.Query(`SELECT value FROM `+table+` WHERE `+where+` ORDER BY key`, args...)
+		rows, err := db.Query(`SELECT `+column+` FROM `+table+` WHERE `+where+` ORDER BY 1`, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,5 +90,35 @@ func damage(t testing.TB, u, table, where string, args ...any) func() []byte {
 			raw = append(raw, v...)
 		}
 		return raw
+	}
+}
+
+// TestCheckpointDamagedValue: listing reads a checkpoint's bookkeeping only,
+// so a value damaged after it was written lists as usual, and reading or
+// restoring the checkpoint finds the damage.
+func TestCheckpointDamagedValue(t *testing.T) {
+	ctx := context.Background()
+	u := newURL(t)
+	st, err := runtime.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Put(ctx, "ns", "k", json.RawMessage(`{"a": 1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Checkpoint(ctx, "ns", "cp"); err != nil {
+		t.Fatal(err)
+	}
+	damage(t, u, "checkpoint_entries", "value", `ns = ? AND name = ?`, "ns", "cp")
+	list, err := st.Checkpoints(ctx, "ns")
+	if err != nil || len(list) != 1 || list[0].Err != nil || list[0].Keys != 1 {
+		t.Fatalf("listing: %+v, %v; want cp listed as written", list, err)
+	}
+	if _, err := st.GetCheckpoint(ctx, "ns", "cp"); !errors.Is(err, runtime.ErrCorrupt) {
+		t.Errorf("reading the damaged checkpoint: %v, want ErrCorrupt", err)
+	}
+	if _, err := st.Restore(ctx, "ns", "cp"); !errors.Is(err, runtime.ErrCorrupt) {
+		t.Errorf("restoring the damaged checkpoint: %v, want ErrCorrupt", err)
 	}
 }

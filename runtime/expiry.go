@@ -8,17 +8,18 @@ import (
 	"time"
 )
 
-// keyTTL is the reserved key that records a run's TTL (WithTTL), in
+// KeyTTL is the reserved key that records a run's TTL (WithTTL), in
 // nanoseconds, so that every tool, without the program's options, knows
-// when the run expires: TTL after its last write.
-const keyTTL = ReservedPrefix + "ttl"
+// when the run expires: TTL after its last write (RunInfo.Expired).
+// Backends that answer a single-key read judge expiry from it.
+const KeyTTL = ReservedPrefix + "ttl"
 
 // ttlKV is the put that records ttl with a run.
 func ttlKV(ttl time.Duration) KV {
-	return KV{Key: keyTTL, Value: json.RawMessage(strconv.FormatInt(int64(ttl), 10))}
+	return KV{Key: KeyTTL, Value: json.RawMessage(strconv.FormatInt(int64(ttl), 10))}
 }
 
-// ttlOf decodes the value of keyTTL; 0 when it is not a duration.
+// ttlOf decodes the value of KeyTTL; 0 when it is not a duration.
 func ttlOf(data []byte) time.Duration {
 	var n int64
 	if json.Unmarshal(data, &n) != nil || n < 0 {

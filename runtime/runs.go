@@ -119,7 +119,7 @@ func (snap *Snapshot) RunInfo() RunInfo {
 			if json.Unmarshal(v.Data, &l) == nil && l.Holder != "" && time.Now().Before(l.Expires) {
 				r.Lease = &l
 			}
-		case k == keyTTL:
+		case k == KeyTTL:
 			r.TTL = ttlOf(v.Data)
 		}
 	}

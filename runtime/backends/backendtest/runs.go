@@ -427,6 +427,7 @@ func testExpiry(t *testing.T, h Harness) {
 	const ttl = 1500 * time.Millisecond
 	st := open(t, url, runtime.WithTTL(ttl))
 	put(t, st, "idle", "k", `1`)
+	put(t, st, "idle", "n", `1`)
 	if _, err := st.Checkpoint(ctx, "idle", "cp"); err != nil {
 		t.Fatal(err)
 	}
@@ -445,6 +446,17 @@ func testExpiry(t *testing.T, h Harness) {
 	put(t, st, "busy", "k", `2`)
 	if _, err := plain.Snapshot(ctx, "idle"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("snapshot of an expired run: %v, want ErrNotFound", err)
+	}
+	// One key read alone, as Get and as generated code reads a field.
+	if v, err := plain.Get(ctx, "idle", "k"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("get of a key of an expired run: %s, %v; want ErrNotFound", v.Data, err)
+	}
+	counter, err := runtime.NewStateStore(plain, "idle", countSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := (&runtime.Key[int]{Name: "n", Codec: runtime.IntCodec}).Load(ctx, counter); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("field load of an expired run: %d, %v; want ErrNotFound", n, err)
 	}
 	if _, err := plain.Checkpoint(ctx, "idle", "late"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("checkpoint of an expired run: %v, want ErrNotFound", err)

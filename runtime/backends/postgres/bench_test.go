@@ -96,7 +96,7 @@ func BenchmarkLoad(b *testing.B) {
 		for b.Loop() {
 			var data []byte
 			var rev, updated int64
-			if err := p.QueryRow(ctx, be.sql.get, "ns", "branch_name").Scan(&data, &rev, &updated); err != nil {
+			if err := p.QueryRow(ctx, be.sql.get, "ns", "branch_name", time.Now().UnixNano()).Scan(&data, &rev, &updated); err != nil {
 				b.Fatal(err)
 			}
 		}

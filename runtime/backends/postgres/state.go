@@ -20,7 +20,7 @@ const appliedTTL = 10 * time.Minute
 func (b *Backend) Get(ctx context.Context, ns, key string) (runtime.Value, error) {
 	var data []byte
 	var rev, updated int64
-	err := b.pool.QueryRow(ctx, b.sql.get, ns, key).Scan(&data, &rev, &updated)
+	err := b.pool.QueryRow(ctx, b.sql.get, ns, key, time.Now().UnixNano()).Scan(&data, &rev, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return runtime.Value{}, runtime.ErrNotFound
 	}
@@ -37,7 +37,7 @@ func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Va
 	var version *int32
 	var data []byte
 	var rev, updated *int64
-	if err := b.pool.QueryRow(ctx, b.sql.getWithSchema, ns, key).Scan(&name, &version, &data, &rev, &updated); err != nil {
+	if err := b.pool.QueryRow(ctx, b.sql.getWithSchema, ns, key, time.Now().UnixNano()).Scan(&name, &version, &data, &rev, &updated); err != nil {
 		return runtime.Value{}, runtime.SchemaRef{}, b.fail(err)
 	}
 	var ref runtime.SchemaRef

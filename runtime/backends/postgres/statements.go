@@ -47,6 +47,18 @@ func feedPayload(ns, rev, put, del, schema, restores string) string {
 	return "CASE WHEN octet_length(" + full + ") > " + feedLimit + " THEN " + short + " ELSE " + full + " END"
 }
 
+// runExpired is the SQL condition that run $1 has expired at time now (a
+// parameter, in nanoseconds), as runtime.RunInfo.Expired says: its
+// reserved key __ttl holds a TTL (a number of nanoseconds; anything else
+// is none) and its last write, the newest of its keys', is older than now
+// minus that TTL. It reads one key by the primary key, and the run's keys
+// only when it has a TTL.
+func runExpired(now string) string {
+	return `EXISTS (SELECT 1 FROM $entries AS t WHERE t.ns = $1 AND t.key = '__ttl'
+		AND ` + now + `::bigint - (SELECT max(updated) FROM $entries WHERE ns = $1) >
+			CASE WHEN t.value ~ '^[0-9]{1,18}$' THEN nullif(t.value::bigint, 0) END)`
+}
+
 func newStatements(schema string) statements {
 	t := func(q string) string {
 		return strings.NewReplacer(
@@ -58,14 +70,17 @@ func newStatements(schema string) statements {
 		).Replace(q)
 	}
 	return statements{
-		get: t(`SELECT value, revision, updated FROM $entries WHERE ns = $1 AND key = $2`),
+		// A key of a run that has expired reads as absent.
+		//   $1 ns, $2 key, $3 now
+		get: t(`SELECT value, revision, updated FROM $entries WHERE ns = $1 AND key = $2 AND NOT ` + runExpired("$3")),
 
 		// One row, whatever exists: the key's columns are NULL when it is
-		// absent, the schema's when none is recorded.
+		// absent (or its run expired), the schema's when none is recorded.
+		//   $1 ns, $2 key, $3 now
 		getWithSchema: t(`SELECT n.schema_name, n.schema_version, e.value, e.revision, e.updated
 			FROM (SELECT $1::text AS ns, $2::text AS key) AS q
 			LEFT JOIN $namespaces AS n ON n.ns = q.ns
-			LEFT JOIN $entries AS e ON e.ns = q.ns AND e.key = q.key`),
+			LEFT JOIN $entries AS e ON e.ns = q.ns AND e.key = q.key AND NOT ` + runExpired("$3")),
 
 		// One statement, so one snapshot: the namespace row repeated on
 		// each of its keys (once, with NULL key columns, when it has none).
@@ -210,12 +225,9 @@ func newStatements(schema string) statements {
 				SELECT n.revision, n.schema_name, n.schema_version, n.schema_info, r.keys, r.restored
 				FROM $namespaces AS n, LATERAL (
 					SELECT count(*) FILTER (WHERE e.key NOT LIKE '\_\_%') AS keys,
-						max(e.value) FILTER (WHERE e.key = '__ttl') AS ttl,
-						max(e.value) FILTER (WHERE e.key = '__restored') AS restored,
-						max(e.updated) AS updated
+						max(e.value) FILTER (WHERE e.key = '__restored') AS restored
 					FROM $entries AS e WHERE e.ns = $1) AS r
-				WHERE n.ns = $1 AND (n.schema_name IS NOT NULL OR r.keys > 0)
-					AND NOT coalesce($3::bigint - r.updated > CASE WHEN r.ttl ~ '^[0-9]{1,18}$' THEN nullif(r.ttl::bigint, 0) END, false)
+				WHERE n.ns = $1 AND (n.schema_name IS NOT NULL OR r.keys > 0) AND NOT ` + runExpired("$3") + `
 			), src AS MATERIALIZED (
 				SELECT key, value::json::text AS value, revision, updated FROM $entries
 				WHERE ns = $1 AND key NOT LIKE '\_\_%' AND EXISTS (SELECT 1 FROM head)

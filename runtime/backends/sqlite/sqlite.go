@@ -109,7 +109,18 @@ const labelRows = `key LIKE '\_\_label.%' ESCAPE '\'`
 const (
 	nextRev = `(SELECT COALESCE(MAX(revision), 0) + 1 FROM entries WHERE ns = ?1)`
 
-	sqlGet = `SELECT value, revision, updated FROM entries WHERE ns = ? AND key = ? AND value IS NOT NULL`
+	// runExpired is the condition that run ?1 has expired at time ?3
+	// (nanoseconds), as runtime.RunInfo.Expired says: its reserved key
+	// __ttl holds a TTL (nanoseconds; anything that is not a positive
+	// number is none) and its last write, the newest of its live keys', is
+	// older than ?3 minus that TTL. It reads one key by the primary key,
+	// and the run's keys only when it has a TTL.
+	runExpired = `EXISTS (SELECT 1 FROM entries AS t WHERE t.ns = ?1 AND t.key = '__ttl' AND t.value IS NOT NULL
+		AND CAST(t.value AS INTEGER) > 0
+		AND ?3 - (SELECT MAX(updated) FROM entries WHERE ns = ?1 AND key != '' AND value IS NOT NULL) > CAST(t.value AS INTEGER))`
+
+	// sqlGet reads one key, absent when its run has expired at ?3.
+	sqlGet = `SELECT value, revision, updated FROM entries WHERE ns = ?1 AND key = ?2 AND value IS NOT NULL AND NOT ` + runExpired
 	// sqlPut stores one key unconditionally.
 	sqlPut = `INSERT INTO entries (ns, key, value, revision, updated) VALUES (?1, ?2, ?3, ` + nextRev + `, ?4)
 		ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
@@ -128,10 +139,10 @@ const (
 	sqlDeleteKey = `UPDATE entries SET value = NULL, revision = ?3, updated = ?4 WHERE ns = ?1 AND key = ?2 AND value IS NOT NULL`
 
 	// sqlGetSchema is sqlGet with the namespace's schema: always one row,
-	// whose value is NULL when the key is absent.
+	// whose value is NULL when the key is absent (or its run expired).
 	sqlGetSchema = `SELECT e.value, e.revision, e.updated, s.name, s.version
 		FROM (SELECT ?1 AS ns, ?2 AS key) AS q
-		LEFT JOIN entries AS e ON e.ns = q.ns AND e.key = q.key AND e.value IS NOT NULL
+		LEFT JOIN entries AS e ON e.ns = q.ns AND e.key = q.key AND e.value IS NOT NULL AND NOT ` + runExpired + `
 		LEFT JOIN schemas AS s ON s.ns = q.ns AND (s.name != '' OR s.version != 0)`
 
 	// The one-key writes of generated code, which record the schema and
@@ -501,7 +512,7 @@ func (b *Backend) Get(ctx context.Context, ns, key string) (runtime.Value, error
 	var v runtime.Value
 	var data []byte
 	var updated int64
-	err := b.get.QueryRowContext(ctx, ns, key).Scan(&data, &v.Revision, &updated)
+	err := b.get.QueryRowContext(ctx, ns, key, time.Now().UnixNano()).Scan(&data, &v.Revision, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, runtime.ErrNotFound
 	}
@@ -523,7 +534,7 @@ func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Va
 	var data []byte
 	var rev, updated, version sql.NullInt64
 	var name sql.NullString
-	if err := b.getSchema.QueryRowContext(ctx, ns, key).Scan(&data, &rev, &updated, &name, &version); err != nil {
+	if err := b.getSchema.QueryRowContext(ctx, ns, key, time.Now().UnixNano()).Scan(&data, &rev, &updated, &name, &version); err != nil {
 		return v, ref, classify(err)
 	}
 	ref.Name, ref.Version = name.String, int(version.Int64)

@@ -136,6 +136,12 @@ func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Va
 	if st.rev == 0 {
 		return runtime.Value{}, runtime.SchemaRef{}, b.notFound(ns)
 	}
+	if expired, err := b.expired(st); err != nil || expired {
+		if err == nil {
+			err = fmt.Errorf("%s %q expired: %w", b.f.Noun(), ns, runtime.ErrNotFound)
+		}
+		return runtime.Value{}, st.schema, err
+	}
 	v, ok, err := b.value(st, key)
 	if err != nil {
 		return runtime.Value{}, st.schema, err
@@ -158,7 +164,25 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 	if !st.exists() {
 		return nil, b.notFound(ns)
 	}
-	snap := &runtime.Snapshot{Namespace: ns, Revision: st.rev, Schema: st.schema, Values: make(map[string]runtime.Value, len(st.keyRevs))}
+	return b.snapshot(st)
+}
+
+// expired reports whether st's run has expired now (RunInfo.Expired). Only
+// a run that records a TTL is looked at whole for it.
+func (b *Backend) expired(st *nsState) (bool, error) {
+	if _, ok := st.keyRevs[runtime.KeyTTL]; !ok {
+		return false, nil
+	}
+	snap, err := b.snapshot(st)
+	if err != nil {
+		return false, err
+	}
+	return snap.RunInfo().Expired(time.Now()), nil
+}
+
+// snapshot is the Snapshot of a namespace read.
+func (b *Backend) snapshot(st *nsState) (*runtime.Snapshot, error) {
+	snap := &runtime.Snapshot{Namespace: st.name, Revision: st.rev, Schema: st.schema, Values: make(map[string]runtime.Value, len(st.keyRevs))}
 	dated := true
 	for k := range st.keys() {
 		v, _, err := b.value(st, k)

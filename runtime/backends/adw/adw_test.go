@@ -193,20 +193,10 @@ func TestUpdateRacingPython(t *testing.T) {
 	}
 	watch := func(what string, stop func() bool) {
 		defer wg.Done()
-		last := -1
-		for !stop() {
+		fstest.WatchCounter(t, what, func() (int, error) {
 			v, err := watcher.Get(ctx, "a1b2c3d4", "branch_name")
-			if err != nil {
-				t.Errorf("%s: %v", what, err)
-				return
-			}
-			if n := counter(v.Data); n < last {
-				t.Errorf("%s: Python's counter went back from %d to %d: a Python save was overwritten", what, last, n)
-				return
-			} else {
-				last = n
-			}
-		}
+			return counter(v.Data), err
+		}, stop)
 	}
 	var finished sync.WaitGroup
 	finished.Add(1)

@@ -127,25 +127,18 @@ for i in range(%d):
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Go(func() {
-		last := -1
-		for {
+		fstest.WatchCounter(t, "watcher", func() (int, error) {
+			v, err := watcher.Get(ctx, "ns", "py")
+			n, _ := strconv.Atoi(string(v.Data))
+			return n, err
+		}, func() bool {
 			select {
 			case <-stop:
-				return
+				return true
 			default:
+				return false
 			}
-			v, err := watcher.Get(ctx, "ns", "py")
-			if err != nil {
-				t.Errorf("read: %v", err)
-				return
-			}
-			n, _ := strconv.Atoi(string(v.Data))
-			if n < last {
-				t.Errorf("Python's counter went back from %d to %d: a Python save was overwritten", last, n)
-				return
-			}
-			last = n
-		}
+		})
 	})
 	wg.Go(func() {
 		for i := 0; ; i++ {

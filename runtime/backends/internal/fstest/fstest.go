@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stategen/stategen/runtime"
 	"github.com/stategen/stategen/runtime/backends/backendtest"
@@ -282,5 +283,34 @@ func NamesStayInside(t *testing.T, open func(dir string) (runtime.Backend, error
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("created in the store: %v", ents)
+	}
+}
+
+// WatchCounter reads a counter that another program (Python) only ever
+// raises, in a loop until stop, and fails t if a version that went back
+// stays: a save of the other program lost to a write based on an older
+// read. A writer that meets the other program's rename in the instant of
+// its own puts the displaced version back (filestore's install), so a
+// lock-free reader may see the older version for those microseconds; a
+// lost save stays until the other program's next one, milliseconds later,
+// so the watcher reads again after a pause shorter than that.
+func WatchCounter(t testing.TB, what string, read func() (int, error), stop func() bool) {
+	t.Helper()
+	last := -1
+	for !stop() {
+		n, err := read()
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		if n < last {
+			time.Sleep(500 * time.Microsecond)
+			if n, err = read(); err == nil && n < last {
+				t.Errorf("%s: Python's counter went back from %d to %d and stayed: a Python save was overwritten", what, last, n)
+				return
+			}
+			continue
+		}
+		last = n
 	}
 }

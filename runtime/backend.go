@@ -168,6 +168,11 @@ type Snapshot struct {
 	// last write; where the values' own Updated do not tell it (a file
 	// format that dates no key), a backend should set it.
 	Updated time.Time
+	// Expires is when the run expires, its TTL after its last write
+	// (WithTTL): the Store sets it on the snapshots it returns, which
+	// leave out the reserved key that records the TTL. Zero when the run
+	// has none; backends leave it zero.
+	Expires time.Time
 }
 
 // Keys returns the snapshot's keys, sorted.

@@ -54,8 +54,31 @@ type nsMarks struct {
 type cacheEntry struct {
 	val   any
 	rev   int64
-	stamp Stamp  // strict: the backend's stamp taken before the read
-	seq   uint64 // relaxed: which expiry timer owns the entry
+	stamp Stamp     // strict: the backend's stamp taken before the read
+	seq   uint64    // relaxed: which expiry timer owns the entry
+	until time.Time // the run's expiry (WithTTL) or earlier; zero: none known
+}
+
+// live reports whether e may be served: not past its run's expiry, since a
+// run that expires changes nothing the stamp sees. Only entries of runs
+// with a TTL read the clock.
+func (e cacheEntry) live() bool { return e.until.IsZero() || !time.Now().After(e.until) }
+
+// runExpiry is when the run of a snapshot expires (RunInfo.Expired), from
+// its reserved keys or what the Store recorded when it took them out; zero
+// when it has no TTL.
+func runExpiry(snap *Snapshot) time.Time {
+	if !snap.Expires.IsZero() {
+		return snap.Expires
+	}
+	if _, ok := snap.Values[KeyTTL]; !ok {
+		return time.Time{}
+	}
+	r := snap.RunInfo()
+	if r.TTL <= 0 || r.Updated.IsZero() {
+		return time.Time{}
+	}
+	return r.Updated.Add(r.TTL)
 }
 
 func newCache(mode cacheMode, ttl time.Duration) *cache {
@@ -162,17 +185,22 @@ func (c *cache) wrote(ns string, rev int64, err error) {
 type checked[V any] struct{ v V }
 
 // cachedLoad reads key through the Store's cache. read returns the stored
-// JSON, its revision and whether the value may be cached; dec decodes it.
-// schema says the caller checks the stored schema (read does).
+// value and whether it may be cached; dec decodes it. schema says the
+// caller checks the stored schema (read does).
+//
+// A run may expire while its values sit in the cache, changing nothing
+// the stamp sees; a key's own write time bounds the run's last write from
+// below, so under this Store's TTL (WithTTL) an entry is served until that
+// time plus the TTL at most (a value without a write time is not cached).
 func cachedLoad[V any](ctx context.Context, s *Store, ns, key string, c *Codec[V], schema bool,
-	read func() ([]byte, int64, bool, error), dec func([]byte) (V, error)) (V, error) {
+	read func() (Value, bool, error), dec func([]byte) (V, error)) (V, error) {
 	var zero V
 	if s.cache == nil {
-		data, _, _, err := read()
+		val, _, err := read()
 		if err != nil {
 			return zero, err
 		}
-		return dec(data)
+		return dec(val.Data)
 	}
 	// A hit needs no name check: only checked names reach the cache.
 	e, ok := s.cache.get(ns, key)
@@ -187,7 +215,7 @@ func cachedLoad[V any](ctx context.Context, s *Store, ns, key string, c *Codec[V
 		}
 		ok = ok && e.stamp == stamp
 	}
-	if ok {
+	if ok && e.live() {
 		if schema {
 			if w, isW := e.val.(checked[V]); isW {
 				return c.clone(w.v), nil
@@ -197,20 +225,25 @@ func cachedLoad[V any](ctx context.Context, s *Store, ns, key string, c *Codec[V
 		}
 	}
 	before := s.cache.marksOf(ns)
-	data, rev, cacheable, err := read()
+	stored, cacheable, err := read()
 	if err != nil {
 		return zero, err
 	}
-	v, err := dec(data)
+	v, err := dec(stored.Data)
 	if err != nil {
 		return zero, err
+	}
+	var until time.Time
+	if ttl := s.opts.keyTTL; ttl > 0 {
+		until = stored.Updated.Add(ttl)
+		cacheable = cacheable && !stored.Updated.IsZero()
 	}
 	if cacheable {
 		var val any = c.clone(v)
 		if schema {
 			val = checked[V]{c.clone(v)}
 		}
-		s.cache.putRead(ns, key, before, cacheEntry{val: val, rev: rev, stamp: stamp})
+		s.cache.putRead(ns, key, before, cacheEntry{val: val, rev: stored.Revision, stamp: stamp, until: until})
 	}
 	return v, nil
 }

@@ -53,7 +53,7 @@ func (s *Store) Fork(ctx context.Context, ns, name, newNS string) (int64, error)
 		b.Puts = append(b.Puts, KV{Key: k, Value: v.Data})
 	}
 	b.Puts = append(b.Puts, KV{Key: keyParent, Value: ref}, KV{Key: keyRestored, Value: ref})
-	if ttl := s.opts.KeyTTL; ttl > 0 {
+	if ttl := s.opts.keyTTL; ttl > 0 {
 		b.Puts = append(b.Puts, ttlKV(ttl))
 	}
 	rev, err := s.applyReserved(ctx, "fork", newNS, "", b)

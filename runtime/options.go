@@ -13,7 +13,7 @@ type options struct {
 	ttl      time.Duration // relaxed cache trust period
 	retry    RetryPolicy
 	logger   *slog.Logger
-	KeyTTL   time.Duration // expiry of stored data
+	keyTTL   time.Duration // expiry of stored data
 	readOnly bool
 	keys     *Keyring // seals secret values; nil: none
 
@@ -57,7 +57,7 @@ func WithLogger(l *slog.Logger) Option {
 // every tool knows it: Redis expires the run's keys itself; on the other
 // backends a run idle longer than d reads as not found (Load, Run, Runs)
 // and Store.GC (stategen gc) deletes it.
-func WithTTL(d time.Duration) Option { return func(o *options) { o.KeyTTL = d } }
+func WithTTL(d time.Duration) Option { return func(o *options) { o.keyTTL = d } }
 
 // ReadOnly opens the store for reading only: Open fails, creating nothing,
 // when there is no store at the URL (the error wraps ErrNotFound), and every

@@ -212,7 +212,7 @@ func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
 			return nil, err
 		}
 	}
-	if e, ok := c.get(s.ns, wholeKey); ok && (c.mode != cacheStrict || e.stamp == stamp) {
+	if e, ok := c.get(s.ns, wholeKey); ok && (c.mode != cacheStrict || e.stamp == stamp) && e.live() {
 		if w, ok := e.val.(whole[T]); ok && w.schema == s.schema {
 			return s.schema.copy(w.v), nil
 		}
@@ -222,7 +222,7 @@ func (s *StateStore[T]) Load(ctx context.Context) (*T, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.putRead(s.ns, wholeKey, before, cacheEntry{val: whole[T]{s.schema, s.schema.copy(v)}, rev: snap.Revision, stamp: stamp})
+	c.putRead(s.ns, wholeKey, before, cacheEntry{val: whole[T]{s.schema, s.schema.copy(v)}, rev: snap.Revision, stamp: stamp, until: runExpiry(snap)})
 	return v, nil
 }
 

@@ -75,7 +75,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	// a server that drops it (a network hiccup, a proxy) is tried again.
 	var be Backend
 	err = o.retry.run(ctx, func() (err error) {
-		be, err = open(ctx, u, Config{TTL: o.KeyTTL, Logger: o.logger, ReadOnly: o.readOnly})
+		be, err = open(ctx, u, Config{TTL: o.keyTTL, Logger: o.logger, ReadOnly: o.readOnly})
 		return err
 	}, retryLogger(ctx, o.logger, "open", name, ""))
 	if err != nil {
@@ -286,7 +286,7 @@ func (s *Store) applyBatch(ctx context.Context, op, ns, key string, b *Batch, re
 		}
 	}
 	recordTTL := false
-	if ttl := s.opts.KeyTTL; ttl > 0 && !s.ttlKnown(ns) {
+	if ttl := s.opts.keyTTL; ttl > 0 && !s.ttlKnown(ns) {
 		// The run's first write through this Store records its TTL.
 		c := *b
 		c.Puts = append(append([]KV(nil), b.Puts...), ttlKV(ttl))
@@ -444,14 +444,17 @@ func (s *Store) Snapshot(ctx context.Context, ns string) (*Snapshot, error) {
 // state is the state of a raw snapshot: ErrNotFound for a run that expired
 // or holds only reserved keys.
 func (s *Store) state(snap *Snapshot) (*Snapshot, error) {
-	if v, ok := snap.Values[KeyTTL]; ok {
-		if r := snap.RunInfo(); r.Expired(time.Now()) {
-			return nil, s.wrap("snapshot", snap.Namespace, "", fmt.Errorf("%w: the run expired (idle longer than its TTL %s, since %s)", ErrNotFound, ttlOf(v.Data), r.Updated.Format(time.RFC3339)))
-		}
+	expires := runExpiry(snap)
+	if !expires.IsZero() && time.Now().After(expires) {
+		r := snap.RunInfo()
+		return nil, s.wrap("snapshot", snap.Namespace, "", fmt.Errorf("%w: the run expired (idle longer than its TTL %s, since %s)", ErrNotFound, r.TTL, r.Updated.Format(time.RFC3339)))
 	}
 	out, err := userSnapshot(snap)
 	if err != nil {
 		return nil, s.wrap("snapshot", snap.Namespace, "", err)
+	}
+	if out != snap {
+		out.Expires = expires
 	}
 	return out, nil
 }

@@ -107,27 +107,27 @@ func (k *Key[V]) Load(ctx context.Context, view View) (V, error) {
 
 func (k *Key[V]) load(ctx context.Context, sc *scope) (V, error) {
 	st := sc.st
-	read := func() ([]byte, int64, bool, error) {
+	read := func() (Value, bool, error) {
 		val, ref, err := st.getWithSchema(ctx, sc.ns, k.Name)
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, 0, false, err
+			return Value{}, false, err
 		}
 		if (ref.Name == "" && ref.Version == 0) || ref.SameVersion(sc.ref) {
-			return val.Data, val.Revision, true, err
+			return val, true, err
 		}
 		// Another version: migrate older state, refuse the rest.
 		snap, err := sc.current(ctx)
 		if err != nil {
-			return nil, 0, false, err
+			return Value{}, false, err
 		}
 		if err := sc.checkSchema(snap.Schema); err != nil {
-			return nil, 0, false, err
+			return Value{}, false, err
 		}
 		v, ok := snap.Values[k.Name]
 		if !ok {
-			return nil, 0, false, st.wrap("get", sc.ns, k.Name, ErrNotFound)
+			return Value{}, false, st.wrap("get", sc.ns, k.Name, ErrNotFound)
 		}
-		return v.Data, v.Revision, false, nil
+		return v, false, nil
 	}
 	return cachedLoad(ctx, st, sc.ns, k.Name, k.Codec, true, read, func(data []byte) (V, error) {
 		var zero V
@@ -302,9 +302,9 @@ func (s *Store) getWithSchema(ctx context.Context, ns, key string) (Value, Schem
 // methods, which do). An absent key is ErrNotFound; a value c cannot
 // decode is ErrTypeMismatch.
 func Load[T any](ctx context.Context, s *Store, ns, key string, c *Codec[T]) (T, error) {
-	read := func() ([]byte, int64, bool, error) {
+	read := func() (Value, bool, error) {
 		v, err := s.Get(ctx, ns, key)
-		return v.Data, v.Revision, true, err
+		return v, true, err
 	}
 	return cachedLoad(ctx, s, ns, key, c, false, read, func(data []byte) (T, error) { return decode(s, ns, key, c, data) })
 }

@@ -434,6 +434,19 @@ func testExpiry(t *testing.T, h Harness) {
 	if _, err := st.Label(ctx, "idle", map[string]string{"team": "red"}); err != nil {
 		t.Fatal(err)
 	}
+	// Read through st's cache before the run expires: the cache must not
+	// answer for it after.
+	nKey := &runtime.Key[int]{Name: "n", Codec: runtime.IntCodec}
+	cached, err := runtime.NewStateStore(st, "idle", countSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cached.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nKey.Load(ctx, cached); err != nil {
+		t.Fatal(err)
+	}
 	plain := open(t, url)
 	if r, err := plain.Run(ctx, "idle"); err != nil || r.TTL != ttl {
 		t.Fatalf("run as a Store without the TTL option sees it: %+v, %v; want TTL %v", r, err, ttl)
@@ -455,8 +468,14 @@ func testExpiry(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := (&runtime.Key[int]{Name: "n", Codec: runtime.IntCodec}).Load(ctx, counter); !errors.Is(err, runtime.ErrNotFound) {
+	if n, err := nKey.Load(ctx, counter); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("field load of an expired run: %d, %v; want ErrNotFound", n, err)
+	}
+	if v, err := cached.Load(ctx); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("cached load of an expired run: %+v, %v; want ErrNotFound", v, err)
+	}
+	if n, err := nKey.Load(ctx, cached); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("cached field load of an expired run: %d, %v; want ErrNotFound", n, err)
 	}
 	if _, err := plain.Checkpoint(ctx, "idle", "late"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("checkpoint of an expired run: %v, want ErrNotFound", err)

@@ -35,7 +35,8 @@ func (s *Store) PutCheckpoint(ctx context.Context, ns string, cp *Checkpoint) er
 
 // Digest summarises a namespace so that two stores can be compared: its key
 // and checkpoint counts and a hash of its schema, keys, values (compacted,
-// so that formatting does not count) and checkpoints.
+// so that formatting does not count), what Copy carries of the run besides
+// (labels, lineage, TTL) and checkpoints.
 type Digest struct {
 	Keys        int    `json:"keys"`
 	Checkpoints int    `json:"checkpoints"`
@@ -62,15 +63,22 @@ func hashValues(schema SchemaRef, values map[string]Value) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// checkpointHash hashes what Copy copies of a checkpoint: its creation
+// time, schema, values, labels and lineage.
+func checkpointHash(cp *Checkpoint) string {
+	meta, _ := json.Marshal(cp.CheckpointMeta) // maps and strings: no error
+	return fmt.Sprintf("%d %s %s", cp.Created.UnixNano(), hashValues(cp.Schema, cp.Values), meta)
+}
+
 // Digest summarises namespace ns; a namespace with neither state nor
 // checkpoints is ErrNotFound.
 func (s *Store) Digest(ctx context.Context, ns string) (Digest, error) {
 	var d Digest
 	h := sha256.New()
-	snap, err := s.Snapshot(ctx, ns)
+	snap, err := copyState(ctx, s, ns)
 	switch {
 	case err == nil:
-		d.Keys = len(snap.Values)
+		d.Keys = len(withoutReserved(snap.Values))
 		fmt.Fprintf(h, "state %s\n", hashValues(snap.Schema, snap.Values))
 	case !errors.Is(err, ErrNotFound):
 		return d, err
@@ -85,7 +93,7 @@ func (s *Store) Digest(ctx context.Context, ns string) (Digest, error) {
 		if err != nil {
 			return d, err
 		}
-		fmt.Fprintf(h, "checkpoint %s %d %s\n", cp.Name, cp.Created.UnixNano(), hashValues(cp.Schema, cp.Values))
+		fmt.Fprintf(h, "checkpoint %s %s\n", cp.Name, checkpointHash(cp))
 	}
 	d.Checkpoints = len(cps)
 	if snap == nil && d.Checkpoints == 0 {
@@ -111,43 +119,69 @@ type CopyResult struct {
 // namespace or checkpoint that holds different data.
 var ErrDestinationDiffers = errors.New("destination holds different data")
 
-// Copy copies namespace ns from src to dst: its state, with its schema, in
-// one atomic write, then each checkpoint with its creation time, revision
-// and schema. What the destination already holds the same is left alone,
-// so running Copy again changes nothing and an interrupted copy can simply
-// be run again. A destination namespace or checkpoint that holds different
-// data is ErrDestinationDiffers unless overwrite is set. With dryRun
-// nothing is written and the result says what would be.
-func Copy(ctx context.Context, src, dst *Store, ns string, overwrite, dryRun bool) (CopyResult, error) {
+// CopyOptions says how Copy treats what the destination already holds.
+type CopyOptions struct {
+	// Overwrite replaces a destination namespace or checkpoint that holds
+	// different data (without it: ErrDestinationDiffers).
+	Overwrite bool
+	// DryRun writes nothing; the result says what would be written.
+	DryRun bool
+}
+
+// carried reports whether a reserved key travels with a run's state when
+// it is copied: its labels, lineage and TTL do; its lease, which belongs to
+// a holder working against the source store, does not.
+func carried(key string) bool { return IsReserved(key) && key != LeaseKey }
+
+// copyState is the state of namespace ns that Copy compares and writes:
+// the user's keys and the reserved ones that are carried. A run that
+// expired or holds only reserved keys is ErrNotFound.
+func copyState(ctx context.Context, s *Store, ns string) (*Snapshot, error) {
+	raw, err := s.rawSnapshot(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.state(raw); err != nil {
+		return nil, err
+	}
+	c := *raw
+	c.Values = make(map[string]Value, len(raw.Values))
+	for k, v := range raw.Values {
+		if !IsReserved(k) || carried(k) {
+			c.Values[k] = v
+		}
+	}
+	return &c, nil
+}
+
+// Copy copies namespace ns from src to dst: its state, with its schema,
+// labels, lineage and TTL, in one atomic write, then each checkpoint with
+// its creation time, revision, schema, labels and lineage. What the
+// destination already holds the same is left alone, so running Copy again
+// changes nothing and an interrupted copy can simply be run again. A run's
+// lease is not copied, and its TTL counts from the copy's write. A
+// destination opened WithTTL records its own TTL on a run it has not
+// written before, as on every write.
+func Copy(ctx context.Context, src, dst *Store, ns string, o CopyOptions) (CopyResult, error) {
 	var res CopyResult
-	snap, err := src.Snapshot(ctx, ns)
+	snap, err := copyState(ctx, src, ns)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return res, err
 	}
 	if snap != nil {
-		res.Keys = len(snap.Values)
-		have, err := dst.Snapshot(ctx, ns)
+		res.Keys = len(withoutReserved(snap.Values))
+		have, err := copyState(ctx, dst, ns)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return res, err
 		}
 		same := have != nil && hashValues(have.Schema, have.Values) == hashValues(snap.Schema, snap.Values)
-		if have != nil && !same && !overwrite {
+		if have != nil && !same && !o.Overwrite {
 			return res, dst.wrap("copy", ns, "", fmt.Errorf("%w: the namespace exists with other state (give --overwrite to replace it)", ErrDestinationDiffers))
 		}
 		if !same {
 			res.State = true
-			if !dryRun {
-				// Conditioned on what was looked at, so a writer racing the
-				// copy is not overwritten unseen.
-				rev := int64(0)
-				if have != nil {
-					rev = have.Revision
-				}
-				b := &Batch{Replace: true, Schema: &snap.Schema, Conds: []Cond{{Revision: rev}}}
-				for _, k := range snap.Keys() {
-					b.Puts = append(b.Puts, KV{Key: k, Value: snap.Values[k].Data})
-				}
-				if _, err := dst.Apply(ctx, ns, b); err != nil {
+			if !o.DryRun {
+				if err := copyWrite(ctx, dst, ns, snap, have); err != nil {
 					return res, err
 				}
 			}
@@ -164,20 +198,42 @@ func Copy(ctx context.Context, src, dst *Store, ns string, overwrite, dryRun boo
 		}
 		have, err := dst.GetCheckpoint(ctx, ns, info.Name)
 		switch {
-		case err == nil && have.Created.Equal(cp.Created) && hashValues(have.Schema, have.Values) == hashValues(cp.Schema, cp.Values):
+		case err == nil && checkpointHash(have) == checkpointHash(cp):
 			res.Skipped++
 			continue
-		case err == nil && !overwrite:
+		case err == nil && !o.Overwrite:
 			return res, dst.wrap("copy", ns, info.Name, fmt.Errorf("%w: checkpoint %s exists with other content (give --overwrite to replace it)", ErrDestinationDiffers, info.Name))
 		case err != nil && !errors.Is(err, ErrNotFound):
 			return res, err
 		}
 		res.Checkpoints++
-		if !dryRun {
+		if !o.DryRun {
 			if err := dst.PutCheckpoint(ctx, ns, cp); err != nil {
 				return res, err
 			}
 		}
 	}
 	return res, nil
+}
+
+// copyWrite makes dst's namespace ns hold snap, in one write conditioned on
+// have (what was looked at, nil: nothing), so that a writer racing the
+// copy is not overwritten unseen. Carried reserved keys that dst holds
+// and snap does not (a label since removed) are deleted.
+func copyWrite(ctx context.Context, dst *Store, ns string, snap, have *Snapshot) error {
+	b := &Batch{Replace: true, Schema: &snap.Schema, Conds: []Cond{{}}}
+	if have != nil {
+		b.Conds[0].Revision = have.Revision
+		for k := range have.Values {
+			if _, ok := snap.Values[k]; !ok && IsReserved(k) {
+				b.Deletes = append(b.Deletes, k)
+			}
+		}
+		sort.Strings(b.Deletes)
+	}
+	for _, k := range snap.Keys() {
+		b.Puts = append(b.Puts, KV{Key: k, Value: snap.Values[k].Data})
+	}
+	_, err := dst.applyReserved(ctx, "copy", ns, "", b)
+	return err
 }

@@ -17,9 +17,6 @@ import (
 // ordinary write path keep that index.
 const labelPrefix = ReservedPrefix + "label."
 
-// keyLease is the reserved key of a run's lease (see LeaseInfo).
-const keyLease = ReservedPrefix + "lease"
-
 // MaxLabelLen is the longest label value accepted, in bytes.
 const MaxLabelLen = 256
 
@@ -114,7 +111,7 @@ func (snap *Snapshot) RunInfo() RunInfo {
 				}
 				r.Labels[k[len(labelPrefix):]] = lv
 			}
-		case k == keyLease:
+		case k == LeaseKey:
 			var l LeaseInfo
 			if json.Unmarshal(v.Data, &l) == nil && l.Holder != "" && time.Now().Before(l.Expires) {
 				r.Lease = &l

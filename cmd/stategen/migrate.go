@@ -27,8 +27,9 @@ type migrateCmd struct {
 
 func (migrateCmd) Help() string {
 	return `Copies every namespace (or those named by --namespace) with its
-checkpoints (their names, creation times and revisions) and its schema
-version from one store to another, then verifies the copy: key and
+checkpoints (their names, creation times, revisions, labels and lineage),
+its schema version, labels, lineage and TTL (not its lease) from one store
+to another, then verifies the copy: key and
 checkpoint counts and a content hash per namespace must match. What the
 destination already holds the same is left alone, so running it again
 changes nothing and an interrupted run can simply be run again. The
@@ -92,7 +93,7 @@ func (c *migrateCmd) Run(e *env) error {
 	out := make([]migrated, 0, len(names))
 	var sum copySummary
 	for i, ns := range names {
-		res, err := runtime.Copy(ctx, src, dst, ns, c.Overwrite, c.DryRun)
+		res, err := runtime.Copy(ctx, src, dst, ns, runtime.CopyOptions{Overwrite: c.Overwrite, DryRun: c.DryRun})
 		if err != nil {
 			prog.done()
 			if ctx.Err() != nil {

@@ -150,7 +150,7 @@ func schemalessRound(t testing.TB, st, dst *runtime.Store, round int) error {
 
 	ns = fmt.Sprintf("copied-%d", round)
 	put(t, st, ns, "k", `1`)
-	if _, err := runtime.Copy(ctx, st, dst, ns, false, false); err != nil {
+	if _, err := runtime.Copy(ctx, st, dst, ns, runtime.CopyOptions{}); err != nil {
 		return err
 	}
 	if _, err := dst.Delete(ctx, ns, "k"); err != nil {

@@ -316,7 +316,7 @@ func testCopyCheckpointOnly(t *testing.T, h Harness) {
 			t.Fatalf("namespaces of %s: %v, %v; want the checkpoint-only namespace listed", hop.from.Name(), names, err)
 		}
 		for _, ns := range names {
-			if _, err := runtime.Copy(ctx, hop.from, hop.to, ns, false, false); err != nil {
+			if _, err := runtime.Copy(ctx, hop.from, hop.to, ns, runtime.CopyOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -34,6 +34,16 @@ var targets = map[string]target{
 	"postgres.BenchmarkSaveState/stategen":  {1.15},
 	"postgres.BenchmarkCheckpoint/stategen": {1.15},
 	"all.BenchmarkFileLoad/adw/stategen":    {2.5},
+	// A write fenced by a lease at most 1.2x an unfenced one.
+	"all.BenchmarkFencedWrite/sqlite/fenced":   {1.2},
+	"all.BenchmarkFencedWrite/json/fenced":     {1.2},
+	"all.BenchmarkFencedWrite/adw/fenced":      {1.2},
+	"all.BenchmarkFencedWrite/redis/fenced":    {1.2},
+	"all.BenchmarkFencedWrite/postgres/fenced": {1.2},
+	// A page of runs by label out of 10,000 within 2x of one out of 100.
+	"sqlite.BenchmarkRunsByLabel/runs10000":   {2},
+	"redis.BenchmarkRunsByLabel/runs10000":    {2},
+	"postgres.BenchmarkRunsByLabel/runs10000": {2},
 }
 
 // verdict is what report prints after a ratio: nothing without a target.

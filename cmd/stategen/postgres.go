@@ -19,8 +19,10 @@ create tables (stategen creates them itself on first use where it may):
   stategen postgres-schema --schema NAME | psql postgres://admin@HOST/DATABASE
 
 The store's user then needs SELECT, INSERT, UPDATE and DELETE on the
-tables. Running the statements again changes nothing. Connects to no
-server.`
+tables. Running the statements again changes nothing; run on the tables of
+an earlier stategen, they upgrade them to this one's layout (which a user
+who may not alter tables is told to do when it opens the store). Connects
+to no server.`
 }
 
 func (c *postgresSchemaCmd) Run(e *env) error {

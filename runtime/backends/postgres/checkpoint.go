@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,24 +24,61 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 	if err != nil {
 		return fmt.Errorf("postgres: encode schema: %w", err)
 	}
-	n := len(cp.Values)
-	keys, values := make([]string, 0, n), make([]string, 0, n)
-	revs, updated := make([]int64, 0, n), make([]int64, 0, n)
-	for k, v := range cp.Values {
-		keys, values, revs = append(keys, k), append(values, string(v.Data)), append(revs, v.Revision)
+	data, err := encodeCheckpointData(cp.Values)
+	if err != nil {
+		return err
+	}
+	pb := &pgx.Batch{}
+	pb.Queue(b.sql.touch, ns, time.Now().UnixNano())
+	pb.Queue(b.sql.putCheckpoint, ns, cp.Name, cp.Created.UnixNano(), cp.Revision, name, version, info, len(cp.Values), data)
+	pb.Queue(b.sql.dropCheckpointValues, ns, cp.Name)
+	pb.Queue(b.sql.notifyCheckpoint, b.feedChannel(), ns, cp.Revision, cp.Name)
+	return b.fail(b.pool.SendBatch(ctx, pb).Close())
+}
+
+// encodeCheckpointData is the data column of a checkpoint holding values:
+// the JSON object {key: [value, revision, updated]}, each value's text as
+// given, updated in unix nanoseconds (0: unknown), as CopyCheckpoint's
+// statement builds it in the server.
+func encodeCheckpointData(values map[string]runtime.Value) (string, error) {
+	buf := []byte{'{'}
+	for k, v := range values {
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		key, err := json.Marshal(k)
+		if err != nil {
+			return "", err
+		}
+		buf = append(append(append(buf, key...), ":["...), v.Data...)
+		buf = strconv.AppendInt(append(buf, ','), v.Revision, 10)
 		u := int64(0) // an unknown time; the nanoseconds of year 1 overflow
 		if !v.Updated.IsZero() {
 			u = v.Updated.UnixNano()
 		}
-		updated = append(updated, u)
+		buf = append(strconv.AppendInt(append(buf, ','), u, 10), ']')
 	}
-	pb := &pgx.Batch{}
-	pb.Queue(b.sql.touch, ns, time.Now().UnixNano())
-	pb.Queue(b.sql.putCheckpoint, ns, cp.Name, cp.Created.UnixNano(), cp.Revision, name, version, info, n)
-	pb.Queue(b.sql.dropCheckpointValues, ns, cp.Name)
-	pb.Queue(b.sql.checkpointValues, ns, cp.Name, keys, values, revs, updated)
-	pb.Queue(b.sql.notifyCheckpoint, b.feedChannel(), ns, cp.Revision, cp.Name)
-	return b.fail(b.pool.SendBatch(ctx, pb).Close())
+	return string(append(buf, '}')), nil
+}
+
+// decodeCheckpointData reads a checkpoint's data column into values.
+func decodeCheckpointData(where string, data []byte, values map[string]runtime.Value) error {
+	var m map[string][]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return runtime.Corrupt(where, fmt.Errorf("its values: %w", err))
+	}
+	for k, e := range m {
+		var rev, updated int64
+		if len(e) != 3 || json.Unmarshal(e[1], &rev) != nil || json.Unmarshal(e[2], &updated) != nil {
+			return runtime.Corrupt(where, fmt.Errorf("key %q: not [value, revision, updated]", k))
+		}
+		v := runtime.Value{Data: e[0], Revision: rev}
+		if updated != 0 {
+			v.Updated = time.Unix(0, updated)
+		}
+		values[k] = v
+	}
+	return nil
 }
 
 // CopyCheckpoint copies the namespace into a checkpoint in one statement,
@@ -99,14 +137,14 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 		sName, sInfo, key      *string
 		sVersion               *int32
 		keys                   int32
-		data                   []byte
+		cpData, data           []byte
 		rev, updated           *int64
 		where                  = "checkpoint " + name
 		cpRevision             int64
 		decodeErr, valueErrors error
 	)
 	for rows.Next() {
-		if err := rows.Scan(&created, &cpRevision, &sName, &sVersion, &sInfo, &keys, &key, &data, &rev, &updated); err != nil {
+		if err := rows.Scan(&created, &cpRevision, &sName, &sVersion, &sInfo, &keys, &cpData, &key, &data, &rev, &updated); err != nil {
 			return nil, b.fail(err)
 		}
 		if cp == nil {
@@ -115,6 +153,9 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 			cp.Schema, decodeErr = schemaRef(where, sName, sVersion, sInfo)
 			if decodeErr == nil {
 				cp.CheckpointMeta, decodeErr = checkpointMeta(where, sInfo)
+			}
+			if cpData != nil {
+				valueErrors = decodeCheckpointData(where, cpData, cp.Values)
 			}
 		}
 		if key == nil || valueErrors != nil {

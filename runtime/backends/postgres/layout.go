@@ -14,10 +14,16 @@ import (
 )
 
 // LayoutVersion is the version of the table layout this package writes and
-// reads, recorded in the layout table.
-const LayoutVersion = 1
+// reads, recorded in the layout table. Version 2 keeps a checkpoint's
+// values in its own row (checkpoints.data) rather than a row per key in
+// checkpoint_entries, which still holds those of checkpoints written
+// before; opening a version 1 store upgrades it (see layoutSQL), and a
+// read-only store of version 1 is read as it is.
+const LayoutVersion = 2
 
-// layoutSQL is the layout's DDL; %[1]s is the quoted schema name.
+// layoutSQL is the layout's DDL; %[1]s is the quoted schema name, %[2]d
+// LayoutVersion. Running it again changes nothing; run on the tables of an
+// earlier layout, it upgrades them.
 const layoutSQL = `CREATE SCHEMA IF NOT EXISTS %[1]s;
 CREATE TABLE IF NOT EXISTS %[1]s.layout (
 	version integer NOT NULL
@@ -48,8 +54,10 @@ CREATE TABLE IF NOT EXISTS %[1]s.checkpoints (
 	schema_version integer,
 	schema_info    text,
 	keys           integer NOT NULL,
+	data           text,
 	PRIMARY KEY (ns, name)
 );
+ALTER TABLE %[1]s.checkpoints ADD COLUMN IF NOT EXISTS data text;
 CREATE INDEX IF NOT EXISTS checkpoints_by_time ON %[1]s.checkpoints (ns, created, name);
 CREATE TABLE IF NOT EXISTS %[1]s.checkpoint_entries (
 	ns       text COLLATE "C" NOT NULL,
@@ -70,6 +78,7 @@ CREATE TABLE IF NOT EXISTS %[1]s.applied (
 CREATE INDEX IF NOT EXISTS applied_by_revision ON %[1]s.applied (ns, revision);
 ` + labelIndexSQL + `
 INSERT INTO %[1]s.layout (version) SELECT %[2]d WHERE NOT EXISTS (SELECT 1 FROM %[1]s.layout);
+UPDATE %[1]s.layout SET version = %[2]d WHERE version < %[2]d;
 `
 
 // labelIndexSQL indexes the entries of runs' labels (the reserved keys
@@ -104,35 +113,39 @@ const (
 )
 
 // checkLayout reads the layout version, creating the tables where they are
-// missing (unless read-only).
-func (b *Backend) checkLayout(ctx context.Context) error {
+// missing and upgrading those of an earlier layout (unless read-only). It
+// returns the version of the tables as they are now.
+func (b *Backend) checkLayout(ctx context.Context) (int, error) {
 	version, err := b.layoutVersion(ctx)
 	switch {
 	case err == nil:
 	case isCode(err, codeUndefinedTable, codeInvalidSchemaName) && b.readOnly:
-		return fmt.Errorf("postgres: no store at %s (no stategen tables there): %w", b.where, runtime.ErrNotFound)
+		return 0, fmt.Errorf("postgres: no store at %s (no stategen tables there): %w", b.where, runtime.ErrNotFound)
 	case isCode(err, codeInvalidCatalogName) && b.readOnly:
-		return fmt.Errorf("postgres: no store at %s (the database does not exist): %w", b.where, runtime.ErrNotFound)
+		return 0, fmt.Errorf("postgres: no store at %s (the database does not exist): %w", b.where, runtime.ErrNotFound)
 	case isCode(err, codeUndefinedTable, codeInvalidSchemaName):
-		if err := b.createLayout(ctx); err != nil {
-			return err
-		}
-		version, err = b.layoutVersion(ctx)
-		if err != nil {
-			return b.scrub(fmt.Errorf("postgres: %s: %w", b.where, b.classify(err)))
-		}
+		version = 0
 	case isCode(err, codeInsufficientPriv):
-		return b.scrub(fmt.Errorf("postgres: %s: the user may not read stategen's tables (grant it SELECT, INSERT, UPDATE and DELETE on the tables of schema %s): %w", b.where, b.schema, err))
+		return 0, b.scrub(fmt.Errorf("postgres: %s: the user may not read stategen's tables (grant it SELECT, INSERT, UPDATE and DELETE on the tables of schema %s): %w", b.where, b.schema, err))
 	default:
-		return b.scrub(fmt.Errorf("postgres: %s: %w", b.where, b.classify(err)))
-	}
-	if !b.readOnly {
-		b.addLabelIndex(ctx)
+		return 0, b.scrub(fmt.Errorf("postgres: %s: %w", b.where, b.classify(err)))
 	}
 	if version > LayoutVersion {
-		return fmt.Errorf("postgres: %s: the tables have layout version %d, written by a newer stategen; this one knows up to version %d", b.where, version, LayoutVersion)
+		return 0, fmt.Errorf("postgres: %s: the tables have layout version %d, written by a newer stategen; this one knows up to version %d", b.where, version, LayoutVersion)
 	}
-	return nil
+	if b.readOnly {
+		return version, nil
+	}
+	if version < LayoutVersion {
+		if err := b.createLayout(ctx, version); err != nil {
+			return 0, err
+		}
+		if version, err = b.layoutVersion(ctx); err != nil {
+			return 0, b.scrub(fmt.Errorf("postgres: %s: %w", b.where, b.classify(err)))
+		}
+	}
+	b.addLabelIndex(ctx)
+	return version, nil
 }
 
 // addLabelIndex creates the label index of a store made before it. It
@@ -158,8 +171,9 @@ func (b *Backend) layoutVersion(ctx context.Context) (int, error) {
 
 // createLayout runs the layout's DDL in one transaction, under an advisory
 // lock on the schema's name: concurrent CREATE ... IF NOT EXISTS of one
-// table can otherwise fail on PostgreSQL's catalog unique indexes.
-func (b *Backend) createLayout(ctx context.Context) error {
+// table can otherwise fail on PostgreSQL's catalog unique indexes. from is
+// the layout version of the tables there (0: none), which it upgrades.
+func (b *Backend) createLayout(ctx context.Context, from int) error {
 	ddl, err := Schema(b.schema)
 	if err != nil {
 		return err
@@ -179,14 +193,19 @@ func (b *Backend) createLayout(ctx context.Context) error {
 	if err == nil {
 		err = tx.Commit(ctx)
 	}
+	verb, what := "create", "stategen's tables do not exist there and the user may not create them"
+	if from > 0 {
+		verb = "upgrade"
+		what = fmt.Sprintf("stategen's tables there have layout version %d, this stategen needs version %d, and the user may not upgrade them", from, LayoutVersion)
+	}
 	switch {
 	case isCode(err, codeInsufficientPriv):
-		return b.scrub(fmt.Errorf("postgres: %s: stategen's tables do not exist there and the user may not create them (%s): "+
-			"have an administrator run, once, the statements of postgres.Schema(%q), which `stategen postgres-schema --schema %s` prints", b.where, pgMessage(err), b.schema, b.schema))
+		return b.scrub(fmt.Errorf("postgres: %s: %s (%s): "+
+			"have an administrator run, once, the statements of postgres.Schema(%q), which `stategen postgres-schema --schema %s` prints", b.where, what, pgMessage(err), b.schema, b.schema))
 	case err != nil:
-		return b.scrub(fmt.Errorf("postgres: %s: create stategen's tables: %w", b.where, b.classify(err)))
+		return b.scrub(fmt.Errorf("postgres: %s: %s stategen's tables: %w", b.where, verb, b.classify(err)))
 	}
-	b.logger.Info("stategen: postgres: created stategen's tables", "server", b.where, "layout", LayoutVersion)
+	b.logger.Info("stategen: postgres: "+verb+"d stategen's tables", "server", b.where, "layout", LayoutVersion, "from", from)
 	return nil
 }
 

@@ -38,8 +38,9 @@
 // postgres-schema prints them).
 //
 //	layout              one row: version, stategen's table layout version
-//	                    (1), so that a later release can migrate the layout
-//	                    and an older one refuses a newer layout
+//	                    (2, see LayoutVersion), so that a release can
+//	                    upgrade the layout and an older one refuses a
+//	                    newer layout
 //	namespaces          one row per namespace ever written:
 //	  ns                the namespace
 //	  revision          the namespace revision: every write adds 1, and it
@@ -60,9 +61,14 @@
 //	checkpoints         one row per checkpoint: ns, name, created (unix
 //	                    nanoseconds), revision (the namespace revision it
 //	                    copies), schema_name, schema_version, schema_info
-//	                    (as for namespaces), keys (how many it holds);
-//	                    indexed by (ns, created, name) for listing by time
-//	checkpoint_entries  one row per key of a checkpoint: ns, name, key,
+//	                    (as for namespaces, with the checkpoint's labels
+//	                    and last restore), keys (how many it holds), data
+//	                    (its values: the JSON object {key: [value,
+//	                    revision, updated]}, each value's text as written);
+//	                    indexed by (ns, created, name) for listing by time,
+//	                    which reads no data
+//	checkpoint_entries  the values of checkpoints written by layout 1
+//	                    (data NULL): one row per key, ns, name, key,
 //	                    value, revision, updated, as in entries
 //	applied             the IDs of the conditional batches applied: ns, id,
 //	                    revision (of the write that applied it), at (unix
@@ -217,15 +223,16 @@ func Open(ctx context.Context, u *url.URL, cfg runtime.Config) (*Backend, error)
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}
-	b.sql = newStatements(schema)
 	b.pool, err = pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, b.scrub(fmt.Errorf("postgres: %s: %w", b.where, err))
 	}
-	if err := b.checkLayout(ctx); err != nil {
+	layout, err := b.checkLayout(ctx)
+	if err != nil {
 		b.pool.Close()
 		return nil, err
 	}
+	b.sql = newStatements(schema, layout)
 	b.logger.Debug("stategen: postgres connected", "server", b.where)
 	return b, nil
 }

@@ -312,3 +312,143 @@ func (f logFunc) Handle(_ context.Context, r slog.Record) error {
 }
 func (f logFunc) WithAttrs([]slog.Attr) slog.Handler { return f }
 func (f logFunc) WithGroup(string) slog.Handler      { return f }
+
+// A store of layout 1, whose checkpoints keep their values in
+// checkpoint_entries: a read-only open reads it as it is; a user who may
+// not alter the tables is told which statements to run; a read-write open
+// upgrades it to layout 2, and its old checkpoints still read, until one
+// is taken again under the same name and moves into its row.
+func TestLayout1Upgrade(t *testing.T) {
+	ctx := context.Background()
+	admin := pgtest.Pool(t)
+	schema := pgtest.Schema()
+	raw := pgtest.WithSchema(t, schema)
+	st := openStore(t, raw)
+	if _, err := st.Put(ctx, "ns", "a", json.RawMessage(`2`)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	q := pgx.Identifier{schema}.Sanitize()
+	if _, err := admin.Exec(ctx, `ALTER TABLE `+q+`.checkpoints DROP COLUMN data;
+		UPDATE `+q+`.layout SET version = 1;
+		INSERT INTO `+q+`.checkpoints (ns, name, created, revision, keys) VALUES ('ns', 'old', 1000, 1, 2);
+		INSERT INTO `+q+`.checkpoint_entries (ns, name, key, value, revision, updated)
+			VALUES ('ns', 'old', 'a', '1', 1, 123), ('ns', 'old', 'b', '{"x": [1,  2]}', 1, 0)`,
+		pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	layout := func() int {
+		var v int
+		if err := admin.QueryRow(ctx, `SELECT version FROM `+q+`.layout`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	checkOld := func(st *runtime.Store) {
+		t.Helper()
+		cp, err := st.GetCheckpoint(ctx, "ns", "old")
+		if err != nil || len(cp.Values) != 2 || string(cp.Values["a"].Data) != `1` || cp.Values["a"].Updated.UnixNano() != 123 ||
+			string(cp.Values["b"].Data) != `{"x": [1,  2]}` || !cp.Values["b"].Updated.IsZero() {
+			t.Fatalf("layout 1 checkpoint: %+v, %v", cp, err)
+		}
+	}
+
+	ro := openStore(t, raw, runtime.ReadOnly())
+	checkOld(ro)
+	if cps, err := ro.Checkpoints(ctx, "ns"); err != nil || len(cps) != 1 || cps[0].Keys != 2 {
+		t.Fatalf("listing layout 1: %+v, %v", cps, err)
+	}
+	ro.Close()
+	if layout() != 1 {
+		t.Fatal("a read-only open upgraded the layout")
+	}
+
+	role := fmt.Sprintf("stategen_test_noalter_%d", os.Getpid())
+	if _, err := admin.Exec(ctx, `CREATE ROLE `+role+` LOGIN; GRANT USAGE ON SCHEMA `+q+` TO `+role+
+		`; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA `+q+` TO `+role, pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(ctx, `DROP OWNED BY `+role)
+		admin.Exec(ctx, `DROP ROLE `+role)
+	})
+	_, err := runtime.Open(ctx, withUser(t, raw, url.User(role)))
+	if err == nil || !strings.Contains(err.Error(), "layout version 1") || !strings.Contains(err.Error(), "may not upgrade") ||
+		!strings.Contains(err.Error(), "stategen postgres-schema --schema "+schema) {
+		t.Fatalf("open of layout 1 without the right to alter it: %v", err)
+	}
+	if layout() != 1 {
+		t.Fatal("a failed upgrade changed the layout")
+	}
+
+	st = openStore(t, raw)
+	if layout() != postgres.LayoutVersion {
+		t.Fatalf("layout %d after a read-write open, want %d", layout(), postgres.LayoutVersion)
+	}
+	checkOld(st)
+	if _, err := st.Checkpoint(ctx, "ns", "old"); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	admin.QueryRow(ctx, `SELECT count(*) FROM `+q+`.checkpoint_entries`).Scan(&rows)
+	if rows != 0 {
+		t.Errorf("%d checkpoint_entries rows left after the checkpoint was taken again", rows)
+	}
+	if cp, err := st.GetCheckpoint(ctx, "ns", "old"); err != nil || len(cp.Values) != 1 || string(cp.Values["a"].Data) != `2` {
+		t.Fatalf("checkpoint taken again: %+v, %v", cp, err)
+	}
+	// The role may use the upgraded tables.
+	openStore(t, withUser(t, raw, url.User(role)))
+}
+
+// A checkpoint whose values were damaged (a hand edit) is still listed;
+// reading it is ErrCorrupt, and leaves it as it is.
+func TestCheckpointDamagedData(t *testing.T) {
+	ctx := context.Background()
+	schema := pgtest.Schema()
+	st := openStore(t, pgtest.WithSchema(t, schema))
+	if _, err := st.Put(ctx, "ns", "a", json.RawMessage(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Checkpoint(ctx, "ns", "cp"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{`{"a": [1, 2`, `{"a": [1]}`, `{"a": [1, "x", 0]}`} {
+		if _, err := pgtest.Pool(t).Exec(ctx, `UPDATE `+pgx.Identifier{schema, "checkpoints"}.Sanitize()+` SET data = $1`, bad); err != nil {
+			t.Fatal(err)
+		}
+		if cps, err := st.Checkpoints(ctx, "ns"); err != nil || len(cps) != 1 || cps[0].Err != nil {
+			t.Fatalf("%s: listing: %+v, %v", bad, cps, err)
+		}
+		if _, err := st.GetCheckpoint(ctx, "ns", "cp"); !errors.Is(err, runtime.ErrCorrupt) {
+			t.Errorf("%s: read: %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
+
+// A checkpoint's values come back byte for byte, whether the server
+// gathered them (Checkpoint) or they were given whole (PutCheckpoint).
+func TestCheckpointValuesExact(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, pgtest.URL(t))
+	odd := `{"b": 1.0,  "a": [1e2, "\u00e9", null]}`
+	if _, err := st.Put(ctx, "ns", "k", json.RawMessage(odd)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Checkpoint(ctx, "ns", "cp"); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := st.GetCheckpoint(ctx, "ns", "cp")
+	if err != nil || string(cp.Values["k"].Data) != odd {
+		t.Fatalf("checkpoint: %s, %v", cp.Values["k"].Data, err)
+	}
+	cp.Name = "copy"
+	if err := st.PutCheckpoint(ctx, "ns", cp); err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.GetCheckpoint(ctx, "ns", "copy")
+	if err != nil || string(again.Values["k"].Data) != odd || again.Values["k"].Revision != cp.Values["k"].Revision ||
+		!again.Values["k"].Updated.Equal(cp.Values["k"].Updated) {
+		t.Fatalf("put checkpoint: %+v, %v", again.Values["k"], err)
+	}
+}

@@ -12,7 +12,7 @@ type statements struct {
 	putOne, lock, apply                 string
 	namespaces                          string
 	putCheckpoint, dropCheckpointValues string
-	checkpointValues, copyCheckpoint    string
+	copyCheckpoint                      string
 	getCheckpoint, checkpoints          string
 	deleteCheckpoint, touch             string
 	notifyCheckpoint                    string
@@ -59,9 +59,17 @@ func runExpired(now string) string {
 			CASE WHEN t.value ~ '^[0-9]{1,18}$' THEN nullif(t.value::bigint, 0) END)`
 }
 
-func newStatements(schema string) statements {
+// newStatements are the statements on the tables of schema, of the given
+// layout version: a read-only store of layout 1, whose checkpoints have no
+// data column, reads all their values from checkpoint_entries.
+func newStatements(schema string, layout int) statements {
+	cpData := "c.data"
+	if layout < 2 {
+		cpData = "NULL::text"
+	}
 	t := func(q string) string {
 		return strings.NewReplacer(
+			"$cpdata", cpData,
 			"$namespaces", ident(schema, "namespaces"),
 			"$entries", ident(schema, "entries"),
 			"$checkpoint_entries", ident(schema, "checkpoint_entries"),
@@ -189,20 +197,17 @@ func newStatements(schema string) statements {
 
 		// The statements of PutCheckpoint, one pipeline: the namespace
 		// row (so that a namespace of checkpoints only is listed), the
-		// checkpoint's row, whose upsert locks it against a concurrent
-		// writer of the same name before its old values go, then the
-		// values.
-		//   $1 ns, $2 name, $3 created, $4 revision, $5-$7 schema, $8 keys
-		putCheckpoint: t(`INSERT INTO $checkpoints AS c (ns, name, created, revision, schema_name, schema_version, schema_info, keys)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		// checkpoint's row with its values, whose upsert locks it against
+		// a concurrent writer of the same name, then the values a layout 1
+		// checkpoint of that name kept in checkpoint_entries.
+		//   $1 ns, $2 name, $3 created, $4 revision, $5-$7 schema, $8 keys,
+		//   $9 data
+		putCheckpoint: t(`INSERT INTO $checkpoints AS c (ns, name, created, revision, schema_name, schema_version, schema_info, keys, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (ns, name) DO UPDATE SET created = excluded.created, revision = excluded.revision,
 				schema_name = excluded.schema_name, schema_version = excluded.schema_version,
-				schema_info = excluded.schema_info, keys = excluded.keys`),
+				schema_info = excluded.schema_info, keys = excluded.keys, data = excluded.data`),
 		dropCheckpointValues: t(`DELETE FROM $checkpoint_entries WHERE ns = $1 AND name = $2`),
-		//   $1 ns, $2 name, $3 keys, $4 values, $5 revisions, $6 updated
-		checkpointValues: t(`INSERT INTO $checkpoint_entries (ns, name, key, value, revision, updated)
-			SELECT $1::text, $2::text, v.key, v.value, v.revision, v.updated
-			FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS v (key, value, revision, updated)`),
 
 		touch: t(`INSERT INTO $namespaces (ns, revision, created) VALUES ($1, 0, $2) ON CONFLICT (ns) DO NOTHING`),
 
@@ -211,10 +216,12 @@ func newStatements(schema string) statements {
 		// user's, and from its reserved keys its TTL, last restore and last
 		// write), if it exists and has not expired, as Snapshot and
 		// RunInfo.Expired say; the checkpoint's row from it, whose
-		// schema_info also records the labels and the last restore; its
-		// values from the entries, but the reserved keys, without leaving
-		// the server (through a cast to json, which keeps their text
-		// exactly and fails the statement, 22P02, on a damaged one); the
+		// schema_info also records the labels and the last restore, and
+		// whose data holds its values, those of the entries but the
+		// reserved keys, gathered without leaving the server (through a
+		// cast to json, which keeps their text exactly and fails the
+		// statement, 22P02, on a damaged one); the values a layout 1
+		// checkpoint of that name kept in checkpoint_entries, removed; the
 		// checkpoints the retention policy does not keep, removed
 		// (Retention.Doomed, the new one counted as the newest); and the
 		// notifications of all of it.
@@ -228,25 +235,20 @@ func newStatements(schema string) statements {
 						max(e.value) FILTER (WHERE e.key = '__restored') AS restored
 					FROM $entries AS e WHERE e.ns = $1) AS r
 				WHERE n.ns = $1 AND (n.schema_name IS NOT NULL OR r.keys > 0) AND NOT ` + runExpired("$3") + `
-			), src AS MATERIALIZED (
-				SELECT key, value::json::text AS value, revision, updated FROM $entries
-				WHERE ns = $1 AND key NOT LIKE '\_\_%' AND EXISTS (SELECT 1 FROM head)
+			), src AS (
+				SELECT coalesce(json_object_agg(key, json_build_array(value::json, revision, updated))::text, '{}') AS data
+				FROM $entries WHERE ns = $1 AND key NOT LIKE '\_\_%' AND EXISTS (SELECT 1 FROM head)
 			), cp AS (
-				INSERT INTO $checkpoints AS c (ns, name, created, revision, schema_name, schema_version, schema_info, keys)
+				INSERT INTO $checkpoints AS c (ns, name, created, revision, schema_name, schema_version, schema_info, keys, data)
 				SELECT $1, $2, $3, revision, schema_name, schema_version,
 					nullif(coalesce(schema_info::jsonb, '{}') || jsonb_strip_nulls(jsonb_build_object('labels', $4::jsonb, 'restored', restored::jsonb)), '{}')::text,
-					keys FROM head
+					keys, src.data FROM head, src
 				ON CONFLICT (ns, name) DO UPDATE SET created = excluded.created, revision = excluded.revision,
 					schema_name = excluded.schema_name, schema_version = excluded.schema_version,
-					schema_info = excluded.schema_info, keys = excluded.keys
+					schema_info = excluded.schema_info, keys = excluded.keys, data = excluded.data
 				RETURNING revision, schema_name, schema_version, schema_info, keys
 			), stale AS (
 				DELETE FROM $checkpoint_entries AS e WHERE e.ns = $1 AND e.name = $2 AND EXISTS (SELECT 1 FROM cp)
-					AND e.key NOT IN (SELECT key FROM src)
-			), copied AS (
-				INSERT INTO $checkpoint_entries (ns, name, key, value, revision, updated)
-				SELECT $1, $2, key, value, revision, updated FROM src WHERE EXISTS (SELECT 1 FROM cp)
-				ON CONFLICT (ns, name, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated
 			), kept AS (
 				SELECT name FROM $checkpoints WHERE ns = $1 AND name <> $2
 				ORDER BY created DESC, name DESC LIMIT greatest($5::int - 1, 0)
@@ -264,9 +266,11 @@ func newStatements(schema string) statements {
 				(SELECT count(pg_notify($7, json_build_object('ns', $1::text, 'rev', cp.revision, 'cp', doomed.name, 'op', 'deleted')::text)) FROM doomed)
 			FROM cp`),
 
-		getCheckpoint: t(`SELECT c.created, c.revision, c.schema_name, c.schema_version, c.schema_info, c.keys,
+		// A checkpoint's row; a layout 1 checkpoint's (data NULL) once
+		// per value in checkpoint_entries.
+		getCheckpoint: t(`SELECT c.created, c.revision, c.schema_name, c.schema_version, c.schema_info, c.keys, $cpdata,
 				e.key, e.value, e.revision, e.updated
-			FROM $checkpoints AS c LEFT JOIN $checkpoint_entries AS e ON e.ns = c.ns AND e.name = c.name
+			FROM $checkpoints AS c LEFT JOIN $checkpoint_entries AS e ON $cpdata IS NULL AND e.ns = c.ns AND e.name = c.name
 			WHERE c.ns = $1 AND c.name = $2`),
 
 		// One page of a namespace's checkpoints after ($2, $3), by time.

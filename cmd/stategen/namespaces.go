@@ -14,7 +14,7 @@ import (
 // namespacesCmd is 'stategen namespaces [--label K=V]... [--schema S]
 // [--since D] [--limit N] [--after CURSOR]'.
 type namespacesCmd struct {
-	Long   bool     `short:"l" help:"Describe each run (last update, schema, lease, labels, lineage); implied by the filters."`
+	Names  bool     `help:"Print only the runs' names, one per line (with --json, a list of strings)."`
 	Label  []string `placeholder:"K=V" help:"Only the runs carrying this label (repeatable: all of them)."`
 	Schema string   `placeholder:"S" help:"Only the runs whose state is written under schema S."`
 	Since  maxAge   `placeholder:"D" help:"Only the runs written within D: a Go duration (90m, 36h) or days (7d)."`
@@ -23,21 +23,20 @@ type namespacesCmd struct {
 }
 
 func (namespacesCmd) Help() string {
-	return `Prints the store's namespaces (runs), one per line, sorted. With --long
-(-l), or any filter, prints a table instead: NAMESPACE,
-UPDATED (the last write, UTC), SCHEMA, LEASE (the holder of a current
-lease, - if none), LABELS (k=v,...) and FROM (the checkpoint a fork
-started as, NS@CHECKPOINT). Every namespace that holds a key, a schema or
-a checkpoint is listed; runs idle longer than their TTL are not. With
---limit, a last line "next: CURSOR" says how to get the next page (give
---after CURSOR), absent on the last page.
+	return `Prints the store's namespaces (runs), sorted, as a table: NAMESPACE,
+UPDATED (the last write, UTC), SCHEMA, LEASE (the holder of a current lease,
+- if none), LABELS (k=v,...) and FROM (the checkpoint a fork started as,
+NS@CHECKPOINT). Every namespace that holds a key, a schema or a checkpoint
+is listed; runs idle longer than their TTL are not. With --limit, a last
+line "next: CURSOR" says how to get the next page (give --after CURSOR),
+absent on the last page. --names prints only the names, one per line.
 
---json prints ["ns", ...] ([] for an empty store); with --long or a
-filter, {"runs": [{"namespace": "...", "revision": 7, "schema":
+--json prints {"runs": [{"namespace": "...", "revision": 7, "schema":
 {...}, "updated": "...", "lease": {...}, "labels": {...}, "parent":
 {"namespace": "...", "checkpoint": "..."}, "restored": {...}, "ttl": N},
 ...], "next": "CURSOR"}: "ttl" in nanoseconds, fields without a value left
-out.`
+out, "next" only when there is a next page; with --names, ["ns", ...] ([]
+for an empty store).`
 }
 
 // runJSON is one run as namespaces --json prints it.
@@ -93,22 +92,23 @@ func (c *namespacesCmd) Run(e *env) error {
 		return err
 	}
 	return e.withReader(func(ctx context.Context, st *runtime.Store) error {
-		if !c.Long && len(q.Labels) == 0 && q.Schema == "" && q.Since.IsZero() && q.Limit == 0 && q.After == "" {
+		if c.Names && len(q.Labels) == 0 && q.Schema == "" && q.Since.IsZero() && q.Limit == 0 && q.After == "" {
 			names, err := st.Namespaces(ctx)
 			if err != nil {
 				return err
 			}
-			if e.JSON {
-				return writeJSON(e.stdout, append([]string{}, names...))
-			}
-			for _, n := range names {
-				fmt.Fprintln(e.stdout, n)
-			}
-			return nil
+			return printNames(e, names, "")
 		}
 		page, err := st.Runs(ctx, q)
 		if err != nil {
 			return err
+		}
+		if c.Names {
+			names := make([]string, len(page.Runs))
+			for i, r := range page.Runs {
+				names[i] = r.Namespace
+			}
+			return printNames(e, names, page.Next)
 		}
 		if e.JSON {
 			out := runsJSON{Runs: make([]runJSON, 0, len(page.Runs)), Next: page.Next}
@@ -143,6 +143,21 @@ func (c *namespacesCmd) Run(e *env) error {
 		}
 		return nil
 	})
+}
+
+// printNames prints the names of namespaces --names, and the cursor of the
+// next page if any (not with --json, whose list has no room for it).
+func printNames(e *env, names []string, next string) error {
+	if e.JSON {
+		return writeJSON(e.stdout, append([]string{}, names...))
+	}
+	for _, n := range names {
+		fmt.Fprintln(e.stdout, n)
+	}
+	if next != "" {
+		fmt.Fprintf(e.stdout, "next: %s\n", next)
+	}
+	return nil
 }
 
 // parseLabels reads K=V arguments; K= is an empty value.

@@ -571,6 +571,15 @@ func TestCheckpointHeader(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An entry longer than a listing's first read.
+	labels := map[string]string{}
+	for i := range 100 {
+		labels[fmt.Sprintf("label%03d", i)] = "some value"
+	}
+	cp.Name, cp.Labels = "labelled", labels
+	if err := b.PutCheckpoint(ctx, "ns", cp); err != nil {
+		t.Fatal(err)
+	}
 	// Cut short after its entry, as a crash of a writer in place would.
 	cut := filepath.Join(cpDir, "cut.json")
 	whole := readFile(t, cut)
@@ -590,12 +599,15 @@ func TestCheckpointHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	list, err := b.Checkpoints(ctx, "ns")
-	if err != nil || len(list) != 4 {
+	if err != nil || len(list) != 5 {
 		t.Fatalf("listing: %+v, %v", list, err)
 	}
 	byName := map[string]runtime.CheckpointInfo{}
 	for _, c := range list {
 		byName[c.Name] = c
+	}
+	if c := byName["labelled"]; c.Err != nil || c.Keys != 100 || len(c.Labels) != 100 || c.Labels["label099"] != "some value" {
+		t.Errorf("labelled: %+v", c)
 	}
 	if c := byName["whole"]; c.Err != nil || c.Keys != 100 || c.Revision != 3 {
 		t.Errorf("whole: %+v", c)

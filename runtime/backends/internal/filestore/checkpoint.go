@@ -48,9 +48,14 @@ type checkpointInfo struct {
 	Size int64 `json:"size,omitempty"`
 }
 
-// headerLimit is how much of a checkpoint file a listing reads for its
-// reserved entry; an entry longer than that (many labels) is read whole.
-const headerLimit = 4096
+// How much of a checkpoint file a listing reads for its reserved entry:
+// headerRead, which holds an entry with a schema and a few labels, then, if
+// the entry goes on past it, up to headerLimit; the file of an entry longer
+// than that (labels by the thousand) is read whole.
+const (
+	headerRead  = 1 << 10
+	headerLimit = 64 << 10
+)
 
 // parseInfo reads a checkpoint's reserved entry.
 func parseInfo(entry []byte) (*checkpointInfo, error) {
@@ -288,35 +293,54 @@ func (b *Backend) readCheckpoint(ns, name string, infoOnly bool) (*runtime.Check
 // entry is not first, or not whole within headerLimit bytes, or does not
 // record that size: then only reading the file whole tells.
 func readHeader(fh *os.File, size int64) *runtime.Checkpoint {
-	buf := make([]byte, min(size, headerLimit))
-	n, _ := fh.ReadAt(buf, 0)
-	buf = buf[:n]
-	i := skipSpace(buf, 0)
-	if i == len(buf) || buf[i] != '{' {
-		return nil
+	for _, limit := range [...]int64{headerRead, headerLimit} {
+		buf := make([]byte, min(size, limit))
+		n, _ := fh.ReadAt(buf, 0)
+		entry, whole := firstEntry(buf[:n])
+		if entry != nil {
+			info, err := parseInfo(entry)
+			if err != nil || info.Size != size {
+				return nil
+			}
+			return &runtime.Checkpoint{CheckpointInfo: info.describe()}
+		}
+		if whole || int64(n) == size {
+			return nil
+		}
 	}
-	i = skipSpace(buf, i+1)
+	return nil
+}
+
+// firstEntry returns the value of the reserved member that begins the
+// object whose first bytes are head, or nil; whole is false where head
+// ends before the member does (or before what follows it), so that more of
+// the file may tell.
+func firstEntry(head []byte) (entry []byte, whole bool) {
+	i := skipSpace(head, 0)
+	if i == len(head) || head[i] != '{' {
+		return nil, true
+	}
+	i = skipSpace(head, i+1)
 	key := `"` + legacyKey + `"`
-	if !bytes.HasPrefix(buf[i:], []byte(key)) {
-		return nil
+	if !bytes.HasPrefix(head[i:], []byte(key)) {
+		return nil, true
 	}
-	i = skipSpace(buf, i+len(key))
-	if i == len(buf) || buf[i] != ':' {
-		return nil
+	i = skipSpace(head, i+len(key))
+	if i == len(head) || head[i] != ':' {
+		return nil, true
 	}
-	i = skipSpace(buf, i+1)
-	end, err := skipValue(buf, i, 1)
+	i = skipSpace(head, i+1)
+	end, err := skipValue(head, i, 1)
 	if err != nil {
-		return nil
+		return nil, end < len(head)
 	}
-	if j := skipSpace(buf, end); j == len(buf) || buf[j] != ',' && buf[j] != '}' {
-		return nil
+	switch j := skipSpace(head, end); {
+	case j == len(head):
+		return nil, false
+	case head[j] != ',' && head[j] != '}':
+		return nil, true
 	}
-	info, err := parseInfo(buf[i:end])
-	if err != nil || info.Size != size {
-		return nil
-	}
-	return &runtime.Checkpoint{CheckpointInfo: info.describe()}
+	return head[i:end], true
 }
 
 // Checkpoints lists a namespace's checkpoint files whose names stategen

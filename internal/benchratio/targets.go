@@ -22,6 +22,8 @@ var targets = map[string]target{
 	// Listing 50 checkpoints of 1000 keys within 1.5x of 50 of 10 keys.
 	"sqlite.BenchmarkCheckpointList/keys1000":   {1.5},
 	"postgres.BenchmarkCheckpointList/keys1000": {1.5},
+	"jsonfile.BenchmarkCheckpointList/keys1000": {1.5},
+	"adw.BenchmarkCheckpointList/keys1000":      {1.5},
 	// Eight writers at least three times the throughput of one: each
 	// write at most a third of one writer's time.
 	"sqlite.BenchmarkWriters/8": {1.0 / 3},

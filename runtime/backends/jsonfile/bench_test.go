@@ -3,6 +3,7 @@ package jsonfile
 import (
 	"testing"
 
+	"github.com/stategen/stategen/runtime/backends/backendtest"
 	"github.com/stategen/stategen/runtime/backends/internal/fstest"
 )
 
@@ -14,4 +15,9 @@ func BenchmarkJSONFile(b *testing.B) {
   }
 }`)
 	fstest.Bench(b, "json:"+b.TempDir(), state)
+}
+
+// BenchmarkCheckpointList: listing 50 checkpoints of 10 keys and of 1000.
+func BenchmarkCheckpointList(b *testing.B) {
+	backendtest.BenchCheckpointList(b, func(t testing.TB) string { return "json:" + t.TempDir() })
 }

@@ -36,9 +36,10 @@
 //
 // A checkpoint file is a copy of state.json (which is what Python's
 // checkpoint writes) plus, in stategen's checkpoints, a reserved entry
-// "__stategen__" that records the checkpoint's revision, schema and
-// creation time; a checkpoint without it (written by Python) is dated by
-// the file's modification time. Python's restore_checkpoint copies a
+// "__stategen__", first, that records the checkpoint's revision, schema,
+// creation time, labels and the file's size, so that listing checkpoints
+// reads only the start of each file; a checkpoint without it (written by
+// Python) is read whole and dated by the file's modification time. Python's restore_checkpoint copies a
 // stategen checkpoint over state.json with that entry, which Python's
 // list_keys then shows until stategen's next write removes it.
 //

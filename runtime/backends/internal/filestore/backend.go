@@ -16,6 +16,7 @@ type Backend struct {
 	f        Format
 	readOnly bool
 	logger   *slog.Logger
+	metas    metaCache // the bookkeeping last parsed, by namespace
 }
 
 var (
@@ -195,18 +196,18 @@ func (b *Backend) snapshot(st *nsState) (*runtime.Snapshot, error) {
 	if !dated {
 		// A key the format does not date (the ADW layout, the keys kept
 		// in the bookkeeping): the files' times date the last write.
-		snap.Updated = b.lastWrite(st)
+		snap.Updated = st.lastWrite()
 	}
 	return snap, nil
 }
 
 // lastWrite is the time of a namespace's last write: the later of its
-// data file's and its bookkeeping's modification times.
-func (b *Backend) lastWrite(st *nsState) time.Time {
-	var t time.Time
-	for _, name := range []string{b.f.DataFile(), metaFile} {
-		if fi, err := b.dir.Stat(b.path(st.name, name)); err == nil && fi.ModTime().After(t) {
-			t = fi.ModTime()
+// data file's and its bookkeeping's modification times, as read.
+func (st *nsState) lastWrite() time.Time {
+	t := st.metaTime
+	if st.data != nil {
+		if d := time.Unix(0, st.data.MTime); d.After(t) {
+			t = d
 		}
 	}
 	return t

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,6 +171,49 @@ func TestForeignWrites(t *testing.T) {
 	_, err := b.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{kv("b", `0`)}, Conds: []runtime.Cond{{Key: "a", Revision: snap.Values["a"].Revision}}})
 	if !errors.Is(err, runtime.ErrConflict) {
 		t.Errorf("key condition across foreign writes: %v", err)
+	}
+}
+
+// rewriteUnnoticed rewrites a file in place with content of the same size
+// and puts its modification time back: what stat says of it stays the same.
+func rewriteUnnoticed(t *testing.T, path string, rewrite func(string) string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := readFile(t, path)
+	content := rewrite(old)
+	if len(content) != len(old) || content == old {
+		t.Fatalf("rewrite of %s: %q, want another content of the same size", path, content)
+	}
+	writeInPlace(t, path, content)
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRewriteUnnoticedByStat: a read sees every change to the files, also
+// one that leaves stat's answer as it was (same inode, size and
+// modification time), as a write within one tick of the file system's
+// clock can: nothing read before is served again.
+func TestRewriteUnnoticedByStat(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	b := newBackend(t, dir, runtime.Config{})
+	apply(t, b, &runtime.Batch{Puts: []runtime.KV{kv("a", `1`), kv("x", `"go"`)}})
+	snap, _ := snapshot(t, b) // reads, and keeps, what it may keep
+
+	metaPath := filepath.Join(dir, "ns", ".stategen", "meta.json")
+	rewriteUnnoticed(t, metaPath, func(s string) string { return strings.Replace(s, `"go"`, `"og"`, 1) })
+	if _, vals := snapshot(t, b); vals["x"] != `"og"` {
+		t.Errorf("bookkeeping rewritten in place: x is %s", vals["x"])
+	}
+
+	dataPath := filepath.Join(dir, "ns", "data.json")
+	rewriteUnnoticed(t, dataPath, func(s string) string { return strings.Replace(s, "1", "2", 1) })
+	again, vals := snapshot(t, b)
+	if vals["a"] != "2" || again.Revision <= snap.Revision {
+		t.Errorf("data file rewritten in place: a is %s at revision %d, read before at %d", vals["a"], again.Revision, snap.Revision)
 	}
 }
 
@@ -480,5 +525,100 @@ func TestCheckpoints(t *testing.T) {
 	}
 	if c := byName["good"]; c.Err != nil || c.Revision != 4 {
 		t.Errorf("good checkpoint: %+v", c)
+	}
+}
+
+// TestCheckpointHeader: a checkpoint file records its own size in its
+// reserved entry and is formatted as Python formats it; a listing takes a
+// file's description from that entry only while it is first and the size
+// holds, and otherwise reads the file whole, as for a file cut short, one
+// of an earlier release, or a copy Python made of a state.json holding the
+// entry.
+func TestCheckpointHeader(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, n := range []int{0, 1, 1000} {
+		cp := &runtime.Checkpoint{CheckpointInfo: runtime.CheckpointInfo{Name: "cp", Revision: 7, CheckpointMeta: runtime.CheckpointMeta{Labels: map[string]string{"team": "red"}}}, Values: map[string]runtime.Value{}}
+		for i := range n {
+			cp.Values[fmt.Sprintf("k%04d", i)] = runtime.Value{Data: []byte(`{"status": "é"}`), Revision: 7}
+		}
+		data, err := encodeCheckpoint(cp, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := parseObject(data)
+		if err != nil || len(o.members) != n+1 || o.members[0].key != legacyKey {
+			t.Fatalf("%d keys: %v, members %v", n, err, o)
+		}
+		info, err := parseInfo(o.members[0].value)
+		if err != nil || info.Size != int64(len(data)) || info.Keys != n {
+			t.Errorf("%d keys: entry %+v, %v; file of %d bytes", n, info, err, len(data))
+		}
+		if got := python(t, string(data)); got != string(data) {
+			t.Errorf("%d keys: not as Python formats it:\n%s", n, data)
+		}
+	}
+
+	dir := filepath.Join(t.TempDir(), "store")
+	b := newBackend(t, dir, runtime.Config{})
+	cpDir := filepath.Join(dir, "ns", "checkpoints")
+	cp := &runtime.Checkpoint{CheckpointInfo: runtime.CheckpointInfo{Revision: 3}, Values: map[string]runtime.Value{}}
+	for i := range 100 {
+		cp.Values[fmt.Sprintf("k%03d", i)] = runtime.Value{Data: []byte(`"a value"`), Revision: 3}
+	}
+	for _, name := range []string{"whole", "cut", "copied", "earlier"} {
+		cp.Name = name
+		if err := b.PutCheckpoint(ctx, "ns", cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An entry longer than a listing's first read.
+	labels := map[string]string{}
+	for i := range 100 {
+		labels[fmt.Sprintf("label%03d", i)] = "some value"
+	}
+	cp.Name, cp.Labels = "labelled", labels
+	if err := b.PutCheckpoint(ctx, "ns", cp); err != nil {
+		t.Fatal(err)
+	}
+	// Cut short after its entry, as a crash of a writer in place would.
+	cut := filepath.Join(cpDir, "cut.json")
+	whole := readFile(t, cut)
+	if err := os.WriteFile(cut, []byte(whole[:len(whole)*3/4]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Python's copy of a state.json it restored from a checkpoint, with
+	// one key more: the entry records the checkpoint's size, not this
+	// file's.
+	copied := filepath.Join(cpDir, "copied.json")
+	if err := os.WriteFile(copied, []byte(whole[:len(whole)-len("\n}")]+",\n  \"new\": {\n    \"value\": 1,\n    \"timestamp\": \"2026-01-02T03:04:05.000001\"\n  }\n}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier release's: the entry records no size.
+	earlier := filepath.Join(cpDir, "earlier.json")
+	if err := os.WriteFile(earlier, regexp.MustCompile(`,\s*"size": \d+`).ReplaceAll([]byte(whole), nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	list, err := b.Checkpoints(ctx, "ns")
+	if err != nil || len(list) != 5 {
+		t.Fatalf("listing: %+v, %v", list, err)
+	}
+	byName := map[string]runtime.CheckpointInfo{}
+	for _, c := range list {
+		byName[c.Name] = c
+	}
+	if c := byName["labelled"]; c.Err != nil || c.Keys != 100 || len(c.Labels) != 100 || c.Labels["label099"] != "some value" {
+		t.Errorf("labelled: %+v", c)
+	}
+	if c := byName["whole"]; c.Err != nil || c.Keys != 100 || c.Revision != 3 {
+		t.Errorf("whole: %+v", c)
+	}
+	if c := byName["cut"]; !errors.Is(c.Err, runtime.ErrCorrupt) {
+		t.Errorf("cut short after its entry: %+v", c)
+	}
+	if c := byName["copied"]; c.Err != nil || c.Keys != 101 {
+		t.Errorf("Python's copy with a key more: %+v", c)
+	}
+	if c := byName["earlier"]; c.Err != nil || c.Keys != 100 || c.Revision != 3 {
+		t.Errorf("earlier release's: %+v", c)
 	}
 }

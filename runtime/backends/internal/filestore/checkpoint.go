@@ -1,10 +1,12 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -18,7 +20,7 @@ import (
 //
 //	{
 //	  "__stategen__": {
-//	    "value": {"revision": 7, "schema": {...}, "keys": 1, "created": "2025-01-02T03:04:05.123456789Z"},
+//	    "value": {"revision": 7, "schema": {...}, "keys": 1, "created": "2025-01-02T03:04:05.123456789Z", "size": 312},
 //	    "timestamp": "2025-01-02T03:04:05.123456"
 //	  },
 //	  "branch_name": {"value": "feat/issue-42", "timestamp": "2025-01-02T03:04:05.123456", "revision": 7}
@@ -26,6 +28,12 @@ import (
 //
 // A checkpoint without the reserved entry (written by Python, which copies
 // state.json) is dated by its file's modification time.
+//
+// The reserved entry comes first and records the file's size, so that a
+// listing reads only a file's first bytes: a file whose entry is not first,
+// or whose size is not the one its entry records (cut short, written by an
+// earlier release, or a copy Python made of a state.json holding the entry
+// after a restore, with other keys), is read whole.
 
 // checkpointInfo is the reserved entry's value.
 type checkpointInfo struct {
@@ -35,6 +43,43 @@ type checkpointInfo struct {
 	Created  time.Time          `json:"created"`
 	// Labels and lineage (runtime.CheckpointMeta), when it has any.
 	Meta *runtime.CheckpointMeta `json:"meta,omitempty"`
+	// Size is the length in bytes of the file stategen wrote; zero in the
+	// files of earlier releases.
+	Size int64 `json:"size,omitempty"`
+}
+
+// How much of a checkpoint file a listing reads for its reserved entry:
+// headerRead, which holds an entry with a schema and a few labels, then, if
+// the entry goes on past it, up to headerLimit; the file of an entry longer
+// than that (labels by the thousand) is read whole.
+const (
+	headerRead  = 1 << 10
+	headerLimit = 64 << 10
+)
+
+// parseInfo reads a checkpoint's reserved entry.
+func parseInfo(entry []byte) (*checkpointInfo, error) {
+	v, _, _, err := unwrapEntry(entry)
+	var info checkpointInfo
+	if err == nil {
+		err = json.Unmarshal(v, &info)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("entry %q: %w", legacyKey, err)
+	}
+	return &info, nil
+}
+
+// describe is what info says of its checkpoint: all but its name.
+func (info *checkpointInfo) describe() runtime.CheckpointInfo {
+	d := runtime.CheckpointInfo{Revision: info.Revision, Created: info.Created, Keys: info.Keys}
+	if info.Schema != nil {
+		d.Schema = *info.Schema
+	}
+	if info.Meta != nil {
+		d.CheckpointMeta = *info.Meta
+	}
+	return d
 }
 
 func (b *Backend) cpPath(ns, name string) string {
@@ -60,12 +105,7 @@ func encodeCheckpoint(cp *runtime.Checkpoint, t time.Time) ([]byte, error) {
 	if !cp.CheckpointMeta.IsZero() {
 		info.Meta = &cp.CheckpointMeta
 	}
-	infoJSON, err := json.Marshal(info)
-	if err != nil {
-		return nil, err
-	}
 	o := &object{}
-	o.set(legacyKey, appendEntry(nil, infoJSON, t, 0))
 	keys := make([]string, 0, len(cp.Values))
 	for k := range cp.Values {
 		if err := runtime.ValidateName("key", k); err != nil {
@@ -86,7 +126,27 @@ func encodeCheckpoint(cp *runtime.Checkpoint, t time.Time) ([]byte, error) {
 		}
 		o.set(k, appendEntry(nil, data, updated, v.Revision))
 	}
-	return o.appendPython(nil), nil
+	// The keys' members, after the reserved entry: "\n}" or ",\n  ...\n}".
+	rest := []byte("\n}")
+	if len(o.members) > 0 {
+		rest = append([]byte{','}, o.appendPython(nil)[1:]...)
+	}
+	// The reserved entry records the whole file's size, its own digits
+	// included: a few rounds settle it.
+	for {
+		infoJSON, err := json.Marshal(info)
+		if err != nil {
+			return nil, err
+		}
+		head := &object{}
+		head.set(legacyKey, appendEntry(nil, infoJSON, t, 0))
+		data := head.appendPython(nil)
+		data = append(data[:len(data)-len("\n}")], rest...)
+		if int64(len(data)) == info.Size {
+			return data, nil
+		}
+		info.Size = int64(len(data))
+	}
 }
 
 // decodeCheckpoint reads a checkpoint file; Created is zero when the file
@@ -102,21 +162,11 @@ func decodeCheckpoint(data []byte) (*runtime.Checkpoint, error) {
 	cp := &runtime.Checkpoint{Values: make(map[string]runtime.Value, len(o.members))}
 	hasInfo := false
 	if raw, ok := o.get(legacyKey); ok {
-		v, _, _, err := unwrapEntry(raw)
-		var info checkpointInfo
-		if err == nil {
-			err = json.Unmarshal(v, &info)
-		}
+		info, err := parseInfo(raw)
 		if err != nil {
-			return nil, fmt.Errorf("entry %q: %w", legacyKey, err)
+			return nil, err
 		}
-		cp.Revision, cp.Created, hasInfo = info.Revision, info.Created, true
-		if info.Schema != nil {
-			cp.Schema = *info.Schema
-		}
-		if info.Meta != nil {
-			cp.CheckpointMeta = *info.Meta
-		}
+		cp.CheckpointInfo, hasInfo = info.describe(), true
 	}
 	for _, m := range o.members {
 		if !isKey(m.key) {
@@ -197,28 +247,100 @@ func (b *Backend) GetCheckpoint(_ context.Context, ns, name string) (*runtime.Ch
 	if err := checkCheckpoint(ns, name); err != nil {
 		return nil, err
 	}
+	return b.readCheckpoint(ns, name, false)
+}
+
+// readCheckpoint reads a checkpoint file. With infoOnly it reads, where it
+// can, only the file's reserved entry, and returns the checkpoint without
+// its values.
+func (b *Backend) readCheckpoint(ns, name string, infoOnly bool) (*runtime.Checkpoint, error) {
 	p := b.cpPath(ns, name)
-	data, err := b.dir.ReadFile(p)
+	fh, err := b.dir.OpenFile(p)
 	if IsNotExist(err) {
 		return nil, fmt.Errorf("checkpoint %q (%s): %w", name, b.dir.Join(p), runtime.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", b.dir.Join(p), err)
 	}
-	cp, err := decodeCheckpoint(data)
+	defer fh.Close()
+	fi, err := fh.Stat()
 	if err != nil {
-		return nil, runtime.Corrupt(b.dir.Join(p), err)
+		return nil, fmt.Errorf("stat %s: %w", b.dir.Join(p), err)
+	}
+	var cp *runtime.Checkpoint
+	if infoOnly {
+		cp = readHeader(fh, fi.Size())
+	}
+	if cp == nil {
+		data, err := readAll(fh, fi.Size())
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", b.dir.Join(p), err)
+		}
+		if cp, err = decodeCheckpoint(data); err != nil {
+			return nil, runtime.Corrupt(b.dir.Join(p), err)
+		}
 	}
 	cp.Name = name
 	if cp.Created.IsZero() {
 		// Written by Python, which records no time: the file's is the best.
-		fi, err := b.dir.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("stat %s: %w", b.dir.Join(p), err)
-		}
 		cp.Created = fi.ModTime()
 	}
 	return cp, nil
+}
+
+// readHeader reads a checkpoint's description from the reserved entry at
+// the start of its file, of size bytes, without its values; nil where the
+// entry is not first, or not whole within headerLimit bytes, or does not
+// record that size: then only reading the file whole tells.
+func readHeader(fh *os.File, size int64) *runtime.Checkpoint {
+	for _, limit := range [...]int64{headerRead, headerLimit} {
+		buf := make([]byte, min(size, limit))
+		n, _ := fh.ReadAt(buf, 0)
+		entry, whole := firstEntry(buf[:n])
+		if entry != nil {
+			info, err := parseInfo(entry)
+			if err != nil || info.Size != size {
+				return nil
+			}
+			return &runtime.Checkpoint{CheckpointInfo: info.describe()}
+		}
+		if whole || int64(n) == size {
+			return nil
+		}
+	}
+	return nil
+}
+
+// firstEntry returns the value of the reserved member that begins the
+// object whose first bytes are head, or nil; whole is false where head
+// ends before the member does (or before what follows it), so that more of
+// the file may tell.
+func firstEntry(head []byte) (entry []byte, whole bool) {
+	i := skipSpace(head, 0)
+	if i == len(head) || head[i] != '{' {
+		return nil, true
+	}
+	i = skipSpace(head, i+1)
+	key := `"` + legacyKey + `"`
+	if !bytes.HasPrefix(head[i:], []byte(key)) {
+		return nil, true
+	}
+	i = skipSpace(head, i+len(key))
+	if i == len(head) || head[i] != ':' {
+		return nil, true
+	}
+	i = skipSpace(head, i+1)
+	end, err := skipValue(head, i, 1)
+	if err != nil {
+		return nil, end < len(head)
+	}
+	switch j := skipSpace(head, end); {
+	case j == len(head):
+		return nil, false
+	case head[j] != ',' && head[j] != '}':
+		return nil, true
+	}
+	return head[i:end], true
 }
 
 // Checkpoints lists a namespace's checkpoint files whose names stategen
@@ -242,7 +364,7 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 		if !ok || e.IsDir() || runtime.ValidateName("checkpoint", name) != nil {
 			continue
 		}
-		cp, err := b.GetCheckpoint(ctx, ns, name)
+		cp, err := b.readCheckpoint(ns, name, true)
 		switch {
 		case errors.Is(err, runtime.ErrNotFound):
 			vanished = true

@@ -3,6 +3,7 @@ package filestore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -126,6 +127,48 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: d.Join(name), Err: fs.ErrNotExist}
 	}
 	return root.ReadFile(name)
+}
+
+// ReadFileInfo reads a whole file, and returns what stat said of it when it
+// was opened. A missing file, or a missing store, is an error matching
+// fs.ErrNotExist.
+func (d *Dir) ReadFileInfo(name string) ([]byte, fs.FileInfo, error) {
+	fh, err := d.OpenFile(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := readAll(fh, fi.Size())
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, fi, nil
+}
+
+// readAll reads an open regular file to its end, which stat put size bytes
+// from its start: in one read, where the file has not grown since (a read
+// that returns fewer bytes than asked for ends at the end of a regular
+// file), else until a read finds the end.
+func readAll(fh *os.File, size int64) ([]byte, error) {
+	data := make([]byte, 0, size+512)
+	for {
+		want := cap(data) - len(data)
+		n, err := fh.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF || err == nil && n < want && int64(len(data)) == size {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+	}
 }
 
 // OpenFile opens a file for reading.

@@ -49,21 +49,30 @@ func UnwrapEntry(member []byte) ([]byte, time.Time, error) {
 }
 
 func unwrapEntry(member []byte) (value []byte, ts time.Time, rev int64, err error) {
-	e, err := parseObject(member)
+	var tsRaw, revRaw []byte
+	err = eachMember(member, func(rawKey, v []byte) { // the last of a repeated key, as parseObject
+		switch {
+		case isKeyNamed(rawKey, "value"):
+			value = v
+		case isKeyNamed(rawKey, "timestamp"):
+			tsRaw = v
+		case isKeyNamed(rawKey, "revision"):
+			revRaw = v
+		}
+	})
 	if err != nil {
 		return nil, time.Time{}, 0, fmt.Errorf(`want an object with a "value": %w`, err)
 	}
-	value, ok := e.get("value")
-	if !ok {
+	if value == nil {
 		return nil, time.Time{}, 0, errors.New(`no "value"`)
 	}
-	if raw, ok := e.get("timestamp"); ok && len(raw) > 0 && raw[0] == '"' {
-		ts = parseTime(decodeString(raw)) // informative only: an odd one is no reason to refuse the data
+	if len(tsRaw) > 0 && tsRaw[0] == '"' {
+		ts = parseTime(decodeString(tsRaw)) // informative only: an odd one is no reason to refuse the data
 	}
-	if raw, ok := e.get("revision"); ok {
-		rev, err = strconv.ParseInt(string(raw), 10, 64)
+	if revRaw != nil {
+		rev, err = strconv.ParseInt(string(revRaw), 10, 64)
 		if err != nil || rev < 0 {
-			return nil, time.Time{}, 0, fmt.Errorf("revision %s is not a revision", raw)
+			return nil, time.Time{}, 0, fmt.Errorf("revision %s is not a revision", revRaw)
 		}
 	}
 	return value, ts, rev, nil

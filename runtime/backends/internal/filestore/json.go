@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"unicode/utf16"
@@ -38,47 +39,70 @@ type member struct {
 // twice keeps its first position and its last value, as Python's json.load
 // does. The members' bytes alias data.
 func parseObject(data []byte) (*object, error) {
+	o := &object{}
+	err := eachMember(data, func(rawKey, value []byte) {
+		o.add(member{key: decodeString(rawKey), rawKey: rawKey, value: value})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// eachMember calls f with each member of the JSON object data holds, as
+// parseObject reads it, in the order written: its key as written, quotes
+// included, and its value as written. It builds nothing, so that reading a
+// few members of a small object costs no allocation.
+func eachMember(data []byte, f func(rawKey, value []byte)) error {
 	i := skipSpace(data, 0)
 	if i == len(data) {
-		return nil, errors.New("empty file")
+		return errors.New("empty file")
 	}
 	if data[i] != '{' {
-		return nil, fmt.Errorf("want a JSON object, found %s", describe(data, i))
+		return fmt.Errorf("want a JSON object, found %s", describe(data, i))
 	}
-	o := &object{}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return o, checkEnd(data, i+1)
+		return checkEnd(data, i+1)
 	}
 	for {
 		if i >= len(data) || data[i] != '"' {
-			return nil, syntaxError(data, i, "an object key")
+			return syntaxError(data, i, "an object key")
 		}
 		kEnd, err := skipString(data, i)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rawKey := data[i:kEnd]
 		i = skipSpace(data, kEnd)
 		if i >= len(data) || data[i] != ':' {
-			return nil, syntaxError(data, i, "':'")
+			return syntaxError(data, i, "':'")
 		}
 		i = skipSpace(data, i+1)
 		vEnd, err := skipValue(data, i, 1)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		o.add(member{key: decodeString(rawKey), rawKey: rawKey, value: data[i:vEnd]})
+		f(rawKey, data[i:vEnd])
 		i = skipSpace(data, vEnd)
 		if i < len(data) && data[i] == ',' {
 			i = skipSpace(data, i+1)
 			continue
 		}
 		if i < len(data) && data[i] == '}' {
-			return o, checkEnd(data, i+1)
+			return checkEnd(data, i+1)
 		}
-		return nil, syntaxError(data, i, "',' or '}'")
+		return syntaxError(data, i, "',' or '}'")
 	}
+}
+
+// isKeyNamed reports whether the checked string literal rawKey (quotes
+// included) is key.
+func isKeyNamed(rawKey []byte, key string) bool {
+	if len(rawKey) == len(key)+2 && string(rawKey[1:len(rawKey)-1]) == key {
+		return true
+	}
+	return bytes.IndexByte(rawKey, '\\') >= 0 && decodeString(rawKey) == key
 }
 
 // add appends m, or, for a key already present, replaces that member's

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/stategen/stategen/runtime"
@@ -63,6 +63,9 @@ type nsState struct {
 	// foreign says the data file is not the one the bookkeeping describes:
 	// another program wrote (or removed) it since.
 	foreign bool
+	// metaTime is the bookkeeping's modification time as read; zero
+	// without bookkeeping.
+	metaTime time.Time
 }
 
 // sameFile reports whether a and b identify the same version of a file
@@ -279,7 +282,7 @@ const (
 // load reads a namespace's bookkeeping and data file and pairs them.
 func (b *Backend) load(ctx context.Context, ns string, mode readMode) (*nsState, error) {
 	for attempt := 0; ; attempt++ {
-		metaData, m, err := b.readMeta(ns)
+		metaData, m, metaTime, err := b.readMeta(ns)
 		if err != nil {
 			return nil, err
 		}
@@ -288,7 +291,7 @@ func (b *Backend) load(ctx context.Context, ns string, mode readMode) (*nsState,
 			return nil, err
 		}
 		st := interpret(m, doc, data)
-		st.name = ns
+		st.name, st.metaTime = ns, metaTime
 		if !st.foreign || mode == readLocked {
 			return st, nil
 		}
@@ -336,24 +339,70 @@ func (b *Backend) adopt(ctx context.Context, ns string, st *nsState) (*nsState, 
 	return cur, nil
 }
 
-// readMeta reads the bookkeeping; nil when there is none.
-func (b *Backend) readMeta(ns string) ([]byte, *meta, error) {
+// readMeta reads the bookkeeping, and its modification time; nil when
+// there is none. Bookkeeping holding the bytes last parsed for the
+// namespace is not parsed again.
+func (b *Backend) readMeta(ns string) ([]byte, *meta, time.Time, error) {
 	name := b.path(ns, metaFile)
-	data, err := b.dir.ReadFile(name)
+	data, fi, err := b.dir.ReadFileInfo(name)
 	if IsNotExist(err) {
-		return nil, nil, nil
+		return nil, nil, time.Time{}, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", b.dir.Join(name), err)
+		return nil, nil, time.Time{}, fmt.Errorf("read %s: %w", b.dir.Join(name), err)
+	}
+	if m := b.metas.get(ns, data); m != nil {
+		return data, m, fi.ModTime(), nil
 	}
 	var m meta
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, nil, runtime.Corrupt(b.dir.Join(name), err)
+		return nil, nil, time.Time{}, runtime.Corrupt(b.dir.Join(name), err)
 	}
 	if m.Revision < 1 {
-		return nil, nil, runtime.Corrupt(b.dir.Join(name), fmt.Errorf("revision %d is not positive", m.Revision))
+		return nil, nil, time.Time{}, runtime.Corrupt(b.dir.Join(name), fmt.Errorf("revision %d is not positive", m.Revision))
 	}
-	return data, &m, nil
+	b.metas.put(ns, data, &m)
+	return data, &m, fi.ModTime(), nil
+}
+
+// metaCache keeps, for each namespace read lately, its bookkeeping as
+// parsed and the bytes it was parsed from: a read that finds meta.json
+// holding those bytes again reuses the parse. Keyed by the content, not by
+// what stat says of the file, it is never stale, whoever wrote the file and
+// however quickly. The parsed bookkeeping it hands out is shared: nothing
+// may modify it.
+type metaCache struct {
+	mu sync.Mutex
+	m  map[string]parsedMeta
+}
+
+type parsedMeta struct {
+	data []byte
+	meta *meta
+}
+
+// metaCacheSize bounds how many namespaces' bookkeeping the cache holds;
+// past it, the cache starts over.
+const metaCacheSize = 256
+
+// get returns the bookkeeping parsed from data for ns, if it is cached.
+func (c *metaCache) get(ns string, data []byte) *meta {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.m[ns]; ok && bytes.Equal(p.data, data) {
+		return p.meta
+	}
+	return nil
+}
+
+// put caches m, parsed from data, for ns.
+func (c *metaCache) put(ns string, data []byte, m *meta) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= metaCacheSize {
+		c.m = make(map[string]parsedMeta)
+	}
+	c.m[ns] = parsedMeta{data: data, meta: m}
 }
 
 // writeMeta replaces the bookkeeping atomically; the lock is held.
@@ -441,19 +490,9 @@ func (b *Backend) readStable(name string) (read, error) {
 	if err != nil {
 		return read{}, err
 	}
-	data := make([]byte, 0, before.Size()+512)
-	for {
-		n, err := fh.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return read{}, err
-		}
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
-		}
+	data, err := readAll(fh, before.Size())
+	if err != nil {
+		return read{}, err
 	}
 	after, err := fh.Stat()
 	if err != nil {

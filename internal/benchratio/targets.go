@@ -34,6 +34,10 @@ var targets = map[string]target{
 	"postgres.BenchmarkSaveState/stategen":  {1.15},
 	"postgres.BenchmarkCheckpoint/stategen": {1.15},
 	"all.BenchmarkFileLoad/adw/stategen":    {2.5},
+	// Redis: a whole-struct save within 1.2x of one raw HSET of its fields,
+	// and listing 50 checkpoints of 1000 keys within 1.5x of 50 of 10.
+	"redis.BenchmarkWholeSave/stategen":      {1.2},
+	"redis.BenchmarkCheckpointList/keys1000": {1.5},
 }
 
 // verdict is what report prints after a ratio: nothing without a target.

@@ -96,3 +96,9 @@ func BenchmarkRunsByLabel(b *testing.B) {
 	srv := redistest.Start(b)
 	backendtest.BenchRunsByLabel(b, srv.URL)
 }
+
+// BenchmarkCheckpointList: listing 50 checkpoints of 10 keys and of 1000.
+func BenchmarkCheckpointList(b *testing.B) {
+	srv := redistest.Start(b)
+	backendtest.BenchCheckpointList(b, srv.URL)
+}

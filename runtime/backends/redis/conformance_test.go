@@ -3,6 +3,7 @@ package redis_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -115,13 +116,24 @@ func corrupter(srv *redistest.Server) func(t testing.TB, url, ns, key string) fu
 }
 
 // cpCorrupter damages a checkpoint's bookkeeping behind the backend's back:
-// its creation time is no longer a number.
+// its creation time is no longer a number, in its hash (which reading it
+// decodes) and in its header (which listing decodes).
 func cpCorrupter(srv *redistest.Server) func(t testing.TB, url, ns, name string) func() []byte {
 	return func(t testing.TB, url, ns, name string) func() []byte {
 		c := srv.Client(t)
 		ctx := context.Background()
 		hash := prefixOf(t, url) + ":{" + ns + "}:cp:" + name
+		headers := prefixOf(t, url) + ":{" + ns + "}:cph"
 		if err := c.HSet(ctx, hash, "_created", "yesterday").Err(); err != nil {
+			t.Fatal(err)
+		}
+		var head map[string]string
+		if err := json.Unmarshal([]byte(c.HGet(ctx, headers, name).Val()), &head); err != nil {
+			t.Fatalf("header of checkpoint %s: %v", name, err)
+		}
+		head["_created"] = "yesterday"
+		js, _ := json.Marshal(head)
+		if err := c.HSet(ctx, headers, name, js).Err(); err != nil {
 			t.Fatal(err)
 		}
 		return func() []byte {
@@ -129,7 +141,8 @@ func cpCorrupter(srv *redistest.Server) func(t testing.TB, url, ns, name string)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return fmt.Appendf(nil, "%v", fields) // fmt prints a map sorted by key
+			// fmt prints a map sorted by key
+			return fmt.Appendf(nil, "%v %s", fields, c.HGet(ctx, headers, name).Val())
 		}
 	}
 }

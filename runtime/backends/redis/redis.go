@@ -48,6 +48,12 @@
 //	                       _meta (JSON {"labels":..,"restored":..}, if any)
 //	PREFIX:{NS}:cps        sorted set: checkpoint names scored by creation
 //	                       (unix milliseconds), for listing
+//	PREFIX:{NS}:cph        hash: NAME -> checkpoint NAME's header, the JSON
+//	                       object of its hash's _rev, _created, _schema,
+//	                       _name and _meta, and _keys (how many keys it
+//	                       holds), all strings; written and deleted with
+//	                       the checkpoint, so that listing is one HGETALL
+//	                       (with the ZRANGE of cps, in one round trip)
 //	PREFIX:label:K:V       sorted set: the namespaces carrying label K=V (V as
 //	                       JSON), in its own slot; see labels.go
 //	PREFIX:{NS}:applied    sorted set: the IDs of the conditional batches
@@ -70,6 +76,11 @@
 // conditional write (sooner with a shorter TTL): far longer than any retry
 // waits, and bounded for a busy namespace. (Versions before this one kept a
 // string PREFIX:{NS}:batch instead; it is no longer read.)
+//
+// Checkpoints written before the header hash existed have no header (nor
+// has one replaced by such a version, whose header then names another
+// creation time than its cps entry): listing reads those few from their
+// own hashes, as it once read them all.
 //
 // # Feed
 //
@@ -440,6 +451,9 @@ func (b *Backend) stateKey(ns string) string { return b.prefix + ":{" + ns + "}:
 func (b *Backend) indexKey(ns string) string { return b.prefix + ":{" + ns + "}:cps" }
 func (b *Backend) appliedKey(ns string) string {
 	return b.prefix + ":{" + ns + "}:applied"
+}
+func (b *Backend) headersKey(ns string) string {
+	return b.prefix + ":{" + ns + "}:cph"
 }
 func (b *Backend) cpPrefix(ns string) string { return b.prefix + ":{" + ns + "}:cp:" }
 func (b *Backend) cpKey(ns, name string) string {

@@ -9,12 +9,14 @@ import goredis "github.com/redis/go-redis/v9"
 // are built by concatenation only, never as a pattern.
 
 // touchLua sets the TTL on every key of a namespace when one is configured:
-// the state hash, the checkpoint index and each checkpoint it lists.
+// the state hash, the checkpoint index, the checkpoint headers and each
+// checkpoint the index lists.
 const touchLua = `
-local function touch(ttl, state, index, cpprefix)
+local function touch(ttl, state, index, headers, cpprefix)
 	if ttl == '0' then return end
 	redis.call('PEXPIRE', state, ttl)
 	redis.call('PEXPIRE', index, ttl)
+	redis.call('PEXPIRE', headers, ttl)
 	for _, name in ipairs(redis.call('ZRANGE', index, 0, -1)) do
 		redis.call('PEXPIRE', cpprefix .. name, ttl)
 	end
@@ -53,7 +55,8 @@ end
 
 // applyScript performs a Batch.
 //
-//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] applied batch IDs
+//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] applied batch IDs,
+//	KEYS[4] checkpoint headers
 //	ARGV[1] now (unix ns), ARGV[2] TTL in ms ("0": none), ARGV[3] checkpoint key prefix,
 //	ARGV[4] "1" to replace, ARGV[5] schema JSON ("": keep, "-": remove),
 //	ARGV[6] batch ID ("": none), ARGV[7] "1" on a retry after a lost reply,
@@ -69,7 +72,7 @@ end
 // an earlier attempt applied the batch, {"unknown", i, found revision,
 // revision up to which batch IDs may be forgotten}.
 var applyScript = goredis.NewScript(touchLua + corruptLua + publishLua + `
-local state, index, applied = KEYS[1], KEYS[2], KEYS[3]
+local state, index, applied, headers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, ttl, cpprefix, replace, schema, batch, retry = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7] == '1'
 local keep, idttl = tonumber(ARGV[8]), ARGV[9]
 local channel, ns, restores = ARGV[10], ARGV[11], ARGV[12]
@@ -183,7 +186,7 @@ elseif schema ~= '' then
 	redis.call('HSET', state, '_schema', schema)
 	schemachanged = oldschema ~= schema
 end
-touch(ttl, state, index, cpprefix)
+touch(ttl, state, index, headers, cpprefix)
 
 local msg = {ns = ns, rev = rev, put = {}, del = {}}
 for key in pairs(putset) do table.insert(msg.put, key) end
@@ -238,36 +241,49 @@ return rev
 
 // putCheckpointScript replaces a checkpoint.
 //
-//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash
+//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash,
+//	KEYS[4] checkpoint headers
 //	ARGV[1] name, ARGV[2] created (unix ns), ARGV[3] created (unix ms),
 //	ARGV[4] revision, ARGV[5] schema JSON ("": none), ARGV[6] TTL in ms,
 //	ARGV[7] checkpoint key prefix, ARGV[8] the feed channel, ARGV[9] the
-//	namespace, then (field, value) pairs.
+//	namespace, ARGV[10] the checkpoint's header, then (field, value) pairs.
 var putCheckpointScript = goredis.NewScript(touchLua + publishLua + `
-local cp, index, state = KEYS[1], KEYS[2], KEYS[3]
+local cp, index, state, headers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 redis.call('DEL', cp)
 redis.call('HSET', cp, '_name', ARGV[1], '_created', ARGV[2], '_rev', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', cp, '_schema', ARGV[5]) end
 -- HSET in slices: unpack of very many values would overflow Lua's stack.
 local n = #ARGV
-for i = 10, n, 300 do
+for i = 11, n, 300 do
 	redis.call('HSET', cp, unpack(ARGV, i, math.min(i + 299, n)))
 end
 redis.call('ZADD', index, ARGV[3], ARGV[1])
-touch(ARGV[6], state, index, ARGV[7])
+redis.call('HSET', headers, ARGV[1], ARGV[10])
+touch(ARGV[6], state, index, headers, ARGV[7])
 publish(ARGV[8], {ns = ARGV[9], rev = tonumber(ARGV[4]), cp = ARGV[1], op = 'created'})
 return 1
 `)
 
 // deleteCheckpointScript removes a checkpoint; it returns 0 if there was none.
 //
-//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash;
-//	ARGV[1] name, ARGV[2] the feed channel, ARGV[3] the namespace
+//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash,
+//	KEYS[4] checkpoint headers; ARGV[1] name, ARGV[2] the feed channel,
+//	ARGV[3] the namespace
 var deleteCheckpointScript = goredis.NewScript(publishLua + `
+redis.call('HDEL', KEYS[4], ARGV[1])
 local gone = redis.call('DEL', KEYS[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
 if gone > 0 then
 	local rev = tonumber(redis.call('HGET', KEYS[3], '_rev') or '0')
 	publish(ARGV[2], {ns = ARGV[3], rev = rev, cp = ARGV[1], op = 'deleted'})
 end
 return gone
+`)
+
+// listCheckpointsScript reads what a listing needs in one call: the
+// checkpoint index with its scores and the header hash, as two arrays of
+// alternating names and values. It writes nothing.
+//
+//	KEYS[1] checkpoint index, KEYS[2] checkpoint headers
+var listCheckpointsScript = goredis.NewScript(`
+return {redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[2])}
 `)

@@ -72,9 +72,10 @@
 // again; a retry whose conditions fail is a plain conflict only if the set
 // proves the ID was never applied (it still holds every ID applied after the
 // conditions' revisions), and runtime.ErrUnknownOutcome otherwise. The set
-// keeps the last 512 IDs and expires 10 minutes after the namespace's last
-// conditional write (sooner with a shorter TTL): far longer than any retry
-// waits, and bounded for a busy namespace. (Versions before this one kept a
+// keeps at least the last 512 IDs (once it holds 64 more, the oldest go
+// together: one trim is cheaper than many) and expires 10 minutes after
+// the namespace's last conditional write (sooner with a shorter TTL): far
+// longer than any retry waits, and bounded for a busy namespace. (Versions before this one kept a
 // string PREFIX:{NS}:batch instead; it is no longer read.)
 //
 // Checkpoints written before the header hash existed have no header (nor

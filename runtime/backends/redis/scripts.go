@@ -40,12 +40,12 @@ end
 `
 
 // corruptLua is the check every write script makes of the namespace's
-// revision before it writes anything: a Lua script that fails half way
-// keeps its first writes, and HINCRBY on a damaged _rev would fail so.
-// The error reply's code, STATEGEN_CORRUPT, becomes runtime.ErrCorrupt.
+// revision cur (its _rev field, false if none) before it writes anything:
+// a Lua script that fails half way keeps its first writes, and counting
+// on from a damaged _rev would store nonsense. The error reply's code,
+// STATEGEN_CORRUPT, becomes runtime.ErrCorrupt.
 const corruptLua = `
-local function revision(state)
-	local cur = redis.call('HGET', state, '_rev')
+local function revision(cur)
 	if cur and not string.match(cur, '^%d+$') then
 		return nil, redis.error_reply('STATEGEN_CORRUPT namespace revision _rev is not a number: ' .. string.sub(cur, 1, 40))
 	end
@@ -74,12 +74,16 @@ end
 var applyScript = goredis.NewScript(touchLua + corruptLua + publishLua + `
 local state, index, applied, headers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, ttl, cpprefix, replace, schema, batch, retry = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7] == '1'
-local keep, idttl = tonumber(ARGV[8]), ARGV[9]
+local keep, keepslack, idttl = tonumber(ARGV[8]), 64, ARGV[9]
 local channel, ns, restores = ARGV[10], ARGV[11], ARGV[12]
 local i = 13
 
-local current, bad = revision(state)
+-- The bookkeeping, read at once: each redis.call costs more than the
+-- work most of them do.
+local book = redis.call('HMGET', state, '_rev', '_created', '_schema')
+local current, bad = revision(book[1])
 if bad then return bad end
+local oldschema = book[3]
 
 -- A retry of a batch already applied (its reply was lost) returns that
 -- write's revision rather than applying it again.
@@ -117,9 +121,8 @@ for c = 1, nconds do
 		-- The schema: none recorded, or this name at this version. (A lost
 		-- attempt of this batch would have recorded this very one, so a
 		-- failure is never its own doing.)
-		local stored = redis.call('HGET', state, '_schema')
-		if stored then
-			local s = cjson.decode(stored)
+		if oldschema then
+			local s = cjson.decode(oldschema)
 			if s.name ~= string.sub(key, 2) or s.version ~= want then return {'conflict', c, s.version or -1} end
 		end
 	elseif key == '' then
@@ -144,9 +147,11 @@ for c = 1, nconds do
 	end
 end
 
-local rev = redis.call('HINCRBY', state, '_rev', 1)
-redis.call('HSETNX', state, '_created', now)
+local rev = current + 1
 local r = string.format('%d', rev)
+-- The fields to set, in one HSET after the deletes.
+local set = {'_rev', r}
+if not book[2] then set[#set + 1], set[#set + 2] = '_created', now end
 
 local ndels = tonumber(ARGV[i]); i = i + 1
 local dels = i
@@ -174,17 +179,21 @@ for d = dels, dels + ndels - 1 do
 	if redis.call('HDEL', state, 'v:' .. key, 'r:' .. key, 't:' .. key) > 0 and not putset[key] then gone[key] = true end
 end
 for p = 0, nputs - 1 do
-	local key = ARGV[puts + 2 * p]
-	redis.call('HSET', state, 'v:' .. key, ARGV[puts + 2 * p + 1], 'r:' .. key, r, 't:' .. key, now)
+	local key, n = ARGV[puts + 2 * p], #set
+	set[n + 1], set[n + 2], set[n + 3], set[n + 4], set[n + 5], set[n + 6] =
+		'v:' .. key, ARGV[puts + 2 * p + 1], 'r:' .. key, r, 't:' .. key, now
 end
-local oldschema = redis.call('HGET', state, '_schema')
 local schemachanged = false
 if schema == '-' then
 	redis.call('HDEL', state, '_schema')
 	schemachanged = oldschema ~= false
 elseif schema ~= '' then
-	redis.call('HSET', state, '_schema', schema)
+	set[#set + 1], set[#set + 2] = '_schema', schema
 	schemachanged = oldschema ~= schema
+end
+-- HSET in slices: unpack of very many values would overflow Lua's stack.
+for j = 1, #set, 300 do
+	redis.call('HSET', state, unpack(set, j, math.min(j + 299, #set)))
 end
 touch(ttl, state, index, headers, cpprefix)
 
@@ -197,21 +206,23 @@ publish(channel, msg)
 
 -- Remember the batch's ID with its revision. A new set starts with the
 -- floor '' at the revision before this write: IDs applied before it are
--- unknown. Past keep IDs the oldest are forgotten and the floor rises to
--- the newest of them.
+-- unknown (NX leaves the floor of an existing set alone, and the ID is
+-- new: it was not found above). Past keep + keepslack IDs the oldest
+-- are forgotten, down to keep, and the floor rises to the newest of them:
+-- trimming in bulk spares most writes its three calls.
 if batch ~= '' then
-	if redis.call('EXISTS', applied) == 0 then redis.call('ZADD', applied, current, '') end
-	redis.call('ZADD', applied, rev, batch)
+	redis.call('ZADD', applied, 'NX', current, '', rev, batch)
 	local n = redis.call('ZCARD', applied)
-	if n > keep + 1 then
+	if n > keep + keepslack + 1 then
 		local old = redis.call('ZRANGE', applied, 0, n - keep - 1, 'WITHSCORES')
-		local floor = 0
+		local floor, gone = 0, {}
 		for j = 1, #old, 2 do
 			if old[j] ~= '' then
-				redis.call('ZREM', applied, old[j])
+				gone[#gone + 1] = old[j]
 				floor = math.max(floor, tonumber(old[j + 1]))
 			end
 		end
+		redis.call('ZREM', applied, unpack(gone))
 		redis.call('ZADD', applied, floor, '')
 	end
 	local exp = idttl

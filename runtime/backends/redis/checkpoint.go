@@ -3,9 +3,11 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -27,26 +29,20 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 		}
 		schema = string(js)
 	}
-	created := strconv.FormatInt(cp.Created.UnixNano(), 10)
-	books := map[string]string{fieldName: cp.Name, fieldCreated: created, fieldRev: strconv.FormatInt(cp.Revision, 10)}
-	if schema != "" {
-		books[fieldSchema] = schema
-	}
+	meta := ""
 	if !cp.CheckpointMeta.IsZero() {
-		meta, err := json.Marshal(cp.CheckpointMeta)
+		js, err := json.Marshal(cp.CheckpointMeta)
 		if err != nil {
 			return fmt.Errorf("redis: encode checkpoint meta: %w", err)
 		}
-		books[fieldMeta] = string(meta)
+		meta = string(js)
 	}
-	head, err := header(books, len(cp.Values))
-	if err != nil {
-		return fmt.Errorf("redis: encode checkpoint header: %w", err)
-	}
+	created := strconv.FormatInt(cp.Created.UnixNano(), 10)
+	head := strconv.FormatInt(cp.Revision, 10) + ":" + created + ":" + strconv.Itoa(len(cp.Values)) + ":" + schema + "\n" + meta
 	args := make([]any, 0, 12+6*len(cp.Values))
 	args = append(args, cp.Name, created, cp.Created.UnixMilli(),
 		cp.Revision, schema, b.ttl, b.cpPrefix(ns), b.feedChannel(), ns, head)
-	if meta, ok := books[fieldMeta]; ok {
+	if meta != "" {
 		args = append(args, fieldMeta, meta)
 	}
 	for k, v := range cp.Values {
@@ -88,23 +84,29 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 // listing reads.
 var headerFields = []string{fieldRev, fieldCreated, fieldSchema, fieldName, fieldMeta}
 
-// fieldKeys is the header's count of the checkpoint's keys (see header).
-const fieldKeys = "_keys"
-
-// header is a checkpoint's entry in the namespace's header hash: the JSON
-// object of its hash's bookkeeping fields and its number of keys as
-// _keys, all as strings, so that a listing reads every checkpoint's with
-// one HGETALL.
-func header(fields map[string]string, keys int) (string, error) {
-	h := make(map[string]string, len(fields)+1)
-	for _, f := range headerFields {
-		if v, ok := fields[f]; ok {
-			h[f] = v
-		}
+// parseHeader splits a checkpoint's entry in the namespace's header hash,
+// REV:CREATED:KEYS:SCHEMA\nMETA (see the package doc), into the
+// bookkeeping fields of its hash and its number of keys.
+func parseHeader(head string) (map[string]string, int, error) {
+	rev, rest, ok1 := strings.Cut(head, ":")
+	created, rest, ok2 := strings.Cut(rest, ":")
+	n, rest, ok3 := strings.Cut(rest, ":")
+	schema, meta, ok4 := strings.Cut(rest, "\n")
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return nil, 0, errors.New("not REV:CREATED:KEYS:SCHEMA and META")
 	}
-	h[fieldKeys] = strconv.Itoa(keys)
-	js, err := json.Marshal(h)
-	return string(js), err
+	keys, err := strconv.Atoi(n)
+	if err != nil {
+		return nil, 0, fmt.Errorf("key count %q is not a number", n)
+	}
+	fields := map[string]string{fieldRev: rev, fieldCreated: created}
+	if schema != "" {
+		fields[fieldSchema] = schema
+	}
+	if meta != "" {
+		fields[fieldMeta] = meta
+	}
+	return fields, keys, nil
 }
 
 // Checkpoints lists a namespace's checkpoints in one round trip: the index
@@ -139,19 +141,14 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 		name, _ := index[2*i].(string)
 		score, _ := index[2*i+1].(string)
 		out[i].Name = name
-		js, ok := headers[name]
+		head, ok := headers[name]
 		if !ok {
 			old = append(old, i)
 			continue
 		}
-		var fields map[string]string
-		if err := json.Unmarshal([]byte(js), &fields); err != nil {
-			out[i].Err = runtime.Corrupt("checkpoint "+name+" header", err)
-			continue
-		}
-		keys, err := strconv.Atoi(fields[fieldKeys])
+		fields, keys, err := parseHeader(head)
 		if err != nil {
-			out[i].Err = runtime.Corrupt("checkpoint "+name+" header", fmt.Errorf("key count %q is not a number", fields[fieldKeys]))
+			out[i].Err = runtime.Corrupt("checkpoint "+name+" header", err)
 			continue
 		}
 		if !listInfo(&out[i], fields, keys) {

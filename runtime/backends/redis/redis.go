@@ -48,10 +48,11 @@
 //	                       _meta (JSON {"labels":..,"restored":..}, if any)
 //	PREFIX:{NS}:cps        sorted set: checkpoint names scored by creation
 //	                       (unix milliseconds), for listing
-//	PREFIX:{NS}:cph        hash: NAME -> checkpoint NAME's header, the JSON
-//	                       object of its hash's _rev, _created, _schema,
-//	                       _name and _meta, and _keys (how many keys it
-//	                       holds), all strings; written and deleted with
+//	PREFIX:{NS}:cph        hash: NAME -> checkpoint NAME's header,
+//	                       REV:CREATED:KEYS:SCHEMA\nMETA (its hash's _rev,
+//	                       _created, how many keys it holds, and its
+//	                       _schema and _meta, each empty if absent; compact
+//	                       JSON holds no newline); written and deleted with
 //	                       the checkpoint, so that listing is one HGETALL
 //	                       (with the ZRANGE of cps, in one round trip)
 //	PREFIX:label:K:V       sorted set: the namespaces carrying label K=V (V as

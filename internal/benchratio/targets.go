@@ -46,6 +46,10 @@ var targets = map[string]target{
 	"sqlite.BenchmarkRunsByLabel/runs10000":   {2},
 	"redis.BenchmarkRunsByLabel/runs10000":    {2},
 	"postgres.BenchmarkRunsByLabel/runs10000": {2},
+	// Redis: a whole-struct save within 1.2x of one raw HSET of its fields,
+	// and listing 50 checkpoints of 1000 keys within 1.5x of 50 of 10.
+	"redis.BenchmarkWholeSave/stategen":      {1.2},
+	"redis.BenchmarkCheckpointList/keys1000": {1.5},
 }
 
 // verdict is what report prints after a ratio: nothing without a target.

@@ -47,7 +47,7 @@ func BenchmarkSave(b *testing.B) {
 	b.Run("raw-script", func(b *testing.B) {
 		c := benchClient(b, srv)
 		be := &Backend{client: c, prefix: srv.Prefix(), ttl: "0"}
-		keys := []string{be.stateKey("ns"), be.indexKey("ns"), be.appliedKey("ns")}
+		keys := []string{be.stateKey("ns"), be.indexKey("ns"), be.appliedKey("ns"), be.headersKey("ns")}
 		for b.Loop() {
 			if err := applyScript.Run(ctx, c, keys, "1", "0", be.cpPrefix("ns"), "0", "", "", "0", appliedKeep, appliedTTL.Milliseconds(), be.feedChannel(), "ns", "", 0, 0, 1, "branch_name", `"feat-1"`).Err(); err != nil {
 				b.Fatal(err)
@@ -95,4 +95,10 @@ func BenchmarkLoad(b *testing.B) {
 func BenchmarkRunsByLabel(b *testing.B) {
 	srv := redistest.Start(b)
 	backendtest.BenchRunsByLabel(b, srv.URL)
+}
+
+// BenchmarkCheckpointList: listing 50 checkpoints of 10 keys and of 1000.
+func BenchmarkCheckpointList(b *testing.B) {
+	srv := redistest.Start(b)
+	backendtest.BenchCheckpointList(b, srv.URL)
 }

@@ -115,13 +115,24 @@ func corrupter(srv *redistest.Server) func(t testing.TB, url, ns, key string) fu
 }
 
 // cpCorrupter damages a checkpoint's bookkeeping behind the backend's back:
-// its creation time is no longer a number.
+// its creation time is no longer a number, in its hash (which reading it
+// decodes) and in its header (which listing decodes).
 func cpCorrupter(srv *redistest.Server) func(t testing.TB, url, ns, name string) func() []byte {
 	return func(t testing.TB, url, ns, name string) func() []byte {
 		c := srv.Client(t)
 		ctx := context.Background()
 		hash := prefixOf(t, url) + ":{" + ns + "}:cp:" + name
+		headers := prefixOf(t, url) + ":{" + ns + "}:cph"
 		if err := c.HSet(ctx, hash, "_created", "yesterday").Err(); err != nil {
+			t.Fatal(err)
+		}
+		// REV:CREATED:KEYS:SCHEMA\nMETA
+		head := strings.SplitN(c.HGet(ctx, headers, name).Val(), ":", 3)
+		if len(head) != 3 {
+			t.Fatalf("header of checkpoint %s: %q", name, head)
+		}
+		head[1] = "yesterday"
+		if err := c.HSet(ctx, headers, name, strings.Join(head, ":")).Err(); err != nil {
 			t.Fatal(err)
 		}
 		return func() []byte {
@@ -129,7 +140,8 @@ func cpCorrupter(srv *redistest.Server) func(t testing.TB, url, ns, name string)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return fmt.Appendf(nil, "%v", fields) // fmt prints a map sorted by key
+			// fmt prints a map sorted by key
+			return fmt.Appendf(nil, "%v %s", fields, c.HGet(ctx, headers, name).Val())
 		}
 	}
 }

@@ -12,11 +12,11 @@ import (
 var _ runtime.Dropper = (*Backend)(nil)
 
 // dropScript deletes a namespace: its state hash, its checkpoints, their
-// index and its applied batch IDs, in one script, so that no client sees
-// part of it gone. It returns 0 when the namespace held nothing.
+// index and headers and its applied batch IDs, in one script, so that no
+// client sees part of it gone. It returns 0 when the namespace held nothing.
 //
-//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] applied batch IDs
-//	ARGV[1] checkpoint key prefix
+//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] applied batch IDs,
+//	KEYS[4] checkpoint headers; ARGV[1] checkpoint key prefix
 var dropScript = goredis.NewScript(`
 local state, index, applied = KEYS[1], KEYS[2], KEYS[3]
 local book = redis.call('HEXISTS', state, '_rev') + redis.call('HEXISTS', state, '_created')
@@ -25,7 +25,7 @@ local live = redis.call('HLEN', state) > book or #names > 0
 for _, name in ipairs(names) do
 	redis.call('DEL', ARGV[1] .. name)
 end
-redis.call('DEL', state, index, applied)
+redis.call('DEL', state, index, applied, KEYS[4])
 if live then return 1 end
 return 0
 `)
@@ -36,7 +36,7 @@ func (b *Backend) Drop(ctx context.Context, ns string) error {
 	if b.readOnly {
 		return fmt.Errorf("redis: %w", runtime.ErrReadOnly)
 	}
-	n, err := dropScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns), b.appliedKey(ns)}, b.cpPrefix(ns)).Int()
+	n, err := dropScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns), b.appliedKey(ns), b.headersKey(ns)}, b.cpPrefix(ns)).Int()
 	if err != nil {
 		return classify(err)
 	}

@@ -48,6 +48,13 @@
 //	                       _meta (JSON {"labels":..,"restored":..}, if any)
 //	PREFIX:{NS}:cps        sorted set: checkpoint names scored by creation
 //	                       (unix milliseconds), for listing
+//	PREFIX:{NS}:cph        hash: NAME -> checkpoint NAME's header,
+//	                       REV:CREATED:KEYS:SCHEMA\nMETA (its hash's _rev,
+//	                       _created, how many keys it holds, and its
+//	                       _schema and _meta, each empty if absent; compact
+//	                       JSON holds no newline); written and deleted with
+//	                       the checkpoint, so that listing is one HGETALL
+//	                       (with the ZRANGE of cps, in one round trip)
 //	PREFIX:label:K:V       sorted set: the namespaces carrying label K=V (V as
 //	                       JSON), in its own slot; see labels.go
 //	PREFIX:{NS}:applied    sorted set: the IDs of the conditional batches
@@ -66,10 +73,16 @@
 // again; a retry whose conditions fail is a plain conflict only if the set
 // proves the ID was never applied (it still holds every ID applied after the
 // conditions' revisions), and runtime.ErrUnknownOutcome otherwise. The set
-// keeps the last 512 IDs and expires 10 minutes after the namespace's last
-// conditional write (sooner with a shorter TTL): far longer than any retry
-// waits, and bounded for a busy namespace. (Versions before this one kept a
+// keeps at least the last 512 IDs (once it holds 64 more, the oldest go
+// together: one trim is cheaper than many) and expires 10 minutes after
+// the namespace's last conditional write (sooner with a shorter TTL): far
+// longer than any retry waits, and bounded for a busy namespace. (Versions before this one kept a
 // string PREFIX:{NS}:batch instead; it is no longer read.)
+//
+// Checkpoints written before the header hash existed have no header (nor
+// has one replaced by such a version, whose header then names another
+// creation time than its cps entry): listing reads those few from their
+// own hashes, as it once read them all.
 //
 // # Feed
 //
@@ -440,6 +453,9 @@ func (b *Backend) stateKey(ns string) string { return b.prefix + ":{" + ns + "}:
 func (b *Backend) indexKey(ns string) string { return b.prefix + ":{" + ns + "}:cps" }
 func (b *Backend) appliedKey(ns string) string {
 	return b.prefix + ":{" + ns + "}:applied"
+}
+func (b *Backend) headersKey(ns string) string {
+	return b.prefix + ":{" + ns + "}:cph"
 }
 func (b *Backend) cpPrefix(ns string) string { return b.prefix + ":{" + ns + "}:cp:" }
 func (b *Backend) cpKey(ns, name string) string {

@@ -411,6 +411,7 @@ func TestCorruptLeftAlone(t *testing.T) {
 	damage := map[string][2]string{
 		"checkpoint value":   {p + ":{ns}:cp:cp", "v:k"},
 		"checkpoint created": {p + ":{ns}:cp:cp", "_created"},
+		"checkpoint header":  {p + ":{ns}:cph", "cp"},
 		"key revision":       {p + ":{ns}:state", "r:k"},
 		"schema":             {p + ":{ns}:state", "_schema"},
 	}
@@ -422,7 +423,7 @@ func TestCorruptLeftAlone(t *testing.T) {
 			var err error
 			if strings.HasPrefix(what, "checkpoint") {
 				_, err = st.Restore(ctx, "ns", "cp")
-				if what == "checkpoint created" {
+				if what == "checkpoint header" {
 					// Listed with its error, the listing itself fine.
 					var l []runtime.CheckpointInfo
 					if l, err = st.Checkpoints(ctx, "ns"); err == nil && len(l) == 1 {

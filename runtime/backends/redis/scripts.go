@@ -9,12 +9,14 @@ import goredis "github.com/redis/go-redis/v9"
 // are built by concatenation only, never as a pattern.
 
 // touchLua sets the TTL on every key of a namespace when one is configured:
-// the state hash, the checkpoint index and each checkpoint it lists.
+// the state hash, the checkpoint index, the checkpoint headers and each
+// checkpoint the index lists.
 const touchLua = `
-local function touch(ttl, state, index, cpprefix)
+local function touch(ttl, state, index, headers, cpprefix)
 	if ttl == '0' then return end
 	redis.call('PEXPIRE', state, ttl)
 	redis.call('PEXPIRE', index, ttl)
+	redis.call('PEXPIRE', headers, ttl)
 	for _, name in ipairs(redis.call('ZRANGE', index, 0, -1)) do
 		redis.call('PEXPIRE', cpprefix .. name, ttl)
 	end
@@ -38,12 +40,12 @@ end
 `
 
 // corruptLua is the check every write script makes of the namespace's
-// revision before it writes anything: a Lua script that fails half way
-// keeps its first writes, and HINCRBY on a damaged _rev would fail so.
-// The error reply's code, STATEGEN_CORRUPT, becomes runtime.ErrCorrupt.
+// revision cur (its _rev field, false if none) before it writes anything:
+// a Lua script that fails half way keeps its first writes, and counting
+// on from a damaged _rev would store nonsense. The error reply's code,
+// STATEGEN_CORRUPT, becomes runtime.ErrCorrupt.
 const corruptLua = `
-local function revision(state)
-	local cur = redis.call('HGET', state, '_rev')
+local function revision(cur)
 	if cur and not string.match(cur, '^%d+$') then
 		return nil, redis.error_reply('STATEGEN_CORRUPT namespace revision _rev is not a number: ' .. string.sub(cur, 1, 40))
 	end
@@ -53,7 +55,8 @@ end
 
 // applyScript performs a Batch.
 //
-//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] applied batch IDs
+//	KEYS[1] state hash, KEYS[2] checkpoint index, KEYS[3] applied batch IDs,
+//	KEYS[4] checkpoint headers
 //	ARGV[1] now (unix ns), ARGV[2] TTL in ms ("0": none), ARGV[3] checkpoint key prefix,
 //	ARGV[4] "1" to replace, ARGV[5] schema JSON ("": keep, "-": remove),
 //	ARGV[6] batch ID ("": none), ARGV[7] "1" on a retry after a lost reply,
@@ -69,14 +72,18 @@ end
 // an earlier attempt applied the batch, {"unknown", i, found revision,
 // revision up to which batch IDs may be forgotten}.
 var applyScript = goredis.NewScript(touchLua + corruptLua + publishLua + `
-local state, index, applied = KEYS[1], KEYS[2], KEYS[3]
+local state, index, applied, headers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, ttl, cpprefix, replace, schema, batch, retry = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7] == '1'
-local keep, idttl = tonumber(ARGV[8]), ARGV[9]
+local keep, keepslack, idttl = tonumber(ARGV[8]), 64, ARGV[9]
 local channel, ns, restores = ARGV[10], ARGV[11], ARGV[12]
 local i = 13
 
-local current, bad = revision(state)
+-- The bookkeeping, read at once: each redis.call costs more than the
+-- work most of them do.
+local book = redis.call('HMGET', state, '_rev', '_created', '_schema')
+local current, bad = revision(book[1])
 if bad then return bad end
+local oldschema = book[3]
 
 -- A retry of a batch already applied (its reply was lost) returns that
 -- write's revision rather than applying it again.
@@ -114,9 +121,8 @@ for c = 1, nconds do
 		-- The schema: none recorded, or this name at this version. (A lost
 		-- attempt of this batch would have recorded this very one, so a
 		-- failure is never its own doing.)
-		local stored = redis.call('HGET', state, '_schema')
-		if stored then
-			local s = cjson.decode(stored)
+		if oldschema then
+			local s = cjson.decode(oldschema)
 			if s.name ~= string.sub(key, 2) or s.version ~= want then return {'conflict', c, s.version or -1} end
 		end
 	elseif key == '' then
@@ -141,9 +147,11 @@ for c = 1, nconds do
 	end
 end
 
-local rev = redis.call('HINCRBY', state, '_rev', 1)
-redis.call('HSETNX', state, '_created', now)
+local rev = current + 1
 local r = string.format('%d', rev)
+-- The fields to set, in one HSET after the deletes.
+local set = {'_rev', r}
+if not book[2] then set[#set + 1], set[#set + 2] = '_created', now end
 
 local ndels = tonumber(ARGV[i]); i = i + 1
 local dels = i
@@ -171,19 +179,23 @@ for d = dels, dels + ndels - 1 do
 	if redis.call('HDEL', state, 'v:' .. key, 'r:' .. key, 't:' .. key) > 0 and not putset[key] then gone[key] = true end
 end
 for p = 0, nputs - 1 do
-	local key = ARGV[puts + 2 * p]
-	redis.call('HSET', state, 'v:' .. key, ARGV[puts + 2 * p + 1], 'r:' .. key, r, 't:' .. key, now)
+	local key, n = ARGV[puts + 2 * p], #set
+	set[n + 1], set[n + 2], set[n + 3], set[n + 4], set[n + 5], set[n + 6] =
+		'v:' .. key, ARGV[puts + 2 * p + 1], 'r:' .. key, r, 't:' .. key, now
 end
-local oldschema = redis.call('HGET', state, '_schema')
 local schemachanged = false
 if schema == '-' then
 	redis.call('HDEL', state, '_schema')
 	schemachanged = oldschema ~= false
 elseif schema ~= '' then
-	redis.call('HSET', state, '_schema', schema)
+	set[#set + 1], set[#set + 2] = '_schema', schema
 	schemachanged = oldschema ~= schema
 end
-touch(ttl, state, index, cpprefix)
+-- HSET in slices: unpack of very many values would overflow Lua's stack.
+for j = 1, #set, 300 do
+	redis.call('HSET', state, unpack(set, j, math.min(j + 299, #set)))
+end
+touch(ttl, state, index, headers, cpprefix)
 
 local msg = {ns = ns, rev = rev, put = {}, del = {}}
 for key in pairs(putset) do table.insert(msg.put, key) end
@@ -194,21 +206,23 @@ publish(channel, msg)
 
 -- Remember the batch's ID with its revision. A new set starts with the
 -- floor '' at the revision before this write: IDs applied before it are
--- unknown. Past keep IDs the oldest are forgotten and the floor rises to
--- the newest of them.
+-- unknown (NX leaves the floor of an existing set alone, and the ID is
+-- new: it was not found above). Past keep + keepslack IDs the oldest
+-- are forgotten, down to keep, and the floor rises to the newest of them:
+-- trimming in bulk spares most writes its three calls.
 if batch ~= '' then
-	if redis.call('EXISTS', applied) == 0 then redis.call('ZADD', applied, current, '') end
-	redis.call('ZADD', applied, rev, batch)
+	redis.call('ZADD', applied, 'NX', current, '', rev, batch)
 	local n = redis.call('ZCARD', applied)
-	if n > keep + 1 then
+	if n > keep + keepslack + 1 then
 		local old = redis.call('ZRANGE', applied, 0, n - keep - 1, 'WITHSCORES')
-		local floor = 0
+		local floor, gone = 0, {}
 		for j = 1, #old, 2 do
 			if old[j] ~= '' then
-				redis.call('ZREM', applied, old[j])
+				gone[#gone + 1] = old[j]
 				floor = math.max(floor, tonumber(old[j + 1]))
 			end
 		end
+		redis.call('ZREM', applied, unpack(gone))
 		redis.call('ZADD', applied, floor, '')
 	end
 	local exp = idttl
@@ -238,36 +252,49 @@ return rev
 
 // putCheckpointScript replaces a checkpoint.
 //
-//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash
+//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash,
+//	KEYS[4] checkpoint headers
 //	ARGV[1] name, ARGV[2] created (unix ns), ARGV[3] created (unix ms),
 //	ARGV[4] revision, ARGV[5] schema JSON ("": none), ARGV[6] TTL in ms,
 //	ARGV[7] checkpoint key prefix, ARGV[8] the feed channel, ARGV[9] the
-//	namespace, then (field, value) pairs.
+//	namespace, ARGV[10] the checkpoint's header, then (field, value) pairs.
 var putCheckpointScript = goredis.NewScript(touchLua + publishLua + `
-local cp, index, state = KEYS[1], KEYS[2], KEYS[3]
+local cp, index, state, headers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 redis.call('DEL', cp)
 redis.call('HSET', cp, '_name', ARGV[1], '_created', ARGV[2], '_rev', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', cp, '_schema', ARGV[5]) end
 -- HSET in slices: unpack of very many values would overflow Lua's stack.
 local n = #ARGV
-for i = 10, n, 300 do
+for i = 11, n, 300 do
 	redis.call('HSET', cp, unpack(ARGV, i, math.min(i + 299, n)))
 end
 redis.call('ZADD', index, ARGV[3], ARGV[1])
-touch(ARGV[6], state, index, ARGV[7])
+redis.call('HSET', headers, ARGV[1], ARGV[10])
+touch(ARGV[6], state, index, headers, ARGV[7])
 publish(ARGV[8], {ns = ARGV[9], rev = tonumber(ARGV[4]), cp = ARGV[1], op = 'created'})
 return 1
 `)
 
 // deleteCheckpointScript removes a checkpoint; it returns 0 if there was none.
 //
-//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash;
-//	ARGV[1] name, ARGV[2] the feed channel, ARGV[3] the namespace
+//	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash,
+//	KEYS[4] checkpoint headers; ARGV[1] name, ARGV[2] the feed channel,
+//	ARGV[3] the namespace
 var deleteCheckpointScript = goredis.NewScript(publishLua + `
+redis.call('HDEL', KEYS[4], ARGV[1])
 local gone = redis.call('DEL', KEYS[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
 if gone > 0 then
 	local rev = tonumber(redis.call('HGET', KEYS[3], '_rev') or '0')
 	publish(ARGV[2], {ns = ARGV[3], rev = rev, cp = ARGV[1], op = 'deleted'})
 end
 return gone
+`)
+
+// listCheckpointsScript reads what a listing needs in one call: the
+// checkpoint index with its scores and the header hash, as two arrays of
+// alternating names and values. It writes nothing.
+//
+//	KEYS[1] checkpoint index, KEYS[2] checkpoint headers
+var listCheckpointsScript = goredis.NewScript(`
+return {redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[2])}
 `)

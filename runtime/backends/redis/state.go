@@ -234,7 +234,7 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	if err := b.index(ctx, ns, labels); err != nil {
 		return 0, err
 	}
-	res, err := applyScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns), b.appliedKey(ns)}, args...).Slice()
+	res, err := applyScript.Run(ctx, b.client, []string{b.stateKey(ns), b.indexKey(ns), b.appliedKey(ns), b.headersKey(ns)}, args...).Slice()
 	if err != nil {
 		return 0, classify(err)
 	}

@@ -199,11 +199,21 @@ func (s *Store) DeleteCheckpoint(ctx context.Context, ns, name string) error {
 }
 
 // Prune removes the checkpoints r does not keep and returns them, oldest
-// first. With dryRun it only returns them. A checkpoint that cannot be read
-// is never removed, nor counted by KeepLast (its age is unknown): Prune
-// removes the others as r says and returns them together with an error
-// wrapping ErrCorrupt that names the unreadable ones it kept.
-func (s *Store) Prune(ctx context.Context, ns string, r Retention, dryRun bool) ([]CheckpointInfo, error) {
+// first. A checkpoint that cannot be read is never removed, nor counted by
+// KeepLast (its age is unknown): Prune removes the others as r says and
+// returns them together with an error wrapping ErrCorrupt that names the
+// unreadable ones it kept.
+func (s *Store) Prune(ctx context.Context, ns string, r Retention) ([]CheckpointInfo, error) {
+	return s.prune(ctx, ns, r, true)
+}
+
+// Prunable returns the checkpoints Prune would remove, removing nothing
+// (a dry run).
+func (s *Store) Prunable(ctx context.Context, ns string, r Retention) ([]CheckpointInfo, error) {
+	return s.prune(ctx, ns, r, false)
+}
+
+func (s *Store) prune(ctx context.Context, ns string, r Retention, remove bool) ([]CheckpointInfo, error) {
 	list, err := s.Checkpoints(ctx, ns)
 	if err != nil {
 		return nil, err
@@ -217,22 +227,19 @@ func (s *Store) Prune(ctx context.Context, ns string, r Retention, dryRun bool) 
 		}
 		readable = append(readable, cp)
 	}
-	kept := func(removed []CheckpointInfo, err error) ([]CheckpointInfo, error) {
-		if err == nil && len(unreadable) > 0 {
-			err = s.wrap("prune", ns, "", fmt.Errorf("%w: kept the checkpoints that cannot be read: %s", ErrCorrupt, strings.Join(unreadable, ", ")))
-		}
-		return removed, err
-	}
 	doomed := r.Doomed(readable, time.Now())
-	if dryRun {
-		return kept(doomed, nil)
-	}
 	for i, cp := range doomed {
+		if !remove {
+			break
+		}
 		if err := s.DeleteCheckpoint(ctx, ns, cp.Name); err != nil {
 			return doomed[:i], err
 		}
 	}
-	return kept(doomed, nil)
+	if len(unreadable) > 0 {
+		return doomed, s.wrap("prune", ns, "", fmt.Errorf("%w: kept the checkpoints that cannot be read: %s", ErrCorrupt, strings.Join(unreadable, ", ")))
+	}
+	return doomed, nil
 }
 
 // retain removes the checkpoints r does not keep, never keep itself: the

@@ -176,7 +176,7 @@ func Copy(ctx context.Context, src, dst *Store, ns string, o CopyOptions) (CopyR
 		}
 		same := have != nil && hashValues(have.Schema, have.Values) == hashValues(snap.Schema, snap.Values)
 		if have != nil && !same && !o.Overwrite {
-			return res, dst.wrap("copy", ns, "", fmt.Errorf("%w: the namespace exists with other state (give --overwrite to replace it)", ErrDestinationDiffers))
+			return res, dst.wrap("copy", ns, "", fmt.Errorf("%w: the namespace exists with other state", ErrDestinationDiffers))
 		}
 		if !same {
 			res.State = true
@@ -202,7 +202,7 @@ func Copy(ctx context.Context, src, dst *Store, ns string, o CopyOptions) (CopyR
 			res.Skipped++
 			continue
 		case err == nil && !o.Overwrite:
-			return res, dst.wrap("copy", ns, info.Name, fmt.Errorf("%w: checkpoint %s exists with other content (give --overwrite to replace it)", ErrDestinationDiffers, info.Name))
+			return res, dst.wrap("copy", ns, info.Name, fmt.Errorf("%w: checkpoint %s exists with other content", ErrDestinationDiffers, info.Name))
 		case err != nil && !errors.Is(err, ErrNotFound):
 			return res, err
 		}

@@ -29,10 +29,15 @@ func ttlOf(data []byte) time.Duration {
 }
 
 // GC deletes the runs idle longer than their TTL, each with Drop (state,
-// checkpoints, lease, labels at once), and returns them. With dryRun it
-// only returns them. A run written again between the check and the drop
-// is dropped all the same.
-func (s *Store) GC(ctx context.Context, dryRun bool) ([]RunInfo, error) {
+// checkpoints, lease, labels at once), and returns them. A run written
+// again between the check and the drop is dropped all the same.
+func (s *Store) GC(ctx context.Context) ([]RunInfo, error) { return s.gc(ctx, true) }
+
+// Expired returns the runs idle longer than their TTL: those GC would
+// delete, deleting nothing (a dry run).
+func (s *Store) Expired(ctx context.Context) ([]RunInfo, error) { return s.gc(ctx, false) }
+
+func (s *Store) gc(ctx context.Context, drop bool) ([]RunInfo, error) {
 	names, err := s.Namespaces(ctx)
 	if err != nil {
 		return nil, err
@@ -51,7 +56,7 @@ func (s *Store) GC(ctx context.Context, dryRun bool) ([]RunInfo, error) {
 		if !r.Expired(now) {
 			continue
 		}
-		if !dryRun {
+		if drop {
 			if err := s.Drop(ctx, ns); err != nil && !errors.Is(err, ErrNotFound) {
 				return out, err
 			}

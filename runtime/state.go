@@ -405,7 +405,7 @@ func (s *StateStore[T]) DeleteCheckpoint(ctx context.Context, name string) error
 
 // Prune removes the checkpoints r does not keep and returns them.
 func (s *StateStore[T]) Prune(ctx context.Context, r Retention) ([]CheckpointInfo, error) {
-	return s.st.Prune(ctx, s.ns, r, false)
+	return s.st.Prune(ctx, s.ns, r)
 }
 
 // SchemaInfo is what tools know of a schema without its Go type: its name,

@@ -64,7 +64,11 @@ func (c *gcCmd) Run(e *env) error {
 		open = e.withReader
 	}
 	return open(func(ctx context.Context, st *runtime.Store) error {
-		runs, err := st.GC(ctx, c.DryRun)
+		gc := st.GC
+		if c.DryRun {
+			gc = st.Expired
+		}
+		runs, err := gc(ctx)
 		if e.JSON {
 			out := struct {
 				Dropped []runJSON `json:"dropped"`

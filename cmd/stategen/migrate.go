@@ -99,6 +99,9 @@ func (c *migrateCmd) Run(e *env) error {
 			if ctx.Err() != nil {
 				return errors.New("interrupted: run the same command again to finish")
 			}
+			if errors.Is(err, runtime.ErrDestinationDiffers) {
+				return fmt.Errorf("%w (give --overwrite to replace it)", err)
+			}
 			return err
 		}
 		sum.add(res)

@@ -79,7 +79,12 @@ func (c *pruneCmd) Run(e *env) error {
 				unreadable = append(unreadable, cp)
 			}
 		}
-		removed, err := st.Prune(ctx, c.Namespace, runtime.Retention{KeepLast: c.KeepLast, MaxAge: time.Duration(c.MaxAge)}, c.DryRun)
+		r := runtime.Retention{KeepLast: c.KeepLast, MaxAge: time.Duration(c.MaxAge)}
+		prune := st.Prune
+		if c.DryRun {
+			prune = st.Prunable
+		}
+		removed, err := prune(ctx, c.Namespace, r)
 		if errors.Is(err, runtime.ErrCorrupt) && len(unreadable) > 0 {
 			err = nil // the warnings below say it
 		}

@@ -174,7 +174,7 @@ func testPrune(t *testing.T, h Harness) {
 		}
 		return out
 	}
-	dry, err := st.Prune(ctx, "ns", runtime.Retention{KeepLast: 2}, true)
+	dry, err := st.Prunable(ctx, "ns", runtime.Retention{KeepLast: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,10 +185,10 @@ func testPrune(t *testing.T, h Harness) {
 		t.Errorf("dry run removed checkpoints (-want +got):\n%s", d)
 	}
 	// Young checkpoints are kept by MaxAge even past KeepLast.
-	if gone, err := st.Prune(ctx, "ns", runtime.Retention{KeepLast: 1, MaxAge: time.Hour}, false); err != nil || len(gone) != 0 {
+	if gone, err := st.Prune(ctx, "ns", runtime.Retention{KeepLast: 1, MaxAge: time.Hour}); err != nil || len(gone) != 0 {
 		t.Errorf("prune with MaxAge 1h removed %v (err %v), want nothing", infoNames(gone), err)
 	}
-	gone, err := st.Prune(ctx, "ns", runtime.Retention{KeepLast: 2}, false)
+	gone, err := st.Prune(ctx, "ns", runtime.Retention{KeepLast: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func testPrune(t *testing.T, h Harness) {
 	if d := cmp.Diff([]string{"c4", "c5"}, list()); d != "" {
 		t.Errorf("after prune (-want +got):\n%s", d)
 	}
-	gone, err = st.Prune(ctx, "ns", runtime.Retention{MaxAge: time.Nanosecond}, false)
+	gone, err = st.Prune(ctx, "ns", runtime.Retention{MaxAge: time.Nanosecond})
 	if err != nil || len(gone) != 2 || len(list()) != 0 {
 		t.Errorf("prune by age removed %v (err %v), left %v; want all removed", infoNames(gone), err, list())
 	}
@@ -271,7 +271,11 @@ func corruptAmongGood(t testing.TB, h Harness, url string) (violations int) {
 		return out
 	}
 	for _, dry := range []bool{true, false} {
-		gone, err := st.Prune(ctx, "ns", runtime.Retention{KeepLast: 1}, dry)
+		prune := st.Prune
+		if dry {
+			prune = st.Prunable
+		}
+		gone, err := prune(ctx, "ns", runtime.Retention{KeepLast: 1})
 		if !errors.Is(err, runtime.ErrCorrupt) || !strings.Contains(fmt.Sprint(err), "c2") {
 			fail("prune (dry run %v) beside a corrupt checkpoint: %v; want an error naming c2, kept", dry, err)
 		}

@@ -489,7 +489,7 @@ func testExpiry(t *testing.T, h Harness) {
 	if page, err := plain.Runs(ctx, runtime.RunQuery{}); err != nil || len(page.Runs) != 1 || page.Runs[0].Namespace != "busy" {
 		t.Errorf("runs: %+v, %v; want only busy", page.Runs, err)
 	}
-	dry, err := plain.GC(ctx, true)
+	dry, err := plain.Expired(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +497,7 @@ func testExpiry(t *testing.T, h Harness) {
 	if len(dry) > 1 || len(dry) == 1 && dry[0].Namespace != "idle" {
 		t.Errorf("gc dry run: %+v, want idle", dry)
 	}
-	gone, err := plain.GC(ctx, false)
+	gone, err := plain.GC(ctx)
 	if err != nil || len(gone) != len(dry) {
 		t.Fatalf("gc: %+v, %v", gone, err)
 	}

@@ -61,7 +61,7 @@ func TestMigrateFromPythonRedis(t *testing.T) {
 		t.Fatalf("namespaces %v, %v", nss, err)
 	}
 	for _, ns := range nss {
-		if _, err := runtime.Copy(ctx, src, dst, ns, false, false); err != nil {
+		if _, err := runtime.Copy(ctx, src, dst, ns, runtime.CopyOptions{}); err != nil {
 			t.Fatalf("copy %s: %v", ns, err)
 		}
 		want, err := src.Digest(ctx, ns)

@@ -132,7 +132,7 @@ s2.save("issue", 42)
 	}
 	defer dst.Close()
 	for _, n := range ns {
-		if _, err := runtime.Copy(ctx, st, dst, n, false, false); err != nil {
+		if _, err := runtime.Copy(ctx, st, dst, n, runtime.CopyOptions{}); err != nil {
 			t.Fatalf("copy %s: %v", n, err)
 		}
 		want, _ := st.Digest(ctx, n)

@@ -235,6 +235,10 @@ func TestCheckpointCopySameAsPut(t *testing.T) {
 	if _, err := st.Put(ctx, "ns", "extra", json.RawMessage(`[1, "two", {"3": null}]`)); err != nil {
 		t.Fatal(err)
 	}
+	// JSON to Go, not to Redis's cjson, which refuses a lone surrogate.
+	if _, err := st.Put(ctx, "ns", "lone", json.RawMessage(`"\ud800 \\ud800"`)); err != nil {
+		t.Fatal(err)
+	}
 
 	be := openBackend(t, raw, runtime.Config{})
 	created := time.Unix(0, 1_765_000_000_123_456_789)

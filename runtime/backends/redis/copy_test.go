@@ -299,3 +299,65 @@ func TestCheckpointCopySameAsPut(t *testing.T) {
 		t.Errorf("CopyCheckpoint returned %+v", got)
 	}
 }
+
+// TestCheckpointCopyExactTimes: the script judges expiry and age to the
+// nanosecond, though Lua's numbers (doubles) are exact to 2^53 only and
+// unix nanoseconds pass 2^60: a run written at U with a TTL of d expires
+// after U+d, not at it; MaxAge keeps a checkpoint created after now minus
+// it, not at it; KeepLast orders equal creation times by name.
+func TestCheckpointCopyExactTimes(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	raw := srv.URL(t)
+	be := openBackend(t, raw, runtime.Config{})
+	c := srv.Client(t)
+	p := prefixOf(t, raw)
+	const u = 1_765_000_000_123_456_789
+	const ttl = 1_000_000_001
+	c.HSet(ctx, p+":{ttl}:state", "_rev", 2, "_created", u, "v:k", `1`, "r:k", 1, "t:k", u,
+		"v:__ttl", fmt.Sprint(ttl), "r:__ttl", 2, "t:__ttl", u-5)
+	at := func(ns int64) runtime.CheckpointInfo {
+		return runtime.CheckpointInfo{Name: fmt.Sprint("at", ns-u), Created: time.Unix(0, ns)}
+	}
+	if _, err := be.CopyCheckpoint(ctx, "ttl", at(u+ttl), runtime.Retention{}); err != nil {
+		t.Errorf("checkpoint TTL after the last write: %v, want it stored", err)
+	}
+	if _, err := be.CopyCheckpoint(ctx, "ttl", at(u+ttl+1), runtime.Retention{}); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("checkpoint 1ns later: %v, want ErrNotFound", err)
+	}
+	if names := c.ZRange(ctx, p+":{ttl}:cps", 0, -1).Val(); !slices.Equal(names, []string{fmt.Sprint("at", ttl)}) {
+		t.Errorf("checkpoints stored: %v", names)
+	}
+
+	c.HSet(ctx, p+":{age}:state", "_rev", 1, "_created", u, "v:k", `1`, "r:k", 1, "t:k", u)
+	for _, name := range []string{"b", "a", "c"} { // a and b at u, c 1ns later
+		info := runtime.CheckpointInfo{Name: name, Created: time.Unix(0, u)}
+		if name == "c" {
+			info.Created = time.Unix(0, u+1)
+		}
+		if _, err := be.CopyCheckpoint(ctx, "age", info, runtime.Retention{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Now u+d: a and b are exactly d old (gone), c younger (kept).
+	const d = 3 * time.Second
+	if _, err := be.CopyCheckpoint(ctx, "age", runtime.CheckpointInfo{Name: "new", Created: time.Unix(0, u+int64(d))}, runtime.Retention{MaxAge: d}); err != nil {
+		t.Fatal(err)
+	}
+	if names := c.ZRange(ctx, p+":{age}:cps", 0, -1).Val(); !slices.Equal(names, []string{"c", "new"}) {
+		t.Errorf("after MaxAge %v: %v, want c and new", d, names)
+	}
+	for _, name := range []string{"b", "a"} {
+		if _, err := be.CopyCheckpoint(ctx, "age", runtime.CheckpointInfo{Name: name, Created: time.Unix(0, u)}, runtime.Retention{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Oldest first: a, b (at u, by name), c, new; keep the newest 3, the
+	// one written now (b again, at u) counted as the newest.
+	if _, err := be.CopyCheckpoint(ctx, "age", runtime.CheckpointInfo{Name: "b", Created: time.Unix(0, u)}, runtime.Retention{KeepLast: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if names := c.ZRange(ctx, p+":{age}:cps", 0, -1).Val(); !slices.Equal(names, []string{"b", "c", "new"}) {
+		t.Errorf("after KeepLast 3: %v, want b, c and new", names)
+	}
+}

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"testing"
 	"time"
 
@@ -114,8 +113,8 @@ func BenchmarkCheckpointList(b *testing.B) {
 func BenchmarkCheckpoint(b *testing.B) {
 	ctx := context.Background()
 	srv := redistest.Start(b)
-	raw := srv.URL(b)
-	st, err := runtime.Open(ctx, raw)
+	prefix := srv.Prefix()
+	st, err := runtime.Open(ctx, "redis://"+srv.Addr()+"/0?prefix="+prefix)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,7 +130,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	}
 	b.Run("raw", func(b *testing.B) {
 		c := benchClient(b, srv)
-		be := &Backend{client: c, prefix: prefixOf(b, raw), ttl: "0"}
+		be := &Backend{client: c, prefix: prefix, ttl: "0"}
 		for i := 0; b.Loop(); i++ {
 			name := fmt.Sprintf("cp-%d", i%10)
 			now := time.Now()
@@ -149,14 +148,4 @@ func BenchmarkCheckpoint(b *testing.B) {
 			}
 		}
 	})
-}
-
-// prefixOf returns the key prefix a store URL names.
-func prefixOf(tb testing.TB, raw string) string {
-	tb.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return u.Query().Get("prefix")
 }

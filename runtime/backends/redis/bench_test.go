@@ -114,7 +114,8 @@ func BenchmarkCheckpoint(b *testing.B) {
 	ctx := context.Background()
 	srv := redistest.Start(b)
 	prefix := srv.Prefix()
-	st, err := runtime.Open(ctx, "redis://"+srv.Addr()+"/0?prefix="+prefix)
+	raw := "redis://" + srv.Addr() + "/0?prefix=" + prefix
+	st, err := runtime.Open(ctx, raw)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -144,6 +145,20 @@ func BenchmarkCheckpoint(b *testing.B) {
 	b.Run("stategen", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			if _, err := st.Checkpoint(ctx, "ns", fmt.Sprintf("cp-%d", i%10)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen-keep5", func(b *testing.B) {
+		// With a retention policy: the copy and the removal of the
+		// checkpoint it dooms.
+		kept, err := runtime.Open(ctx, raw, runtime.WithRetention(runtime.Retention{KeepLast: 5}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { kept.Close() })
+		for i := 0; b.Loop(); i++ {
+			if _, err := kept.Checkpoint(ctx, "ns", fmt.Sprintf("keep-%d", i)); err != nil {
 				b.Fatal(err)
 			}
 		}

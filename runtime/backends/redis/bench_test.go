@@ -2,10 +2,13 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/stategen/stategen/internal/benchstate"
 	"github.com/stategen/stategen/runtime"
 	"github.com/stategen/stategen/runtime/backends/backendtest"
 	"github.com/stategen/stategen/runtime/backends/redis/redistest"
@@ -101,4 +104,63 @@ func BenchmarkRunsByLabel(b *testing.B) {
 func BenchmarkCheckpointList(b *testing.B) {
 	srv := redistest.Start(b)
 	backendtest.BenchCheckpointList(b, srv.URL)
+}
+
+// BenchmarkCheckpoint: a checkpoint of the 12-field state (benchstate),
+// names cycling over 10: raw is the same script the backend sends, called
+// straight through go-redis with the same keys and arguments; stategen is
+// Store.Checkpoint.
+func BenchmarkCheckpoint(b *testing.B) {
+	ctx := context.Background()
+	srv := redistest.Start(b)
+	prefix := srv.Prefix()
+	raw := "redis://" + srv.Addr() + "/0?prefix=" + prefix
+	st, err := runtime.Open(ctx, raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	for _, ns := range []string{"raw", "ns"} {
+		ss, err := runtime.NewStateStore(st, ns, benchstate.Schema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ss.Save(ctx, benchstate.Sample(0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("raw", func(b *testing.B) {
+		c := benchClient(b, srv)
+		be := &Backend{client: c, prefix: prefix, ttl: "0"}
+		for i := 0; b.Loop(); i++ {
+			name := fmt.Sprintf("cp-%d", i%10)
+			now := time.Now()
+			keys := []string{be.stateKey("raw"), be.cpKey("raw", name), be.indexKey("raw"), be.headersKey("raw")}
+			if err := copyCheckpointScript.Run(ctx, c, keys, name, now.UnixNano(), now.UnixMilli(), "", be.ttl,
+				be.cpPrefix("raw"), be.feedChannel(), "raw", 0, "").Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := st.Checkpoint(ctx, "ns", fmt.Sprintf("cp-%d", i%10)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stategen-keep5", func(b *testing.B) {
+		// With a retention policy: the copy and the removal of the
+		// checkpoint it dooms.
+		kept, err := runtime.Open(ctx, raw, runtime.WithRetention(runtime.Retention{KeepLast: 5}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { kept.Close() })
+		for i := 0; b.Loop(); i++ {
+			if _, err := kept.Checkpoint(ctx, "ns", fmt.Sprintf("keep-%d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

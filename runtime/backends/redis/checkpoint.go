@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -37,14 +39,9 @@ func (b *Backend) PutCheckpoint(ctx context.Context, ns string, cp *runtime.Chec
 		}
 		meta = string(js)
 	}
-	created := strconv.FormatInt(cp.Created.UnixNano(), 10)
-	head := strconv.FormatInt(cp.Revision, 10) + ":" + created + ":" + strconv.Itoa(len(cp.Values)) + ":" + schema + "\n" + meta
-	args := make([]any, 0, 12+6*len(cp.Values))
-	args = append(args, cp.Name, created, cp.Created.UnixMilli(),
-		cp.Revision, schema, b.ttl, b.cpPrefix(ns), b.feedChannel(), ns, head)
-	if meta != "" {
-		args = append(args, fieldMeta, meta)
-	}
+	args := make([]any, 0, 11+6*len(cp.Values))
+	args = append(args, cp.Name, cp.Created.UnixNano(), cp.Created.UnixMilli(),
+		cp.Revision, schema, b.ttl, b.cpPrefix(ns), b.feedChannel(), ns, meta, len(cp.Values))
 	for k, v := range cp.Values {
 		args = append(args, "v:"+k, []byte(v.Data), "r:"+k, v.Revision, "t:"+k, updatedField(v))
 	}
@@ -229,4 +226,68 @@ func (b *Backend) DeleteCheckpoint(ctx context.Context, ns, name string) error {
 		return runtime.ErrNotFound
 	}
 	return nil
+}
+
+// CopyCheckpoint copies the namespace into checkpoint info.Name in one
+// script, its values going from hash to hash inside Redis, and removes in
+// the same script the checkpoints keep does not keep (see
+// copyCheckpointScript).
+func (b *Backend) CopyCheckpoint(ctx context.Context, ns string, info runtime.CheckpointInfo, keep runtime.Retention) (runtime.CheckpointInfo, error) {
+	if b.readOnly {
+		return info, fmt.Errorf("redis: %w", runtime.ErrReadOnly)
+	}
+	labels := ""
+	if len(info.Labels) > 0 {
+		js, err := json.Marshal(runtime.CheckpointMeta{Labels: info.Labels})
+		if err != nil {
+			return info, fmt.Errorf("redis: encode checkpoint meta: %w", err)
+		}
+		labels = string(js)
+	}
+	keys := []string{b.stateKey(ns), b.cpKey(ns, info.Name), b.indexKey(ns), b.headersKey(ns)}
+	keepLast, cutoff := retentionArgs(info.Created, keep)
+	res, err := copyCheckpointScript.Run(ctx, b.client, keys, info.Name, info.Created.UnixNano(), info.Created.UnixMilli(),
+		labels, b.ttl, b.cpPrefix(ns), b.feedChannel(), ns, keepLast, cutoff).Slice()
+	if err != nil {
+		return info, classify(err)
+	}
+	if len(res) == 1 && res[0] == "notfound" {
+		return info, runtime.ErrNotFound
+	}
+	if len(res) != 6 || res[0] != "ok" {
+		return info, fmt.Errorf("redis: unexpected reply from the checkpoint script: %v", res)
+	}
+	rev, _ := res[1].(int64)
+	n, _ := res[2].(int64)
+	schema, _ := res[3].(string)
+	meta, _ := res[4].(string)
+	info.Revision, info.Keys, info.Schema, info.CheckpointMeta = rev, int(n), runtime.SchemaRef{}, runtime.CheckpointMeta{}
+	where := "checkpoint " + info.Name
+	if schema != "" {
+		if err := json.Unmarshal([]byte(schema), &info.Schema); err != nil {
+			return info, runtime.Corrupt(where+" schema", err)
+		}
+	}
+	if meta != "" {
+		if err := json.Unmarshal([]byte(meta), &info.CheckpointMeta); err != nil {
+			return info, runtime.Corrupt(where+" meta", err)
+		}
+	}
+	return info, nil
+}
+
+// retentionArgs are keep as copyCheckpointScript takes it for a checkpoint
+// created at now: how many of the newest to keep (0: no such rule), and
+// the unix nanoseconds after which a checkpoint is younger than MaxAge
+// ("": no such rule). A MaxAge reaching back before the int64 nanoseconds
+// begin keeps every checkpoint, and so does the policy.
+func retentionArgs(now time.Time, keep runtime.Retention) (int, string) {
+	if keep.MaxAge <= 0 {
+		return max(keep.KeepLast, 0), ""
+	}
+	ns := now.UnixNano()
+	if ns < math.MinInt64+int64(keep.MaxAge) {
+		return 0, ""
+	}
+	return max(keep.KeepLast, 0), strconv.FormatInt(ns-int64(keep.MaxAge), 10)
 }

@@ -118,6 +118,18 @@
 // the writer is killed mid-call. Namespaces are listed with SCAN (on every
 // master of a cluster), never KEYS.
 //
+// A checkpoint is copied by one script too (runtime.CheckpointCopier), its
+// values going from the state hash to the checkpoint's hash inside Redis:
+// it reads the state hash, refuses a run that reads as not found (no key
+// of the user's and no schema, or idle longer than the TTL its reserved
+// key __ttl records) or that holds damaged data before writing anything,
+// writes the checkpoint's hash, index entry and header as PutCheckpoint
+// does, removes in the same step the checkpoints the Store's retention
+// policy does not keep (the new one counted as the newest), and publishes
+// the checkpoint created and each one deleted. An observer never sees the
+// new checkpoint without the removals, nor more checkpoints than the
+// policy keeps.
+//
 // Nothing gets an expiry unless the Store was opened with a TTL; with one,
 // every write sets it (PEXPIRE) on all of the namespace's keys, state and
 // checkpoints alike, so they expire together TTL after the namespace's last

@@ -623,4 +623,18 @@ func TestSentinel(t *testing.T) {
 	if ns, err := st.Namespaces(ctx); err != nil || !cmp.Equal(ns, []string{"ns"}) {
 		t.Errorf("namespaces %v (err %v), want [ns]", ns, err)
 	}
+	// A checkpoint, copied by the script on the master, retention included.
+	kept := openStore(t, raw, runtime.WithRetention(runtime.Retention{KeepLast: 1}))
+	for _, name := range []string{"a", "b"} {
+		if _, err := kept.Checkpoint(ctx, "ns", name); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if list, err := kept.Checkpoints(ctx, "ns"); err != nil || len(list) != 1 || list[0].Name != "b" || list[0].Keys != 1 {
+		t.Errorf("checkpoints via sentinel: %+v, %v; want b of 1 key", list, err)
+	}
+	if cp, err := kept.GetCheckpoint(ctx, "ns", "b"); err != nil || string(cp.Values["k"].Data) != `"via sentinel"` {
+		t.Errorf("checkpoint b via sentinel: %+v, %v", cp, err)
+	}
 }

@@ -250,6 +250,39 @@ publish(ARGV[4], {ns = ARGV[5], rev = rev, put = {ARGV[2]}})
 return rev
 `)
 
+// checkpointLua writes and removes checkpoints, the one encoding of a
+// checkpoint's keys that PutCheckpoint and CopyCheckpoint share (see Layout
+// in the package doc). writecp replaces checkpoint name, whose hash is cp,
+// with its bookkeeping (rev, created in unix ns and ms, schema and meta
+// JSON, "" if none), its index entry and its header, for a checkpoint of
+// nkeys keys; the caller then adds its values (hsetall). dropcp removes a
+// checkpoint, its index entry and its header, and returns how many of its
+// hash and index entry there were.
+const checkpointLua = `
+local function hsetall(key, fields, from)
+	-- HSET in slices: unpack of very many values would overflow Lua's stack.
+	local n = #fields
+	for i = from, n, 300 do
+		redis.call('HSET', key, unpack(fields, i, math.min(i + 299, n)))
+	end
+end
+
+local function writecp(cp, index, headers, name, created, createdms, rev, schema, meta, nkeys)
+	redis.call('DEL', cp)
+	local book = {'_name', name, '_created', created, '_rev', rev}
+	if schema ~= '' then book[#book + 1], book[#book + 2] = '_schema', schema end
+	if meta ~= '' then book[#book + 1], book[#book + 2] = '_meta', meta end
+	redis.call('HSET', cp, unpack(book))
+	redis.call('ZADD', index, createdms, name)
+	redis.call('HSET', headers, name, rev .. ':' .. created .. ':' .. nkeys .. ':' .. schema .. '\n' .. meta)
+end
+
+local function dropcp(cp, index, headers, name)
+	redis.call('HDEL', headers, name)
+	return redis.call('DEL', cp) + redis.call('ZREM', index, name)
+end
+`
+
 // putCheckpointScript replaces a checkpoint.
 //
 //	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash,
@@ -257,19 +290,12 @@ return rev
 //	ARGV[1] name, ARGV[2] created (unix ns), ARGV[3] created (unix ms),
 //	ARGV[4] revision, ARGV[5] schema JSON ("": none), ARGV[6] TTL in ms,
 //	ARGV[7] checkpoint key prefix, ARGV[8] the feed channel, ARGV[9] the
-//	namespace, ARGV[10] the checkpoint's header, then (field, value) pairs.
-var putCheckpointScript = goredis.NewScript(touchLua + publishLua + `
+//	namespace, ARGV[10] meta JSON ("": none), ARGV[11] how many keys,
+//	then (field, value) pairs.
+var putCheckpointScript = goredis.NewScript(touchLua + publishLua + checkpointLua + `
 local cp, index, state, headers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-redis.call('DEL', cp)
-redis.call('HSET', cp, '_name', ARGV[1], '_created', ARGV[2], '_rev', ARGV[4])
-if ARGV[5] ~= '' then redis.call('HSET', cp, '_schema', ARGV[5]) end
--- HSET in slices: unpack of very many values would overflow Lua's stack.
-local n = #ARGV
-for i = 11, n, 300 do
-	redis.call('HSET', cp, unpack(ARGV, i, math.min(i + 299, n)))
-end
-redis.call('ZADD', index, ARGV[3], ARGV[1])
-redis.call('HSET', headers, ARGV[1], ARGV[10])
+writecp(cp, index, headers, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[10], ARGV[11])
+hsetall(cp, ARGV, 12)
 touch(ARGV[6], state, index, headers, ARGV[7])
 publish(ARGV[8], {ns = ARGV[9], rev = tonumber(ARGV[4]), cp = ARGV[1], op = 'created'})
 return 1
@@ -280,9 +306,8 @@ return 1
 //	KEYS[1] checkpoint hash, KEYS[2] checkpoint index, KEYS[3] state hash,
 //	KEYS[4] checkpoint headers; ARGV[1] name, ARGV[2] the feed channel,
 //	ARGV[3] the namespace
-var deleteCheckpointScript = goredis.NewScript(publishLua + `
-redis.call('HDEL', KEYS[4], ARGV[1])
-local gone = redis.call('DEL', KEYS[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
+var deleteCheckpointScript = goredis.NewScript(publishLua + checkpointLua + `
+local gone = dropcp(KEYS[1], KEYS[2], KEYS[4], ARGV[1])
 if gone > 0 then
 	local rev = tonumber(redis.call('HGET', KEYS[3], '_rev') or '0')
 	publish(ARGV[2], {ns = ARGV[3], rev = rev, cp = ARGV[1], op = 'deleted'})
@@ -297,4 +322,223 @@ return gone
 //	KEYS[1] checkpoint index, KEYS[2] checkpoint headers
 var listCheckpointsScript = goredis.NewScript(`
 return {redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[2])}
+`)
+
+// exactLua does exact arithmetic on the integers in decimal strings that
+// times are stored as: Lua's numbers are doubles, exact to 2^53 only, and
+// unix nanoseconds pass 2^60. big(s) splits an integer s (optional sign,
+// digits) into {hi, lo}, s = hi * 1e9 + lo with 0 <= lo < 1e9, each part
+// exact; before, plus and millis compare, add and floor such pairs.
+const exactLua = `
+local function big(s)
+	local sign, digits = string.match(s, '^([+-]?)0*(%d*)$')
+	local lo = tonumber(string.sub(digits, -9)) or 0
+	local hi = tonumber(string.sub(digits, 1, -10)) or 0
+	if sign ~= '-' then return {hi, lo} end
+	if lo > 0 then return {-hi - 1, 1e9 - lo} end
+	return {-hi, 0}
+end
+
+local function before(a, b)
+	return a[1] < b[1] or a[1] == b[1] and a[2] < b[2]
+end
+
+local function plus(a, b)
+	local hi, lo = a[1] + b[1], a[2] + b[2]
+	if lo >= 1e9 then return {hi + 1, lo - 1e9} end
+	return {hi, lo}
+end
+
+local function millis(a)
+	return a[1] * 1000 + math.floor(a[2] / 1e6)
+end
+`
+
+// copyCheckpointScript copies the namespace into checkpoint NAME, then
+// removes the checkpoints the retention policy does not keep, the new one
+// counted as the newest (runtime.Retention.Doomed). It judges the run
+// before it writes anything: one with neither a key of the user's nor a
+// schema, or idle longer than its TTL at the checkpoint's creation (its
+// reserved key __ttl, in nanoseconds, against the newest of its keys' t:
+// fields), is not found; damage that Snapshot would refuse (a value that
+// is not JSON, a revision or time that is not a number, a schema that is
+// not JSON) is STATEGEN_CORRUPT. A checkpoint whose bookkeeping cannot be
+// read is neither removed nor counted, as Prune does.
+//
+//	KEYS[1] state hash, KEYS[2] checkpoint hash, KEYS[3] checkpoint index,
+//	KEYS[4] checkpoint headers
+//	ARGV[1] name, ARGV[2] created (unix ns), ARGV[3] created (unix ms),
+//	ARGV[4] meta JSON of the labels ("": none), ARGV[5] TTL in ms,
+//	ARGV[6] checkpoint key prefix, ARGV[7] the feed channel, ARGV[8] the
+//	namespace, ARGV[9] how many of the newest checkpoints to keep (0: no
+//	such rule), ARGV[10] unix ns after which a checkpoint is young enough
+//	to keep ("": no such rule)
+//
+// It returns {"ok", revision, keys, schema JSON, meta JSON, checkpoints
+// removed} (JSON "" if none), or {"notfound"}.
+var copyCheckpointScript = goredis.NewScript(touchLua + corruptLua + publishLua + checkpointLua + exactLua + `
+local state, cp, index, headers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local name, created, createdms, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local ttl, cpprefix, channel, ns = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local keeplast, cutoff = tonumber(ARGV[9]), ARGV[10]
+
+local function corrupt(what)
+	return redis.error_reply('STATEGEN_CORRUPT namespace ' .. ns .. ' ' .. what)
+end
+local function integer(s)
+	return s and string.match(s, '^[+-]?%d+$') ~= nil
+end
+local function null(v) return v == nil or v == cjson.null end
+local function empty(v) return null(v) or type(v) == 'table' and next(v) == nil end
+-- json reports whether s is JSON. cjson refuses an escaped lone
+-- surrogate, which Go's encoding/json (whose reading the Store's is)
+-- accepts: a refused text is tried again with every \\uXXXX escape made
+-- a plain letter's.
+local function json(s)
+	local ok, v = pcall(cjson.decode, s)
+	if ok then return true, v end
+	if not string.find(s, '\\u', 1, true) then return false end
+	local plain = string.gsub(s, '\\(.)(%x?%x?%x?%x?)', function(c, hex)
+		if c == 'u' and #hex == 4 then return '\\u0041' end
+	end)
+	ok, v = pcall(cjson.decode, plain)
+	return ok, v
+end
+-- object reports whether s is JSON that Go decodes into a struct.
+local function object(s)
+	local ok, v = json(s)
+	return ok and (type(v) == 'table' or v == cjson.null), v
+end
+
+-- The whole state hash, judged before anything is written: a script that
+-- fails half way keeps its first writes.
+local all = redis.call('HGETALL', state)
+local fields = {}
+for i = 1, #all, 2 do fields[all[i]] = all[i + 1] end
+local rev, bad = revision(fields._rev)
+if bad then return bad end
+if fields._created and not integer(fields._created) then return corrupt('creation time is not a number') end
+local schema = fields._schema or ''
+if schema ~= '' then
+	local ok, s = object(schema)
+	if not ok then return corrupt('schema is not a JSON object') end
+	if s == cjson.null or (null(s.name) or s.name == '') and (null(s.version) or s.version == 0) and empty(s.keys) and empty(s.secret) then
+		schema = '' -- the zero schema, which PutCheckpoint leaves out
+	end
+end
+
+local values, nkeys, last, restored, runttl = {}, 0, nil, nil, nil
+for i = 1, #all, 2 do
+	local f = all[i]
+	if string.sub(f, 1, 2) == 'v:' then
+		local key, v = string.sub(f, 3), all[i + 1]
+		local r, t = fields['r:' .. key], fields['t:' .. key] or '0'
+		if not json(v) then return corrupt('key ' .. key .. ': stored value is not valid JSON') end
+		if not integer(r) then return corrupt('key ' .. key .. ': revision is not a number') end
+		if not integer(t) then return corrupt('key ' .. key .. ': timestamp is not a number') end
+		local at = big(t)
+		if (at[1] ~= 0 or at[2] ~= 0) and (not last or before(last, at)) then last = at end
+		if string.sub(key, 1, 2) ~= '__' then
+			nkeys = nkeys + 1
+			local n = #values
+			values[n + 1], values[n + 2], values[n + 3], values[n + 4], values[n + 5], values[n + 6] =
+				f, v, 'r:' .. key, r, 't:' .. key, t
+		elseif key == '__restored' then
+			restored = v
+		elseif key == '__ttl' then
+			runttl = v
+		end
+	end
+end
+
+if nkeys == 0 and schema == '' then return {'notfound'} end
+-- Expired (runtime.RunInfo.Expired): __ttl holds a positive int64 as JSON
+-- (anything else is no TTL) and the last write plus it is before now.
+if runttl and last then
+	local d = string.match(runttl, '^[ \t\r\n]*(%d+)[ \t\r\n]*$')
+	if d and string.sub(d, 1, 1) ~= '0' and (#d < 19 or #d == 19 and d <= '9223372036854775807') then
+		if before(plus(last, big(d)), big(created)) then return {'notfound'} end
+	end
+end
+
+-- The run's lineage (runtime.Snapshot.RunInfo's Restored): recorded when
+-- __restored is a CheckpointRef naming a run, in its canonical JSON.
+if restored then
+	local ok, ref = object(restored)
+	if ok and type(ref) == 'table' and type(ref.namespace) == 'string' and ref.namespace ~= '' and
+		(null(ref.checkpoint) or type(ref.checkpoint) == 'string') then
+		local cpname = ref.checkpoint
+		if null(cpname) then cpname = '' end
+		local js = '"restored":{"namespace":' .. cjson.encode(ref.namespace) .. ',"checkpoint":' .. cjson.encode(cpname) .. '}}'
+		if meta == '' then meta = '{' .. js else meta = string.sub(meta, 1, -2) .. ',' .. js end
+	end
+end
+
+local r = string.format('%d', rev)
+writecp(cp, index, headers, name, created, createdms, r, schema, meta, nkeys)
+hsetall(cp, values, 1)
+
+-- Retention: the others, oldest first (by creation, then name), as a
+-- listing reads them: from the header, or from the hash for one with no
+-- header or a header older than its index entry. One that cannot be read
+-- is skipped (kept), one listed but gone too.
+local doomed = {}
+if keeplast > 0 or cutoff ~= '' then
+	local heads = {}
+	local h = redis.call('HGETALL', headers)
+	for i = 1, #h, 2 do heads[h[i]] = h[i + 1] end
+	local function readable(rv, at, sc, mt)
+		return integer(rv) and integer(at) and (not sc or sc == '' or object(sc)) and (not mt or mt == '' or object(mt))
+	end
+	local others = {}
+	local idx = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
+	for i = 1, #idx, 2 do
+		local other, score = idx[i], idx[i + 1]
+		if other ~= name then
+			local at, old = nil, true
+			local head = heads[other]
+			if head then
+				local rv, c, n, sc, mt = string.match(head, '^([^:]*):([^:]*):([^:]*):([^\n]*)\n(.*)$')
+				if rv then
+					if integer(n) and readable(rv, c, sc, mt) then
+						at = big(c)
+						old = millis(at) ~= tonumber(score)
+					else
+						old = false
+					end
+				else
+					old = false
+				end
+			end
+			if old then
+				at = nil
+				local b = redis.call('HMGET', cpprefix .. other, '_rev', '_created', '_schema', '_name', '_meta')
+				if b[1] or b[2] or b[3] or b[4] or b[5] then
+					if readable(b[1] or '0', b[2] or '0', b[3], b[5]) then at = big(b[2] or '0') end
+				end
+			end
+			if at then others[#others + 1] = {other, at} end
+		end
+	end
+	table.sort(others, function(a, b)
+		if a[2][1] ~= b[2][1] or a[2][2] ~= b[2][2] then return before(a[2], b[2]) end
+		return a[1] < b[1]
+	end)
+	local young = cutoff ~= '' and big(cutoff)
+	local n = #others + 1 -- the new one, the newest
+	for i, o in ipairs(others) do
+		local kept = keeplast > 0 and i > n - keeplast or young and before(young, o[2])
+		if not kept then
+			dropcp(cpprefix .. o[1], index, headers, o[1])
+			doomed[#doomed + 1] = o[1]
+		end
+	end
+end
+
+touch(ttl, state, index, headers, cpprefix)
+publish(channel, {ns = ns, rev = rev, cp = name, op = 'created'})
+for _, d in ipairs(doomed) do
+	publish(channel, {ns = ns, rev = rev, cp = d, op = 'deleted'})
+end
+return {'ok', rev, nkeys, schema, meta, #doomed}
 `)

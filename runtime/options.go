@@ -68,6 +68,6 @@ func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 // WithRetention applies r on every Checkpoint: the run's checkpoints r does
 // not keep are removed (never the one just written), so that no sweeper is
 // needed; in the same write where the backend copies checkpoints itself
-// (CheckpointCopier: SQLite, PostgreSQL), right after it elsewhere. Prune
+// (CheckpointCopier: SQLite, PostgreSQL, Redis), right after it elsewhere. Prune
 // still applies any policy by hand.
 func WithRetention(r Retention) Option { return func(o *options) { o.retention = r } }

@@ -228,12 +228,11 @@ func (s *Store) prune(ctx context.Context, ns string, r Retention, remove bool) 
 		readable = append(readable, cp)
 	}
 	doomed := r.Doomed(readable, time.Now())
-	for i, cp := range doomed {
-		if !remove {
-			break
-		}
-		if err := s.DeleteCheckpoint(ctx, ns, cp.Name); err != nil {
-			return doomed[:i], err
+	if remove {
+		for i, cp := range doomed {
+			if err := s.DeleteCheckpoint(ctx, ns, cp.Name); err != nil {
+				return doomed[:i], err
+			}
 		}
 	}
 	if len(unreadable) > 0 {

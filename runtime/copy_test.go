@@ -12,19 +12,26 @@ import (
 	_ "github.com/stategen/stategen/runtime/backends/jsonfile"
 )
 
+// copyStores opens a SQLite source, with opts, and a JSON destination, in
+// a temporary directory; both close when the test ends.
+func copyStores(t *testing.T, opts ...runtime.Option) (src, dst *runtime.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	var err error
+	if src, err = runtime.Open(context.Background(), "sqlite:"+filepath.Join(dir, "src.db"), opts...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	if dst, err = runtime.Open(context.Background(), "json:"+filepath.Join(dir, "dst")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dst.Close() })
+	return src, dst
+}
+
 func TestCopyBetweenBackends(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	src, err := runtime.Open(ctx, "sqlite:"+filepath.Join(dir, "src.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := runtime.Open(ctx, "json:"+filepath.Join(dir, "dst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	src, dst := copyStores(t)
 
 	v2 := runtime.SchemaRef{Name: "ADWState", Version: 2}
 	src.Apply(ctx, "run1", &runtime.Batch{Schema: &v2, Puts: []runtime.KV{{Key: "phase", Value: json.RawMessage(`"plan"`)}, {Key: "tasks", Value: json.RawMessage(`[1, {"a": "b"}]`)}}})
@@ -91,17 +98,7 @@ func TestCopyBetweenBackends(t *testing.T) {
 // next copy; the digests cover all of it.
 func TestCopyCarriesRun(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	src, err := runtime.Open(ctx, "sqlite:"+filepath.Join(dir, "src.db"), runtime.WithTTL(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := runtime.Open(ctx, "json:"+filepath.Join(dir, "dst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	src, dst := copyStores(t, runtime.WithTTL(time.Hour))
 
 	if _, err := src.Put(ctx, "run1", "phase", json.RawMessage(`"plan"`)); err != nil {
 		t.Fatal(err)

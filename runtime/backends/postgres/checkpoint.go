@@ -117,10 +117,7 @@ func (b *Backend) CopyCheckpoint(ctx context.Context, ns string, info runtime.Ch
 	}
 	where := "checkpoint " + info.Name
 	info.Keys = int(keys)
-	if info.Schema, err = schemaRef(where, sName, sVersion, sInfo); err != nil {
-		return info, err
-	}
-	info.CheckpointMeta, err = checkpointMeta(where, sInfo)
+	info.Schema, info.CheckpointMeta, err = checkpointHead(where, sName, sVersion, sInfo)
 	return info, err
 }
 
@@ -150,10 +147,7 @@ func (b *Backend) GetCheckpoint(ctx context.Context, ns, name string) (*runtime.
 		if cp == nil {
 			cp = &runtime.Checkpoint{Values: map[string]runtime.Value{}}
 			cp.Name, cp.Created, cp.Revision, cp.Keys = name, time.Unix(0, created), cpRevision, int(keys)
-			cp.Schema, decodeErr = schemaRef(where, sName, sVersion, sInfo)
-			if decodeErr == nil {
-				cp.CheckpointMeta, decodeErr = checkpointMeta(where, sInfo)
-			}
+			cp.Schema, cp.CheckpointMeta, decodeErr = checkpointHead(where, sName, sVersion, sInfo)
 			if cpData != nil {
 				valueErrors = decodeCheckpointData(where, cpData, cp.Values)
 			}
@@ -206,11 +200,7 @@ func (b *Backend) Checkpoints(ctx context.Context, ns string) ([]runtime.Checkpo
 		_, err = pgx.ForEachRow(rows, []any{&name, &created, &rev, &sName, &sVersion, &sInfo, &keys}, func() error {
 			n++
 			afterCreated, afterName = created, name
-			schema, err := schemaRef("checkpoint "+name, sName, sVersion, sInfo)
-			var meta runtime.CheckpointMeta
-			if err == nil {
-				meta, err = checkpointMeta("checkpoint "+name, sInfo)
-			}
+			schema, meta, err := checkpointHead("checkpoint "+name, sName, sVersion, sInfo)
 			if err != nil {
 				// Listed, not hidden: the others are still worth seeing.
 				out = append(out, runtime.CheckpointInfo{Name: name, Err: err})

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/internal/schemainfo"
 )
 
 // appliedTTL is how long a namespace remembers a batch ID at least, unless
@@ -66,63 +67,41 @@ func value(where string, data []byte, rev, updated int64) (runtime.Value, error)
 	return v, nil
 }
 
-// schemaInfo is the schema_info column: what a SchemaRef holds besides its
-// name and version.
-type schemaInfo struct {
-	Keys   []string `json:"keys,omitempty"`
-	Secret []string `json:"secret,omitempty"`
-	// A checkpoint's schema_info also holds its runtime.CheckpointMeta.
-	runtime.CheckpointMeta
-}
-
-// checkpointColumns are schemaColumns of a checkpoint, whose schema_info
-// also holds its meta.
-func checkpointColumns(info runtime.CheckpointInfo) (name *string, version *int32, infoCol *string, err error) {
-	name, version, infoCol, err = schemaColumns(info.Schema)
-	if err != nil || info.CheckpointMeta.IsZero() {
-		return name, version, infoCol, err
-	}
-	js, err := json.Marshal(schemaInfo{Keys: info.Schema.Keys, Secret: info.Schema.Secret, CheckpointMeta: info.CheckpointMeta})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	s := string(js)
-	return name, version, &s, nil
-}
-
-// checkpointMeta is the meta in a checkpoint's schema_info.
-func checkpointMeta(where string, info *string) (runtime.CheckpointMeta, error) {
-	if info == nil {
-		return runtime.CheckpointMeta{}, nil
-	}
-	var si schemaInfo
-	if err := json.Unmarshal([]byte(*info), &si); err != nil {
-		return runtime.CheckpointMeta{}, runtime.Corrupt(where+" schema", err)
-	}
-	return si.CheckpointMeta, nil
-}
-
 // schemaColumns are ref's schema_name, schema_version and schema_info
-// columns; all NULL for the zero SchemaRef.
+// columns (package schemainfo); all NULL for the zero SchemaRef.
 func schemaColumns(ref runtime.SchemaRef) (name *string, version *int32, info *string, err error) {
 	if ref.IsZero() {
 		return nil, nil, nil, nil
 	}
-	v := int32(ref.Version)
-	if len(ref.Keys) > 0 || len(ref.Secret) > 0 {
-		js, err := json.Marshal(schemaInfo{Keys: ref.Keys, Secret: ref.Secret})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		s := string(js)
-		info = &s
+	return checkpointColumns(runtime.CheckpointInfo{Schema: ref})
+}
+
+// checkpointColumns are schemaColumns of a checkpoint, whose schema_info
+// also holds its meta.
+func checkpointColumns(cp runtime.CheckpointInfo) (name *string, version *int32, info *string, err error) {
+	col, ok, err := schemainfo.EncodeCheckpoint(cp.Schema, cp.CheckpointMeta)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return &ref.Name, &v, info, nil
+	if ok {
+		info = &col
+	}
+	if !cp.Schema.IsZero() {
+		v := int32(cp.Schema.Version)
+		name, version = &cp.Schema.Name, &v
+	}
+	return name, version, info, nil
 }
 
 // schemaRef is the SchemaRef of stored schema columns.
 func schemaRef(where string, name *string, version *int32, info *string) (runtime.SchemaRef, error) {
-	var ref runtime.SchemaRef
+	ref, _, err := checkpointHead(where, name, version, info)
+	return ref, err
+}
+
+// checkpointHead is schemaRef of a checkpoint's columns, with the meta its
+// schema_info holds.
+func checkpointHead(where string, name *string, version *int32, info *string) (ref runtime.SchemaRef, meta runtime.CheckpointMeta, err error) {
 	if name != nil {
 		ref.Name = *name
 	}
@@ -130,13 +109,9 @@ func schemaRef(where string, name *string, version *int32, info *string) (runtim
 		ref.Version = int(*version)
 	}
 	if info != nil {
-		var si schemaInfo
-		if err := json.Unmarshal([]byte(*info), &si); err != nil {
-			return ref, runtime.Corrupt(where+" schema", err)
-		}
-		ref.Keys, ref.Secret = si.Keys, si.Secret
+		meta, err = schemainfo.Decode(where, *info, &ref)
 	}
-	return ref, nil
+	return ref, meta, err
 }
 
 // Snapshot reads the namespace in one statement, hence as of one revision.

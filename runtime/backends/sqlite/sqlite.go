@@ -45,13 +45,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/stategen/stategen/runtime"
+	"github.com/stategen/stategen/runtime/backends/internal/schemainfo"
 )
 
 func init() { runtime.Register("sqlite", open) }
@@ -548,39 +548,23 @@ func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Va
 	return v, ref, nil
 }
 
-// schemaInfo is the info column: what a SchemaRef holds besides its name
-// and version.
-type schemaInfo struct {
-	Keys   []string `json:"keys,omitempty"`
-	Secret []string `json:"secret,omitempty"`
-	// A checkpoint's schema_info also holds its runtime.CheckpointMeta.
-	runtime.CheckpointMeta
+// encodeInfo is ref's info column (package schemainfo), nil (NULL) when
+// it has none.
+func encodeInfo(ref runtime.SchemaRef) (any, error) {
+	return nullable(schemainfo.Encode(ref))
 }
 
 // encodeCheckpointInfo is a checkpoint's schema_info column: its schema's
 // info and its meta, nil (NULL) when it has neither.
 func encodeCheckpointInfo(info runtime.CheckpointInfo) (any, error) {
-	ref := info.Schema
-	if len(ref.Keys) == 0 && len(ref.Secret) == 0 && info.CheckpointMeta.IsZero() {
-		return nil, nil
-	}
-	js, err := json.Marshal(schemaInfo{Keys: ref.Keys, Secret: ref.Secret, CheckpointMeta: info.CheckpointMeta})
-	if err != nil {
-		return nil, err
-	}
-	return string(js), nil
+	return nullable(schemainfo.EncodeCheckpoint(info.Schema, info.CheckpointMeta))
 }
 
-// encodeInfo is ref's info column, nil (NULL) when it has none.
-func encodeInfo(ref runtime.SchemaRef) (any, error) {
-	if len(ref.Keys) == 0 && len(ref.Secret) == 0 {
-		return nil, nil
-	}
-	js, err := json.Marshal(schemaInfo{Keys: ref.Keys, Secret: ref.Secret})
-	if err != nil {
+func nullable(col string, ok bool, err error) (any, error) {
+	if err != nil || !ok {
 		return nil, err
 	}
-	return string(js), nil
+	return col, nil
 }
 
 // decodeInfo fills ref's keys from an info column.
@@ -589,37 +573,13 @@ func decodeInfo(where string, ref *runtime.SchemaRef, info sql.NullString) error
 	return err
 }
 
-// decodeMeta is decodeInfo that also returns a checkpoint's meta. Decoded
-// infos are kept (a store holds few schemas, and every whole-struct load
-// reads one), so the slices and maps of infos read from the same column
-// are shared: nothing changes them.
+// decodeMeta is decodeInfo that also returns a checkpoint's meta.
 func decodeMeta(where string, ref *runtime.SchemaRef, info sql.NullString) (runtime.CheckpointMeta, error) {
 	if !info.Valid {
 		return runtime.CheckpointMeta{}, nil
 	}
-	if c, ok := infos.Load(info.String); ok {
-		si := c.(schemaInfo)
-		ref.Keys, ref.Secret = si.Keys, si.Secret
-		return si.CheckpointMeta, nil
-	}
-	var si schemaInfo
-	if err := json.Unmarshal([]byte(info.String), &si); err != nil {
-		return runtime.CheckpointMeta{}, runtime.Corrupt(where+" schema", err)
-	}
-	if infoCount.Add(1) <= maxInfos {
-		infos.Store(info.String, si)
-	}
-	ref.Keys, ref.Secret = si.Keys, si.Secret
-	return si.CheckpointMeta, nil
+	return schemainfo.Decode(where, info.String, ref)
 }
-
-// infos are the info columns decoded so far, at most maxInfos of them.
-var (
-	infos     sync.Map // info column → schemaInfo
-	infoCount atomic.Int64
-)
-
-const maxInfos = 1024
 
 // infoColumn selects column, or NULL from a database that predates it.
 func (b *Backend) infoColumn(column string) string {

@@ -9,7 +9,7 @@ import (
 	"github.com/stategen/stategen/runtime"
 )
 
-// maxRowsPerUpsert bounds the rows of one upsert statement (five
+// maxRowsPerUpsert bounds the rows of one upsert statement (two
 // parameters each, far below SQLite's 32766), and preparedRows the row
 // counts whose statements are kept prepared: whole-struct saves put one
 // row per field.
@@ -25,15 +25,15 @@ const (
 // preparedRows rows, and of maxRowsPerUpsert, stay prepared.
 func (b *Backend) upsertMany(ctx context.Context, tx *sql.Tx, ns string, puts []runtime.KV, rev, now int64) error {
 	total := len(puts) + 1 // the marker last
-	args := make([]any, 0, 5*min(total, maxRowsPerUpsert))
+	args := make([]any, 0, 3+2*min(total, maxRowsPerUpsert))
 	for start := 0; start < total; start += maxRowsPerUpsert {
 		n := min(total-start, maxRowsPerUpsert)
-		args = args[:0]
+		args = append(args[:0], ns, rev, now)
 		for i := start; i < start+n; i++ {
 			if i < len(puts) {
-				args = append(args, ns, puts[i].Key, string(puts[i].Value), rev, now)
+				args = append(args, puts[i].Key, string(puts[i].Value))
 			} else {
-				args = append(args, ns, "", nil, rev, now)
+				args = append(args, "", nil)
 			}
 		}
 		var err error
@@ -49,20 +49,21 @@ func (b *Backend) upsertMany(ctx context.Context, tx *sql.Tx, ns string, puts []
 	return nil
 }
 
-// upsertSQL is the upsert of n rows, each bound as five anonymous
-// parameters (namespace, key, value, revision, time): numbered ones
-// (?NNN) cost the driver a scan of the statement's parameter names per
-// bind, quadratic in the row count.
+// upsertSQL is the upsert of n rows at one revision and time: the
+// namespace, revision and time are bound once (?1, ?2, ?3), then each row
+// as two parameters (key, value). Every parameter bound costs the driver a
+// call into SQLite and, for text, a copy into C memory.
 func upsertSQL(n int) string {
 	var q strings.Builder
-	q.WriteString("INSERT INTO entries (ns, key, value, revision, updated) VALUES ")
+	q.WriteString("INSERT INTO entries (ns, key, value, revision, updated) SELECT ?1, column1, column2, ?2, ?3 FROM (VALUES ")
 	for i := range n {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?, ?, ?, ?, ?)")
+		q.WriteString("(?, ?)")
 	}
-	q.WriteString(" ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated")
+	// WHERE true: without it SQLite would read ON CONFLICT as a join's.
+	q.WriteString(") WHERE true ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, revision = excluded.revision, updated = excluded.updated")
 	return q.String()
 }
 

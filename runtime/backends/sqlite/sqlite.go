@@ -425,8 +425,8 @@ func (b *Backend) prepare(ctx context.Context) error {
 	}
 	b.get = prep(b.read, sqlGet)
 	b.getSchema = prep(b.read, sqlGetSchema)
-	b.snapshot = prep(b.read, `SELECT key, value, revision, updated, NULL FROM entries WHERE ns = ?1
-		UNION ALL SELECT NULL, name, version, 0, `+b.infoColumn("info")+` FROM schemas WHERE ns = ?1 AND `+hasSchema)
+	b.snapshot = prep(b.read, `SELECT key, value, revision, updated FROM entries WHERE ns = ?1
+		UNION ALL SELECT NULL, name, version, `+b.infoColumn("info")+` FROM schemas WHERE ns = ?1 AND `+hasSchema)
 	if !b.readOnly {
 		b.put = prep(b.write, sqlPut)
 		b.create = prep(b.write, sqlCreate)
@@ -626,7 +626,10 @@ const walHeaderSize = 48
 // Snapshot reads a namespace in one prepared statement (a statement reads
 // one snapshot of the database): every row of the namespace, tombstones and
 // the marker included since the largest revision among them is the
-// namespace's, then its schema's row, told apart by a NULL key.
+// namespace's, then its schema's row, told apart by a NULL key, whose
+// fourth column is the schema's info where an entry's is its time. (One
+// column fewer than each holding its own: the driver pays for every
+// column of every row.)
 func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, error) {
 	rows, err := b.snapshot.QueryContext(ctx, ns)
 	if err != nil {
@@ -635,20 +638,32 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 	defer rows.Close()
 	snap := &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}
 	for rows.Next() {
-		var key, info sql.NullString
+		var key sql.NullString
 		var data []byte
-		var rev, updated int64
-		if err := rows.Scan(&key, &data, &rev, &updated, &info); err != nil {
+		var rev int64
+		var fourth any
+		if err := rows.Scan(&key, &data, &rev, &fourth); err != nil {
 			return nil, runtime.Corrupt("namespace "+ns, err)
 		}
-		switch {
-		case !key.Valid: // the schema's row
+		if !key.Valid { // the schema's row
 			snap.Schema.Name, snap.Schema.Version = string(data), int(rev)
+			var info sql.NullString
+			switch i := fourth.(type) {
+			case string:
+				info = sql.NullString{String: i, Valid: true}
+			case []byte:
+				info = sql.NullString{String: string(i), Valid: true}
+			}
 			if err := decodeInfo("namespace "+ns, &snap.Schema, info); err != nil {
 				return nil, err
 			}
 			continue
-		case rev > snap.Revision:
+		}
+		updated, ok := fourth.(int64)
+		if !ok {
+			return nil, runtime.Corrupt("namespace "+ns+" key "+key.String, fmt.Errorf("time of the wrong type (%T)", fourth))
+		}
+		if rev > snap.Revision {
 			snap.Revision = rev
 		}
 		if data == nil || key.String == "" {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/stategen/stategen/runtime"
@@ -120,5 +121,33 @@ func TestCheckpointDamagedValue(t *testing.T) {
 	}
 	if _, err := st.Restore(ctx, "ns", "cp"); !errors.Is(err, runtime.ErrCorrupt) {
 		t.Errorf("restoring the damaged checkpoint: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestSnapshotRows: a whole read returns the schema's info from the row
+// that shares its columns with the entries, and an entry whose time is
+// not a number is damage, not a zero time.
+func TestSnapshotRows(t *testing.T) {
+	ctx := context.Background()
+	u := newURL(t)
+	st, err := runtime.Open(ctx, u, runtime.WithoutCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ref := runtime.SchemaRef{Name: "s", Version: 3, Keys: []string{"k", "pw"}, Secret: []string{"pw"}}
+	if _, err := st.Apply(ctx, "ns", &runtime.Batch{Puts: []runtime.KV{{Key: "k", Value: json.RawMessage(`1`)}}, Schema: &ref}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := st.Snapshot(ctx, "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(snap.Schema, ref) || string(snap.Values["k"].Data) != "1" || snap.Values["k"].Updated.IsZero() {
+		t.Fatalf("snapshot = %+v, want schema %+v and k = 1 with its time", snap, ref)
+	}
+	damage(t, u, "entries", "updated", `ns = ? AND key = ?`, "ns", "k")
+	if _, err := st.Snapshot(ctx, "ns"); !errors.Is(err, runtime.ErrCorrupt) {
+		t.Fatalf("snapshot with a damaged time: %v, want ErrCorrupt", err)
 	}
 }

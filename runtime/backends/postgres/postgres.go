@@ -124,7 +124,10 @@
 // remembered), and runtime.ErrUnknownOutcome otherwise. Each namespace
 // keeps the IDs of its last 512 revisions; the writes that record IDs also
 // forget, a few at a time, those older than 10 minutes, raising ids_from
-// past what they forget. Far longer than any retry waits, and bounded.
+// past what they forget. Far longer than any retry waits, and bounded. A
+// write looks for IDs to forget from ids_from up, never among the rows it
+// forgot before, which stay in the index until a vacuum: were it to start
+// from the lowest, every write would read all of them.
 //
 // # Errors
 //

@@ -152,8 +152,9 @@ func newStatements(schema string, layout int) statements {
 				FROM cur
 			), forgot AS (
 				DELETE FROM $applied AS a WHERE $3 <> '' AND a.ns = $1 AND (SELECT ok FROM verdict)
-					AND (a.revision <= (SELECT revision FROM cur) + 1 - ` + strconv.Itoa(appliedKeep) + `
-						OR a.at < $17 AND a.revision IN (SELECT revision FROM $applied WHERE ns = $1 ORDER BY revision LIMIT ` + strconv.Itoa(forgetEach) + `))
+					AND a.revision IN (SELECT o.revision FROM $applied AS o WHERE o.ns = $1 AND o.revision > COALESCE((SELECT ids_from FROM cur), 0)
+						ORDER BY o.revision LIMIT ` + strconv.Itoa(forgetEach) + `)
+					AND (a.revision <= (SELECT revision FROM cur) + 1 - ` + strconv.Itoa(appliedKeep) + ` OR a.at < $17)
 				RETURNING a.revision
 			), bump AS (
 				UPDATE $namespaces AS n SET revision = n.revision + 1,

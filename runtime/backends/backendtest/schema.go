@@ -113,6 +113,17 @@ func testIfSchema(t *testing.T, h Harness) {
 	if !errors.Is(err, runtime.ErrConflict) {
 		t.Errorf("right key revision, wrong schema: %v, want ErrConflict", err)
 	}
+	// A batch that records one schema, conditioned on another: the
+	// condition is judged on what is recorded, even when that is the
+	// schema the batch writes.
+	v3 := runtime.SchemaRef{Name: "S", Version: 3, Keys: []string{"a"}}
+	if err := write("three", &v3, `1`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Apply(ctx, "three", &runtime.Batch{IfSchema: &v2, Schema: &v3, Puts: []runtime.KV{{Key: "a", Value: json.RawMessage(`2`)}}})
+	if !errors.Is(err, runtime.ErrConflict) {
+		t.Errorf("write of %v conditioned on %v to %v state: %v, want ErrConflict", v3, v2, v3, err)
+	}
 }
 
 // kindsState is version 2 of a two-field state: version 1 stored the

@@ -64,7 +64,8 @@ end
 //	ARGV[10] the feed channel, ARGV[11] the namespace, ARGV[12] the
 //	checkpoint the batch restores ("": none), then a count and that many (key, revision) conditions (key "": the namespace;
 //	a key of a NUL byte and a name: the recorded schema must be none or that
-//	name at that version),
+//	name at that version; byte 1 instead of the NUL: the same, and ARGV[5]
+//	records that name at that version),
 //	a count and that many keys to delete, a count and that many (key, value) puts.
 //
 // It returns {"ok", revision}; when condition number i fails,
@@ -96,7 +97,8 @@ local nconds = tonumber(ARGV[i]); i = i + 1
 local conds, newest = i, 0
 for c = 0, nconds - 1 do
 	local want = tonumber(ARGV[conds + 2 * c + 1])
-	if string.byte(ARGV[conds + 2 * c], 1) ~= 0 and want > newest then newest = want end
+	local tag = string.byte(ARGV[conds + 2 * c], 1) -- nil for the namespace
+	if (tag == nil or tag > 1) and want > newest then newest = want end
 end
 i = i + 2 * nconds
 
@@ -117,11 +119,14 @@ end
 
 for c = 1, nconds do
 	local key, want = ARGV[conds + 2 * c - 2], tonumber(ARGV[conds + 2 * c - 1])
-	if string.byte(key, 1) == 0 then
+	local tag = string.byte(key, 1)
+	if tag == 0 or tag == 1 then
 		-- The schema: none recorded, or this name at this version. (A lost
 		-- attempt of this batch would have recorded this very one, so a
-		-- failure is never its own doing.)
-		if oldschema then
+		-- failure is never its own doing.) Tag 1 says the batch records
+		-- that very schema too: a record equal to the one it writes holds
+		-- it, without decoding.
+		if oldschema and not (tag == 1 and oldschema == schema) then
 			local s = cjson.decode(oldschema)
 			if s.name ~= string.sub(key, 2) or s.version ~= want then return {'conflict', c, s.version or -1} end
 		end

@@ -210,7 +210,10 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	args = append(args, strconv.FormatInt(time.Now().UnixNano(), 10), b.ttl, b.cpPrefix(ns), flag(batch.Replace), schema,
 		batch.ID, flag(batch.Retry), appliedKeep, appliedTTL.Milliseconds(), b.feedChannel(), ns, batch.Restore)
 	// The schema condition travels as one more condition, on a "key" that
-	// starts with a NUL byte (no key does) followed by the schema's name.
+	// starts with a NUL byte (no key starts with a control character)
+	// followed by the schema's name; with byte 1 instead when the batch
+	// records that same schema, which spares the script decoding the
+	// recorded one when it is the one written (every generated write).
 	conds := len(batch.Conds)
 	if batch.IfSchema != nil {
 		conds++
@@ -220,7 +223,11 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 		args = append(args, c.Key, c.Revision)
 	}
 	if s := batch.IfSchema; s != nil {
-		args = append(args, "\x00"+s.Name, s.Version)
+		tag := "\x00"
+		if w := batch.Schema; w != nil && w.Name == s.Name && w.Version == s.Version {
+			tag = "\x01"
+		}
+		args = append(args, tag+s.Name, s.Version)
 	}
 	args = append(args, len(batch.Deletes))
 	for _, k := range batch.Deletes {

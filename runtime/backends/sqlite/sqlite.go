@@ -425,8 +425,7 @@ func (b *Backend) prepare(ctx context.Context) error {
 	}
 	b.get = prep(b.read, sqlGet)
 	b.getSchema = prep(b.read, sqlGetSchema)
-	b.snapshot = prep(b.read, `SELECT key, value, revision, updated FROM entries WHERE ns = ?1
-		UNION ALL SELECT NULL, name, version, `+b.infoColumn("info")+` FROM schemas WHERE ns = ?1 AND `+hasSchema)
+	b.snapshot = prep(b.read, sqlSnapshot(b.infoColumn("info")))
 	if !b.readOnly {
 		b.put = prep(b.write, sqlPut)
 		b.create = prep(b.write, sqlCreate)
@@ -622,66 +621,6 @@ func (b *Backend) Stamp(ctx context.Context, ns string) (runtime.Stamp, error) {
 // bigEndCksum, szPage, mxFrame at 16, nPage at 20, aFrameCksum at 24,
 // aSalt at 32, aCksum at 40, in the machine's byte order.
 const walHeaderSize = 48
-
-// Snapshot reads a namespace in one prepared statement (a statement reads
-// one snapshot of the database): every row of the namespace, tombstones and
-// the marker included since the largest revision among them is the
-// namespace's, then its schema's row, told apart by a NULL key, whose
-// fourth column is the schema's info where an entry's is its time. (One
-// column fewer than each holding its own: the driver pays for every
-// column of every row.)
-func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, error) {
-	rows, err := b.snapshot.QueryContext(ctx, ns)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	snap := &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}
-	for rows.Next() {
-		var key sql.NullString
-		var data []byte
-		var rev int64
-		var fourth any
-		if err := rows.Scan(&key, &data, &rev, &fourth); err != nil {
-			return nil, runtime.Corrupt("namespace "+ns, err)
-		}
-		if !key.Valid { // the schema's row
-			snap.Schema.Name, snap.Schema.Version = string(data), int(rev)
-			var info sql.NullString
-			switch i := fourth.(type) {
-			case string:
-				info = sql.NullString{String: i, Valid: true}
-			case []byte:
-				info = sql.NullString{String: string(i), Valid: true}
-			}
-			if err := decodeInfo("namespace "+ns, &snap.Schema, info); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		updated, ok := fourth.(int64)
-		if !ok {
-			return nil, runtime.Corrupt("namespace "+ns+" key "+key.String, fmt.Errorf("time of the wrong type (%T)", fourth))
-		}
-		if rev > snap.Revision {
-			snap.Revision = rev
-		}
-		if data == nil || key.String == "" {
-			continue // a tombstone, or the marker
-		}
-		if err := checkJSON("key "+key.String, data); err != nil {
-			return nil, err
-		}
-		snap.Values[key.String] = runtime.Value{Data: data, Revision: rev, Updated: time.Unix(0, updated)}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err)
-	}
-	if len(snap.Values) == 0 && snap.Schema.IsZero() {
-		return nil, runtime.ErrNotFound
-	}
-	return snap, nil
-}
 
 func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map[string]runtime.Value, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)

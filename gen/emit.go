@@ -404,9 +404,10 @@ func (e *emitter) fieldCodec(fl field, typ *jen.Statement) jen.Code {
 	return c
 }
 
-// codecCode picks a field's codec: the hand-written scalar codecs (no
+// codecCode picks a field's codec: the hand-written codecs (no
 // reflection) for types whose underlying type is a scalar and that do not
-// marshal themselves, encoding/json on the concrete type otherwise.
+// marshal themselves, and for slices of such strings; encoding/json on the
+// concrete type otherwise.
 func (e *emitter) codecCode(t types.Type, typ *jen.Statement) jen.Code {
 	for basic, name := range map[types.BasicKind]string{types.String: "StringCodec", types.Int: "IntCodec", types.Int64: "Int64Codec", types.Bool: "BoolCodec", types.Float64: "Float64Codec"} {
 		if types.Identical(t, types.Typ[basic]) {
@@ -431,6 +432,18 @@ func (e *emitter) codecCode(t types.Type, typ *jen.Statement) jen.Code {
 			}
 			if ctor != "" {
 				return jen.Qual(runtimePath, ctor).Types(typ.Clone()).Call()
+			}
+		}
+	}
+	// A slice (not a named one) of strings: the hand-written codec.
+	if sl, ok := t.(*types.Slice); ok {
+		elem := sl.Elem()
+		if b, ok := elem.Underlying().(*types.Basic); ok && b.Info()&types.IsString != 0 {
+			if m := marshalers(elem); m.json == none && m.text == none {
+				if types.Identical(elem, types.Typ[types.String]) {
+					return jen.Qual(runtimePath, "StringsCodec")
+				}
+				return jen.Qual(runtimePath, "StringsOf").Types(e.typeCode(elem)).Call()
 			}
 		}
 	}

@@ -167,6 +167,7 @@ func check(url string) error {
 		Matrix: [2][3]int{{1, 2, 3}, {4, 5, 6}}, ByName: map[string]allkinds.Inner{"a": inner}, ByID: map[int64]string{7: "seven"},
 		Blob: []byte{0, 1, 2}, When: time.Date(2026, 11, 23, 12, 0, 0, 5, time.UTC), Timeout: 3 * time.Second,
 		Raw: json.RawMessage(` + "`" + `{"k":[1,2]}` + "`" + `), Addr: netip.MustParseAddr("127.0.0.1"), Shout: "hello",
+		Classes: []allkinds.Class{"/a", "b\"c"}, Shouts: []allkinds.Upper{"x"},
 		Nested: map[string][]*allkinds.Inner{"n": {&inner}},
 	}
 	if err := s.Save(ctx, want); err != nil {
@@ -176,7 +177,7 @@ func check(url string) error {
 	if err != nil {
 		return err
 	}
-	want.Shout = "HELLO" // Upper stores itself upper-cased
+	want.Shout, want.Shouts[0] = "HELLO", "X" // Upper stores itself upper-cased
 	if !reflect.DeepEqual(want, got) {
 		return fmt.Errorf("round trip:\nsaved  %+v\nloaded %+v", want, got)
 	}

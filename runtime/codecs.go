@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -16,6 +17,7 @@ import (
 // read null as the zero value: Python ADW writes null for unset fields.
 var (
 	StringCodec  = StringOf[string]()
+	StringsCodec = StringsOf[string]()
 	BoolCodec    = BoolOf[bool]()
 	IntCodec     = IntOf[int]()
 	Int64Codec   = IntOf[int64]()
@@ -31,6 +33,68 @@ func StringOf[S ~string]() *Codec[S] {
 			return S(s), err
 		},
 	}
+}
+
+// StringsOf is the codec of a slice of a string type: JSON's array of
+// strings, null for a nil slice.
+func StringsOf[S ~string]() *Codec[[]S] {
+	return &Codec[[]S]{
+		Encode: func(v []S) ([]byte, error) {
+			if v == nil {
+				return []byte("null"), nil
+			}
+			b := append(make([]byte, 0, 2+len(v)*16), '[')
+			for i, s := range v {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = AppendJSONString(b, string(s))
+			}
+			return append(b, ']'), nil
+		},
+		Decode: func(b []byte) ([]S, error) {
+			if v, ok := decodePlainStrings[S](b); ok {
+				return v, nil
+			}
+			return JSONCodec[[]S]().Decode(b)
+		},
+		Clone: slices.Clone[[]S],
+	}
+}
+
+// decodePlainStrings reads an array of strings as this package and
+// encoding/json write one when none needs escaping: no space, no
+// backslash. ok is false for anything else, which encoding/json reads.
+func decodePlainStrings[S ~string](b []byte) (v []S, ok bool) {
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return nil, false
+	}
+	b = b[1 : len(b)-1]
+	v = []S{}
+	for len(b) > 0 {
+		if b[0] != '"' {
+			return nil, false
+		}
+		end := 1
+		for end < len(b) && b[end] != '"' {
+			if c := b[end]; c == '\\' || c < 0x20 {
+				return nil, false
+			}
+			end++
+		}
+		if end == len(b) || !utf8.Valid(b[1:end]) {
+			return nil, false
+		}
+		v = append(v, S(b[1:end]))
+		b = b[end+1:]
+		if len(b) > 0 {
+			if b[0] != ',' || len(b) == 1 {
+				return nil, false
+			}
+			b = b[1:]
+		}
+	}
+	return v, true
 }
 
 // BoolOf is the codec of a boolean type, named or not.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -144,4 +145,49 @@ func TestNamedAndSizedCodecsMatchEncodingJSON(t *testing.T) {
 	if _, err := UintOf[uint]().Decode([]byte("-1")); err == nil {
 		t.Error("uint decode -1: no error")
 	}
+}
+
+func TestStringsCodecMatchesEncodingJSON(t *testing.T) {
+	for _, v := range [][]string{nil, {}, {""}, {"plain"}, {"a", "b", "c"}, {`quote " and \ backslash`, "nl \n", "naïve ☃", "bad \xff", "sep \u2028", "<b>"}} {
+		got, err := StringsCodec.Encode(v)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.Encode(v)
+		if err != nil || string(got) != string(bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+			t.Errorf("encode %q = %s (%v), encoding/json says %s", v, got, err, want.Bytes())
+		}
+	}
+	for _, in := range []string{`null`, `[]`, `[""]`, `["a","b"]`, `[ "a" , "b" ]`, `["a\"b","\u00e9"]`, `["a",null]`, "[\"\xff\"]",
+		`["a",]`, `[,"a"]`, `["a""b"]`, `["a"`, `"a"`, `[1]`, `{}`, ``, `[`, `]`} {
+		var want []string
+		wantErr := json.Unmarshal([]byte(in), &want)
+		got, err := StringsCodec.Decode([]byte(in))
+		if (err != nil) != (wantErr != nil) || (wantErr == nil && (!slices.Equal(got, want) || (got == nil) != (want == nil))) {
+			t.Errorf("decode %s = %#v (%v), encoding/json says %#v (%v)", in, got, err, want, wantErr)
+		}
+	}
+	// What a caller gets from Clone is its own.
+	v := []string{"a"}
+	c := StringsCodec.Clone(v)
+	c[0] = "b"
+	if v[0] != "a" {
+		t.Error("Clone shares the slice")
+	}
+}
+
+func FuzzStringsCodec(f *testing.F) {
+	f.Add(`["a","b"]`)
+	f.Add(`[ "a\n", null ]`)
+	f.Fuzz(func(t *testing.T, in string) {
+		var want []string
+		wantErr := json.Unmarshal([]byte(in), &want)
+		got, err := StringsCodec.Decode([]byte(in))
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("decode %q: error %v, encoding/json's %v", in, err, wantErr)
+		}
+		if wantErr == nil && (!slices.Equal(got, want) || (got == nil) != (want == nil)) {
+			t.Fatalf("decode %q = %#v, encoding/json says %#v", in, got, want)
+		}
+	})
 }

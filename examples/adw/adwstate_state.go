@@ -66,7 +66,7 @@ var (
 	keyADWStateAllADWs = &runtime.Key[[]string]{
 		Name:    ADWStateKeyAllADWs,
 		Default: json.RawMessage("[]"),
-		Codec:   runtime.EmptySlice(runtime.JSONCodec[[]string]()),
+		Codec:   runtime.EmptySlice(runtime.StringsCodec),
 	}
 	keyADWStateCurrentPhase = &runtime.Key[string]{
 		Name:  ADWStateKeyCurrentPhase,
@@ -74,7 +74,7 @@ var (
 	}
 	keyADWStateCompletedPhases = &runtime.Key[[]string]{
 		Name:  ADWStateKeyCompletedPhases,
-		Codec: runtime.EmptySlice(runtime.JSONCodec[[]string]()),
+		Codec: runtime.EmptySlice(runtime.StringsCodec),
 	}
 )
 

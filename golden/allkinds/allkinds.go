@@ -75,6 +75,8 @@ type Kinds struct {
 	Raw      json.RawMessage
 	Addr     netip.Addr
 	Shout    Upper
+	Classes  []Class
+	Shouts   []Upper
 	Nested   map[string][]*Inner
 	// Python's Optional[X] = None: the zero value is stored as null.
 	OptIssue string            `state:",nullzero"`

@@ -42,6 +42,8 @@ const (
 	KindsKeyRaw      = "raw"
 	KindsKeyAddr     = "addr"
 	KindsKeyShout    = "shout"
+	KindsKeyClasses  = "classes"
+	KindsKeyShouts   = "shouts"
 	KindsKeyNested   = "nested"
 	KindsKeyOptIssue = "opt_issue"
 	KindsKeyOptPort  = "opt_port"
@@ -74,7 +76,7 @@ var (
 	keyKindsFlags = &runtime.Key[[]string]{
 		Name:    KindsKeyFlags,
 		Default: json.RawMessage("[\"a\",\"b\"]"),
-		Codec:   runtime.EmptySlice(runtime.JSONCodec[[]string]()),
+		Codec:   runtime.EmptySlice(runtime.StringsCodec),
 	}
 	keyKindsEnabled = &runtime.Key[bool]{
 		Name:  KindsKeyEnabled,
@@ -176,6 +178,14 @@ var (
 		Name:  KindsKeyShout,
 		Codec: runtime.JSONCodec[Upper](),
 	}
+	keyKindsClasses = &runtime.Key[[]Class]{
+		Name:  KindsKeyClasses,
+		Codec: runtime.EmptySlice(runtime.StringsOf[Class]()),
+	}
+	keyKindsShouts = &runtime.Key[[]Upper]{
+		Name:  KindsKeyShouts,
+		Codec: runtime.EmptySlice(runtime.JSONCodec[[]Upper]()),
+	}
 	keyKindsNested = &runtime.Key[map[string][]*Inner]{
 		Name:  KindsKeyNested,
 		Codec: runtime.EmptyMap(runtime.JSONCodec[map[string][]*Inner]()),
@@ -191,7 +201,7 @@ var (
 	}
 	keyKindsOptTags = &runtime.Key[[]string]{
 		Name:  KindsKeyOptTags,
-		Codec: runtime.NullZeroSlice(runtime.JSONCodec[[]string]()),
+		Codec: runtime.NullZeroSlice(runtime.StringsCodec),
 	}
 	keyKindsOptMeta = &runtime.Key[map[string]string]{
 		Name:  KindsKeyOptMeta,
@@ -299,6 +309,12 @@ var KindsSchema = &runtime.Schema[Kinds]{
 		runtime.FieldOf(keyKindsShout, func(v *Kinds) *Upper {
 			return &v.Shout
 		}),
+		runtime.FieldOf(keyKindsClasses, func(v *Kinds) *[]Class {
+			return &v.Classes
+		}),
+		runtime.FieldOf(keyKindsShouts, func(v *Kinds) *[]Upper {
+			return &v.Shouts
+		}),
 		runtime.FieldOf(keyKindsNested, func(v *Kinds) *map[string][]*Inner {
 			return &v.Nested
 		}),
@@ -369,6 +385,8 @@ type _Kinds_changed_since_generation_run_go_generate = struct {
 	Raw      json.RawMessage
 	Addr     netip.Addr
 	Shout    Upper
+	Classes  []Class
+	Shouts   []Upper
 	Nested   map[string][]*Inner
 	OptIssue string            `state:",nullzero"`
 	OptPort  Port              `state:",nullzero,default=8080"`
@@ -1041,6 +1059,48 @@ func (s *KindsStore) DeleteShout(ctx context.Context) error {
 // absent), retrying on conflict with other writers until ctx ends.
 func (s *KindsStore) UpdateShout(ctx context.Context, fn func(Upper) (Upper, error)) (Upper, error) {
 	return keyKindsShout.Update(ctx, s, fn)
+}
+
+// SaveClasses stores Classes.
+func (s *KindsStore) SaveClasses(ctx context.Context, v []Class) error {
+	return keyKindsClasses.Save(ctx, s, v)
+}
+
+// LoadClasses reads Classes; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadClasses(ctx context.Context) ([]Class, error) {
+	return keyKindsClasses.Load(ctx, s)
+}
+
+// DeleteClasses removes Classes; an absent key is no error.
+func (s *KindsStore) DeleteClasses(ctx context.Context) error {
+	return keyKindsClasses.Delete(ctx, s)
+}
+
+// UpdateClasses replaces Classes with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateClasses(ctx context.Context, fn func([]Class) ([]Class, error)) ([]Class, error) {
+	return keyKindsClasses.Update(ctx, s, fn)
+}
+
+// SaveShouts stores Shouts.
+func (s *KindsStore) SaveShouts(ctx context.Context, v []Upper) error {
+	return keyKindsShouts.Save(ctx, s, v)
+}
+
+// LoadShouts reads Shouts; an absent key is an error matching runtime.ErrNotFound.
+func (s *KindsStore) LoadShouts(ctx context.Context) ([]Upper, error) {
+	return keyKindsShouts.Load(ctx, s)
+}
+
+// DeleteShouts removes Shouts; an absent key is no error.
+func (s *KindsStore) DeleteShouts(ctx context.Context) error {
+	return keyKindsShouts.Delete(ctx, s)
+}
+
+// UpdateShouts replaces Shouts with fn's result (fn gets the zero value when the key is
+// absent), retrying on conflict with other writers until ctx ends.
+func (s *KindsStore) UpdateShouts(ctx context.Context, fn func([]Upper) ([]Upper, error)) ([]Upper, error) {
+	return keyKindsShouts.Update(ctx, s, fn)
 }
 
 // SaveNested stores Nested.

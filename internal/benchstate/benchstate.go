@@ -40,9 +40,9 @@ var Schema = &runtime.Schema[State]{Name: "ADWState", Version: 2, Fields: []runt
 	runtime.FieldOf(BackendPort, func(v *State) *int { return &v.BackendPort }),
 	runtime.FieldOf(key("frontend_port", runtime.IntCodec), func(v *State) *int { return &v.FrontendPort }),
 	runtime.FieldOf(key("model_set", runtime.StringCodec), func(v *State) *string { return &v.ModelSet }),
-	runtime.FieldOf(key("all_adws", runtime.JSONCodec[[]string]()), func(v *State) *[]string { return &v.AllADWs }),
+	runtime.FieldOf(key("all_adws", runtime.StringsCodec), func(v *State) *[]string { return &v.AllADWs }),
 	runtime.FieldOf(key("current_phase", runtime.StringCodec), func(v *State) *string { return &v.CurrentPhase }),
-	runtime.FieldOf(key("completed_phases", runtime.JSONCodec[[]string]()), func(v *State) *[]string { return &v.CompletedPhases }),
+	runtime.FieldOf(key("completed_phases", runtime.StringsCodec), func(v *State) *[]string { return &v.CompletedPhases }),
 }}
 
 // Sample is the i-th state of a run: every field set, the backend port

@@ -439,8 +439,8 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.nsRev = prep(b.write, sqlNSRev)
 		b.keyRev = prep(b.write, sqlKeyRev)
 		b.deleteKey = prep(b.write, sqlDeleteKey)
-		b.revSchema = prep(b.write, `SELECT (SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1),
-			(SELECT name FROM schemas WHERE ns = ?1), (SELECT version FROM schemas WHERE ns = ?1)`)
+		b.revSchema = prep(b.write, `SELECT (SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1), s.name, s.version, `+b.infoColumn("s.info")+`
+			FROM (SELECT 1) LEFT JOIN schemas AS s ON s.ns = ?1`)
 		b.cp.head = prep(b.write, sqlRunHead)
 		b.cp.row = prep(b.write, sqlCheckpointRow)
 		b.cp.clear = prep(b.write, sqlClearCheckpoint)
@@ -698,11 +698,11 @@ func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *run
 		}
 	}
 	// One read for the revision and the schema the batch may be
-	// conditioned on.
+	// conditioned on (or may record again).
 	var rev int64
-	var name sql.NullString
+	var name, info sql.NullString
 	var version sql.NullInt64
-	if err := tx.StmtContext(ctx, b.revSchema).QueryRowContext(ctx, ns).Scan(&rev, &name, &version); err != nil {
+	if err := tx.StmtContext(ctx, b.revSchema).QueryRowContext(ctx, ns).Scan(&rev, &name, &version, &info); err != nil {
 		return 0, classify(err)
 	}
 	if want := batch.IfSchema; want != nil && name.Valid {
@@ -733,12 +733,19 @@ func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *run
 			return 0, classify(err)
 		}
 	} else if s != nil {
-		info, err := encodeInfo(*s)
+		col, err := encodeInfo(*s)
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: encode schema: %w", err)
 		}
-		if _, err := tx.StmtContext(ctx, b.setSchema).ExecContext(ctx, ns, s.Name, s.Version, info); err != nil {
-			return 0, classify(err)
+		// Most writes record the schema recorded already: then nothing
+		// is written.
+		colText, _ := col.(string)
+		recorded := name.Valid && name.String == s.Name && version.Int64 == int64(s.Version) &&
+			info == sql.NullString{String: colText, Valid: col != nil}
+		if !recorded {
+			if _, err := tx.StmtContext(ctx, b.setSchema).ExecContext(ctx, ns, s.Name, s.Version, col); err != nil {
+				return 0, classify(err)
+			}
 		}
 	}
 	return rev, nil

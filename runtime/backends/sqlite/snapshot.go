@@ -21,9 +21,9 @@ import (
 //
 // The entries come packed, not a row each, because the driver pays for
 // every row and every column it returns (a call into SQLite under the
-// connection's mutex, then a conversion): packing makes a whole-struct
-// load of 12 fields about a quarter cheaper. info is the info column, or
-// NULL on a database made before it.
+// connection's mutex, then a conversion): packing makes the read of a
+// 12-field state about 30% cheaper, a whole-struct load about 15%. info is
+// the info column, or NULL on a database made before it.
 func sqlSnapshot(info string) string {
 	return `SELECT 0, group_concat(key || char(31) || revision || char(31) || updated || char(31) ||
 			coalesce(octet_length(value), -1) || char(31) || coalesce(value, ''), ''), NULL, NULL

@@ -559,6 +559,8 @@ func encodeCheckpointInfo(info runtime.CheckpointInfo) (any, error) {
 	return nullable(schemainfo.EncodeCheckpoint(info.Schema, info.CheckpointMeta))
 }
 
+// nullable is a column schemainfo encoded, as the value to bind: nil
+// (NULL) when there is none.
 func nullable(col string, ok bool, err error) (any, error) {
 	if err != nil || !ok {
 		return nil, err

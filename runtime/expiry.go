@@ -57,7 +57,17 @@ func (s *Store) gc(ctx context.Context, drop bool) ([]RunInfo, error) {
 			continue
 		}
 		if drop {
-			if err := s.Drop(ctx, ns); err != nil && !errors.Is(err, ErrNotFound) {
+			if gcFoundExpired != nil {
+				gcFoundExpired(ns)
+			}
+			// Conditioned on the revision read: a run written since is
+			// not expired any more (ErrConflict), one dropped meanwhile
+			// is gone (ErrNotFound).
+			err := s.DropIf(ctx, ns, snap.Revision)
+			switch {
+			case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+				continue
+			case err != nil:
 				return out, err
 			}
 		}
@@ -65,3 +75,7 @@ func (s *Store) gc(ctx context.Context, drop bool) ([]RunInfo, error) {
 	}
 	return out, nil
 }
+
+// gcFoundExpired, when set (by tests), runs between GC finding a run
+// expired and dropping it.
+var gcFoundExpired func(ns string)

@@ -127,6 +127,7 @@ func Run(t *testing.T, h Harness) {
 		{"FeedWholeStore", testFeedWholeStore},
 		{"FeedGap", testFeedGap},
 		{"Drop", testDrop},
+		{"DropIf", testDropIf},
 		{"DropConcurrent", testDropConcurrent},
 		{"Fork", testFork},
 		{"ForkWithoutKeys", testForkWithoutKeys},

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/stategen/stategen/runtime"
 )
 
@@ -56,6 +58,45 @@ func testDrop(t *testing.T, h Harness) {
 	put(t, st, "gone", "c", `3`)
 	if got := values(t, st, "gone"); len(got) != 1 {
 		t.Errorf("new run under a dropped name holds %v, want only c", got)
+	}
+}
+
+// testDropIf: a drop conditioned on a revision the run has left deletes
+// nothing and is ErrConflict (GC's guard against dropping a run written
+// again after it was found expired); on its current revision it drops.
+func testDropIf(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st := open(t, h.NewURL(t))
+	old := put(t, st, "run", "a", `1`)
+	if _, err := st.Checkpoint(ctx, "run", "cp"); err != nil {
+		t.Fatal(err)
+	}
+	cur := put(t, st, "run", "a", `2`)
+	before, err := st.Snapshot(ctx, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DropIf(ctx, "run", old); !errors.Is(err, runtime.ErrConflict) {
+		t.Fatalf("drop at revision %d of a run at %d: %v, want ErrConflict", old, cur, err)
+	}
+	after, err := st.Snapshot(ctx, "run")
+	if err != nil {
+		t.Fatalf("snapshot after a refused drop: %v", err)
+	}
+	if d := cmp.Diff(before, after); d != "" {
+		t.Errorf("a refused drop changed the run (-before +after):\n%s", d)
+	}
+	if list, err := st.Checkpoints(ctx, "run"); err != nil || len(list) != 1 {
+		t.Errorf("checkpoints after a refused drop: %v, %v; want cp", list, err)
+	}
+	if err := st.DropIf(ctx, "run", cur); err != nil {
+		t.Fatalf("drop at the run's revision: %v", err)
+	}
+	if _, err := st.Snapshot(ctx, "run"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("snapshot after the drop: %v, want ErrNotFound", err)
+	}
+	if err := st.DropIf(ctx, "run", cur); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("conditioned drop of a missing run: %v, want ErrNotFound", err)
 	}
 }
 

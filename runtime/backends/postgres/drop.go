@@ -17,24 +17,33 @@ var _ runtime.Dropper = (*Backend)(nil)
 // write in flight finishes before it, and one that comes after finds no
 // row and starts a new namespace once the drop commits. Its revisions
 // start over.
-func (b *Backend) Drop(ctx context.Context, ns string) error {
+// With ifRevision above 0, a namespace whose revision is another is left
+// as it is (the transaction rolls back) and the error is ErrConflict.
+func (b *Backend) Drop(ctx context.Context, ns string, ifRevision int64) error {
 	if b.readOnly {
 		return fmt.Errorf("postgres: %w", runtime.ErrReadOnly)
 	}
+	errConflict := errors.New("conflict")
+	var rev int64
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 		var live bool
-		err := tx.QueryRow(ctx, b.sql.dropLock, ns).Scan(&live)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && !live {
+		err := tx.QueryRow(ctx, b.sql.dropLock, ns).Scan(&live, &rev)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows) || err == nil && !live:
 			return runtime.ErrNotFound
-		}
-		if err != nil {
+		case err != nil:
 			return err
+		case ifRevision > 0 && rev != ifRevision:
+			return errConflict
 		}
 		_, err = tx.Exec(ctx, b.sql.drop, ns)
 		return err
 	})
-	if errors.Is(err, runtime.ErrNotFound) {
+	switch {
+	case errors.Is(err, runtime.ErrNotFound):
 		return err
+	case errors.Is(err, errConflict):
+		return fmt.Errorf("namespace: %w: expected revision %d, found %d", runtime.ErrConflict, ifRevision, rev)
 	}
 	return b.fail(err)
 }

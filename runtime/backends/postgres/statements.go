@@ -286,11 +286,11 @@ func newStatements(schema string, layout int) statements {
 
 		// Drop's statements: the namespace's row goes first, locked as
 		// every write locks it, saying whether the namespace held
-		// anything; then everything else of it.
+		// anything and at which revision; then everything else of it.
 		dropLock: t(`DELETE FROM $namespaces AS n WHERE n.ns = $1
 			RETURNING n.schema_name IS NOT NULL
 				OR EXISTS (SELECT 1 FROM $entries AS e WHERE e.ns = n.ns)
-				OR EXISTS (SELECT 1 FROM $checkpoints AS c WHERE c.ns = n.ns)`),
+				OR EXISTS (SELECT 1 FROM $checkpoints AS c WHERE c.ns = n.ns), n.revision`),
 		drop: t(`WITH e AS (DELETE FROM $entries WHERE ns = $1),
 				c AS (DELETE FROM $checkpoints WHERE ns = $1),
 				ce AS (DELETE FROM $checkpoint_entries WHERE ns = $1)

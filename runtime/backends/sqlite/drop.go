@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/stategen/stategen/runtime"
 )
@@ -9,22 +10,27 @@ import (
 var _ runtime.Dropper = (*Backend)(nil)
 
 // Drop deletes a namespace's rows from every table in one immediate
-// transaction. Its revisions start over with the next write.
-func (b *Backend) Drop(ctx context.Context, ns string) error {
+// transaction, which first checks ifRevision. Its revisions start over
+// with the next write.
+func (b *Backend) Drop(ctx context.Context, ns string, ifRevision int64) error {
 	tx, err := b.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var live int64
+	var live, rev int64
 	if err := tx.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM entries WHERE ns = ?1 AND key != '' AND value IS NOT NULL) +
 		(SELECT COUNT(*) FROM schemas WHERE ns = ?1 AND `+hasSchema+`) +
-		(SELECT COUNT(*) FROM checkpoints WHERE ns = ?1)`, ns).Scan(&live); err != nil {
+		(SELECT COUNT(*) FROM checkpoints WHERE ns = ?1),
+		(SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1)`, ns).Scan(&live, &rev); err != nil {
 		return classify(err)
 	}
-	if live == 0 {
+	switch {
+	case live == 0:
 		return runtime.ErrNotFound
+	case ifRevision > 0 && rev != ifRevision:
+		return fmt.Errorf("namespace: %w: expected revision %d, found %d", runtime.ErrConflict, ifRevision, rev)
 	}
 	for _, table := range []string{"entries", "schemas", "checkpoints", "checkpoint_entries"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE ns = ?`, ns); err != nil {

@@ -19,8 +19,10 @@ var _ runtime.Dropper = (*Backend)(nil)
 // goes, also those stategen did not write (in the ADW layout, what the
 // workflow kept beside adw_state.json). A removal cut short by a crash
 // leaves a hidden .drop-NS-* directory, which nothing reads and which can
-// be deleted by hand.
-func (b *Backend) Drop(ctx context.Context, ns string) error {
+// be deleted by hand. With ifRevision above 0, a namespace whose revision
+// (as read under the lock, a write by Python adopted) is another, or
+// cannot be read, is left as it is.
+func (b *Backend) Drop(ctx context.Context, ns string, ifRevision int64) error {
 	if err := checkNames(ns); err != nil {
 		return err
 	}
@@ -36,6 +38,14 @@ func (b *Backend) Drop(ctx context.Context, ns string) error {
 	}
 	defer unlock()
 	st, err := b.load(ctx, ns, readLocked)
+	if ifRevision > 0 {
+		switch {
+		case err != nil:
+			return err
+		case st.rev != ifRevision:
+			return fmt.Errorf("%s %q: %w: expected revision %d, found %d", b.f.Noun(), ns, runtime.ErrConflict, ifRevision, st.rev)
+		}
+	}
 	live := err != nil || st.exists()
 	if cps, err := b.dir.ReadDir(b.path(ns, b.f.CheckpointDir())); err == nil && len(cps) > 0 {
 		live = true

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // PutCheckpoint stores a checkpoint as given (name, creation time, revision,
@@ -170,6 +171,11 @@ func Copy(ctx context.Context, src, dst *Store, ns string, o CopyOptions) (CopyR
 	}
 	if snap != nil {
 		res.Keys = len(withoutReserved(snap.Values))
+		if !o.DryRun {
+			if err := dropExpired(ctx, dst, ns); err != nil {
+				return res, err
+			}
+		}
 		have, err := copyState(ctx, dst, ns)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return res, err
@@ -214,6 +220,27 @@ func Copy(ctx context.Context, src, dst *Store, ns string, o CopyOptions) (CopyR
 		}
 	}
 	return res, nil
+}
+
+// dropExpired drops run ns of s if it has expired and is not collected
+// yet: it reads as absent, and a copy writes a new run in its place (into
+// the leftovers, its write would conflict). The drop is conditioned on the
+// revision read: a run written since is alive, and the copy sees it.
+func dropExpired(ctx context.Context, s *Store, ns string) error {
+	raw, err := s.rawSnapshot(ctx, ns)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if expires := runExpiry(raw); expires.IsZero() || !time.Now().After(expires) {
+		return nil
+	}
+	if err := s.DropIf(ctx, ns, raw.Revision); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return nil
 }
 
 // copyWrite makes dst's namespace ns hold snap, in one write conditioned on

@@ -158,3 +158,36 @@ func TestCopyCarriesRun(t *testing.T) {
 		t.Errorf("digests differ after the second copy")
 	}
 }
+
+// A run at the destination that expired and was not collected yet reads
+// as absent: Copy writes the source's run in its place, without
+// --overwrite, where its leftovers made the write conflict.
+func TestCopyOntoExpiredRun(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func(url string, opts ...runtime.Option) *runtime.Store {
+		st, err := runtime.Open(ctx, url, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	src := open("sqlite:" + filepath.Join(dir, "src.db"))
+	dst := open("json:" + filepath.Join(dir, "dst"))
+	short := open("json:"+filepath.Join(dir, "dst"), runtime.WithTTL(50*time.Millisecond))
+	if _, err := short.Put(ctx, "run", "k", json.RawMessage(`"old"`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Put(ctx, "run", "k", json.RawMessage(`"new"`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := runtime.Copy(ctx, src, dst, "run", runtime.CopyOptions{}); err != nil {
+		t.Fatalf("copy onto an expired run: %v", err)
+	}
+	v, err := dst.Get(ctx, "run", "k")
+	if err != nil || string(v.Data) != `"new"` {
+		t.Fatalf("destination after the copy: %s, %v; want \"new\"", v.Data, err)
+	}
+}

@@ -38,6 +38,7 @@ func StringOf[S ~string]() *Codec[S] {
 // StringsOf is the codec of a slice of a string type: JSON's array of
 // strings, null for a nil slice.
 func StringsOf[S ~string]() *Codec[[]S] {
+	other := JSONCodec[[]S]()
 	return &Codec[[]S]{
 		Encode: func(v []S) ([]byte, error) {
 			if v == nil {
@@ -56,7 +57,7 @@ func StringsOf[S ~string]() *Codec[[]S] {
 			if v, ok := decodePlainStrings[S](b); ok {
 				return v, nil
 			}
-			return JSONCodec[[]S]().Decode(b)
+			return other.Decode(b)
 		},
 		Clone: slices.Clone[[]S],
 	}

@@ -76,7 +76,7 @@ func checkpointHash(cp *Checkpoint) string {
 func (s *Store) Digest(ctx context.Context, ns string) (Digest, error) {
 	var d Digest
 	h := sha256.New()
-	snap, err := copyState(ctx, s, ns)
+	snap, _, err := copyState(ctx, s, ns)
 	switch {
 	case err == nil:
 		d.Keys = len(withoutReserved(snap.Values))
@@ -136,14 +136,14 @@ func carried(key string) bool { return IsReserved(key) && key != LeaseKey }
 
 // copyState is the state of namespace ns that Copy compares and writes:
 // the user's keys and the reserved ones that are carried. A run that
-// expired or holds only reserved keys is ErrNotFound.
-func copyState(ctx context.Context, s *Store, ns string) (*Snapshot, error) {
-	raw, err := s.rawSnapshot(ctx, ns)
-	if err != nil {
-		return nil, err
+// expired or holds only reserved keys is ErrNotFound; raw is what is
+// stored all the same (nil if nothing).
+func copyState(ctx context.Context, s *Store, ns string) (state, raw *Snapshot, err error) {
+	if raw, err = s.rawSnapshot(ctx, ns); err != nil {
+		return nil, nil, err
 	}
 	if _, err := s.state(raw); err != nil {
-		return nil, err
+		return nil, raw, err
 	}
 	c := *raw
 	c.Values = make(map[string]Value, len(raw.Values))
@@ -152,7 +152,7 @@ func copyState(ctx context.Context, s *Store, ns string) (*Snapshot, error) {
 			c.Values[k] = v
 		}
 	}
-	return &c, nil
+	return &c, raw, nil
 }
 
 // Copy copies namespace ns from src to dst: its state, with its schema,
@@ -165,20 +165,20 @@ func copyState(ctx context.Context, s *Store, ns string) (*Snapshot, error) {
 // written before, as on every write.
 func Copy(ctx context.Context, src, dst *Store, ns string, o CopyOptions) (CopyResult, error) {
 	var res CopyResult
-	snap, err := copyState(ctx, src, ns)
+	snap, _, err := copyState(ctx, src, ns)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return res, err
 	}
 	if snap != nil {
 		res.Keys = len(withoutReserved(snap.Values))
-		if !o.DryRun {
-			if err := dropExpired(ctx, dst, ns); err != nil {
-				return res, err
-			}
-		}
-		have, err := copyState(ctx, dst, ns)
+		have, stored, err := copyState(ctx, dst, ns)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return res, err
+		}
+		if have == nil && !o.DryRun {
+			if err := dropExpired(ctx, dst, stored); err != nil {
+				return res, err
+			}
 		}
 		same := have != nil && hashValues(have.Schema, have.Values) == hashValues(snap.Schema, snap.Values)
 		if have != nil && !same && !o.Overwrite {
@@ -222,22 +222,19 @@ func Copy(ctx context.Context, src, dst *Store, ns string, o CopyOptions) (CopyR
 	return res, nil
 }
 
-// dropExpired drops run ns of s if it has expired and is not collected
-// yet: it reads as absent, and a copy writes a new run in its place (into
-// the leftovers, its write would conflict). The drop is conditioned on the
-// revision read: a run written since is alive, and the copy sees it.
-func dropExpired(ctx context.Context, s *Store, ns string) error {
-	raw, err := s.rawSnapshot(ctx, ns)
-	if errors.Is(err, ErrNotFound) {
+// dropExpired drops the run stored (nil: none) if it has expired and is
+// not collected yet: it reads as absent, and a copy writes a new run in
+// its place, which its leftovers would make conflict. The drop is
+// conditioned on the revision read, so a run written since is kept (and
+// the copy's write, conditioned on the run being absent, conflicts).
+func dropExpired(ctx context.Context, s *Store, stored *Snapshot) error {
+	if stored == nil {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if expires := runExpiry(raw); expires.IsZero() || !time.Now().After(expires) {
+	if expires := runExpiry(stored); expires.IsZero() || !time.Now().After(expires) {
 		return nil
 	}
-	if err := s.DropIf(ctx, ns, raw.Revision); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+	if err := s.DropIf(ctx, stored.Namespace, stored.Revision); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
 		return err
 	}
 	return nil

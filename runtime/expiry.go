@@ -29,8 +29,9 @@ func ttlOf(data []byte) time.Duration {
 }
 
 // GC deletes the runs idle longer than their TTL, each with Drop (state,
-// checkpoints, lease, labels at once), and returns them. A run written
-// again between the check and the drop is dropped all the same.
+// checkpoints, lease, labels at once), and returns them. Each drop is
+// conditioned on the revision GC read (DropIf): a run written again
+// between the check and the drop is kept, and not returned.
 func (s *Store) GC(ctx context.Context) ([]RunInfo, error) { return s.gc(ctx, true) }
 
 // Expired returns the runs idle longer than their TTL: those GC would
@@ -57,9 +58,6 @@ func (s *Store) gc(ctx context.Context, drop bool) ([]RunInfo, error) {
 			continue
 		}
 		if drop {
-			if gcFoundExpired != nil {
-				gcFoundExpired(ns)
-			}
 			// Conditioned on the revision read: a run written since is
 			// not expired any more (ErrConflict), one dropped meanwhile
 			// is gone (ErrNotFound).
@@ -75,7 +73,3 @@ func (s *Store) gc(ctx context.Context, drop bool) ([]RunInfo, error) {
 	}
 	return out, nil
 }
-
-// gcFoundExpired, when set (by tests), runs between GC finding a run
-// expired and dropping it.
-var gcFoundExpired func(ns string)

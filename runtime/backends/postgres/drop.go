@@ -23,10 +23,9 @@ func (b *Backend) Drop(ctx context.Context, ns string, ifRevision int64) error {
 	if b.readOnly {
 		return fmt.Errorf("postgres: %w", runtime.ErrReadOnly)
 	}
-	errConflict := errors.New("conflict")
-	var rev int64
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 		var live bool
+		var rev int64
 		err := tx.QueryRow(ctx, b.sql.dropLock, ns).Scan(&live, &rev)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows) || err == nil && !live:
@@ -34,16 +33,13 @@ func (b *Backend) Drop(ctx context.Context, ns string, ifRevision int64) error {
 		case err != nil:
 			return err
 		case ifRevision > 0 && rev != ifRevision:
-			return errConflict
+			return fmt.Errorf("namespace: %w: expected revision %d, found %d", runtime.ErrConflict, ifRevision, rev)
 		}
 		_, err = tx.Exec(ctx, b.sql.drop, ns)
 		return err
 	})
-	switch {
-	case errors.Is(err, runtime.ErrNotFound):
-		return err
-	case errors.Is(err, errConflict):
-		return fmt.Errorf("namespace: %w: expected revision %d, found %d", runtime.ErrConflict, ifRevision, rev)
+	if errors.Is(err, runtime.ErrNotFound) || errors.Is(err, runtime.ErrConflict) {
+		return err // decided here, nothing to classify
 	}
 	return b.fail(err)
 }

@@ -261,18 +261,18 @@ func (b *Backend) CopyCheckpoint(ctx context.Context, ns string, info runtime.Ch
 	n, _ := res[2].(int64)
 	schema, _ := res[3].(string)
 	meta, _ := res[4].(string)
-	info.Revision, info.Keys, info.Schema, info.CheckpointMeta = rev, int(n), runtime.SchemaRef{}, runtime.CheckpointMeta{}
-	where := "checkpoint " + info.Name
+	fields := map[string]string{}
 	if schema != "" {
-		if err := json.Unmarshal([]byte(schema), &info.Schema); err != nil {
-			return info, runtime.Corrupt(where+" schema", err)
-		}
+		fields[fieldSchema] = schema
 	}
 	if meta != "" {
-		if err := json.Unmarshal([]byte(meta), &info.CheckpointMeta); err != nil {
-			return info, runtime.Corrupt(where+" meta", err)
-		}
+		fields[fieldMeta] = meta
 	}
+	h, err := decodeHash("checkpoint "+info.Name, fields)
+	if err != nil {
+		return info, err
+	}
+	info.Revision, info.Keys, info.Schema, info.CheckpointMeta = rev, int(n), h.schema, h.meta
 	return info, nil
 }
 

@@ -446,10 +446,9 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.cp.clear = prep(b.write, sqlClearCheckpoint)
 		b.cp.copy = prep(b.write, sqlCopyCheckpoint)
 		b.cp.damage = prep(b.write, sqlCheckpointDamage)
-		// Rewritten only when it changes: most writes record the same one.
+		// Run only when the schema changes (see applyTx).
 		b.setSchema = prep(b.write, `INSERT INTO schemas (ns, name, version, info) VALUES (?1, ?2, ?3, ?4)
-			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info
-			WHERE name IS NOT excluded.name OR version IS NOT excluded.version OR info IS NOT excluded.info`)
+			ON CONFLICT (ns) DO UPDATE SET name = excluded.name, version = excluded.version, info = excluded.info`)
 	}
 	if err != nil {
 		return err

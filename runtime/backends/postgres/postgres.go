@@ -35,7 +35,10 @@
 // reads the whole store; the text columns that name things use the "C"
 // collation, so that listings sort as Go sorts strings (byte order).
 // The statements that create them are in [Schema] (stategen
-// postgres-schema prints them).
+// postgres-schema prints them). Each session turns bitmap scans off
+// (enable_bitmapscan, set once per connection): a plain index scan is the
+// plan for every such range, and the one that skips the dead versions a
+// vacuum has not removed yet instead of reading them again on every call.
 //
 //	layout              one row: version, stategen's table layout version
 //	                    (2, see LayoutVersion), so that a release can
@@ -274,7 +277,24 @@ func parseURL(u *url.URL) (*pgxpool.Config, string, error) {
 	if err != nil {
 		return nil, "", parseError(err, u)
 	}
+	pc.AfterConnect = withoutBitmapScans
 	return pc, schema, nil
+}
+
+// withoutBitmapScans turns bitmap scans off for the session. Every query
+// stategen runs reads one namespace's range of an index, where a plain
+// index scan is the right plan; but on a table without statistics (new,
+// or never analyzed) the planner may pick a bitmap scan, which reads every
+// index entry of the range, dead ones included, on every call. A
+// checkpoint taken again under its name leaves one such entry in
+// checkpoints_by_time, so listing a namespace's checkpoints that way grew
+// slower with every checkpoint until the next vacuum. A plain index scan
+// marks the dead entries it meets as such and never reads them again.
+// The setting is sent as a statement once per connection, not as a
+// startup parameter, which connection poolers such as PgBouncer refuse.
+func withoutBitmapScans(ctx context.Context, c *pgx.Conn) error {
+	_, err := c.Exec(ctx, "SET enable_bitmapscan = off")
+	return err
 }
 
 // CheckSchemaName refuses a schema name that is not letters, digits and

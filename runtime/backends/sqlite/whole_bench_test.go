@@ -2,8 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -180,7 +183,10 @@ func BenchmarkCheckpoint(b *testing.B) {
 
 // BenchmarkWide: a save of 10, 100 and 1000 keys against writing one JSON
 // document of the same keys as one row, at FULL; the cost per key should
-// grow linearly, and at 1000 keys stay within 3x of the document.
+// grow linearly, and at 1000 keys stay within 3x of the document. raw-rows
+// is the floor of a row per key: the driver upserting the same keys into
+// a table of (ns, key, value) in one transaction, in statements of up to
+// 500 rows as stategen's.
 func BenchmarkWide(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{10, 100, 1000} {
@@ -201,6 +207,40 @@ func BenchmarkWide(b *testing.B) {
 						b.Fatal(err)
 					}
 					if _, err := up.Exec("ns", "state", string(js)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("raw-rows", func(b *testing.B) {
+				db, _, _ := rawDB(b, "full")
+				chunks := slices.Collect(slices.Chunk(puts, 500))
+				stmts := map[int]*sql.Stmt{}
+				for _, c := range chunks {
+					q := "INSERT INTO kv (ns, key, value) SELECT ?1, column1, column2 FROM (VALUES " +
+						strings.TrimSuffix(strings.Repeat("(?, ?),", len(c)), ",") +
+						") WHERE true ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value"
+					stmt, err := db.Prepare(q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					stmts[len(c)] = stmt
+				}
+				for i := 0; b.Loop(); i++ {
+					puts[0].Value = []byte(fmt.Sprintf(`"%d"`, i))
+					tx, err := db.Begin()
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, c := range chunks {
+						args := []any{"ns"}
+						for _, kv := range c {
+							args = append(args, kv.Key, string(kv.Value))
+						}
+						if _, err := tx.Stmt(stmts[len(c)]).Exec(args...); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := tx.Commit(); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -287,7 +288,7 @@ func TestFirstLayout(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	db.Close()
+	defer db.Close()
 	want := runtime.SchemaRef{Name: "S", Version: 2}
 	ro := openURL(t, "sqlite:"+path, runtime.ReadOnly())
 	if s, err := ro.Schema(ctx, "ns"); err != nil || !s.Equal(want) {
@@ -303,6 +304,10 @@ func TestFirstLayout(t *testing.T) {
 	}
 	if s, _ := rw.Schema(ctx, "ns"); !s.Equal(ref) {
 		t.Fatalf("schema written after the upgrade: %+v", s)
+	}
+	var v int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != LayoutVersion {
+		t.Fatalf("layout version after the upgrade: %d, %v; want %d", v, err, LayoutVersion)
 	}
 }
 
@@ -493,5 +498,61 @@ func TestGroupCommitCancelled(t *testing.T) {
 	}
 	if _, err := b.Snapshot(ctx, "cancelled"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("the cancelled write landed: %v", err)
+	}
+}
+
+// TestLayoutVersion: a new database records the layout version, one of the
+// first layout is upgraded to it, and one of a later version (a newer
+// stategen's) is refused, read-only too, and left as it was.
+func TestLayoutVersion(t *testing.T) {
+	ctx := context.Background()
+	userVersion := func(path string) int {
+		t.Helper()
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var v int
+		if err := db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	st := openURL(t, "sqlite:"+path)
+	if _, err := st.Put(ctx, "ns", "k", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if v := userVersion(path); v != LayoutVersion {
+		t.Fatalf("a new database records layout version %d, want %d", v, LayoutVersion)
+	}
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := LayoutVersion + 1
+	if _, err := db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, newer)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range [][]runtime.Option{nil, {runtime.ReadOnly()}} {
+		st, err := runtime.Open(ctx, "sqlite:"+path, opts...)
+		if err == nil {
+			st.Close()
+			t.Fatalf("opened (options %d) a database of layout version %d", len(opts), newer)
+		}
+		if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("layout version %d, written by a newer stategen", newer)) {
+			t.Fatalf("refusal does not say why: %v", err)
+		}
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Fatalf("refusing a newer layout changed the file (%v)", err)
 	}
 }

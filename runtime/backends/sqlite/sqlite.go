@@ -30,6 +30,12 @@
 // from every table in one transaction. The info columns
 // were added after the first layout; opening a database read-write adds
 // them, read-only reads an older database without them.
+//
+// The database header's user_version records the layout's version
+// (LayoutVersion; 0 in files written before it was recorded). Opening a
+// database of a later version, written by a newer stategen whose layout
+// this one could misread or damage, fails and changes nothing, read-only
+// too; opening one of an earlier version for writing upgrades it.
 package sqlite
 
 import (
@@ -365,6 +371,9 @@ func openRead(ctx context.Context, path, dsn string) (*Backend, error) {
 		err = fmt.Errorf("no store at %s (the file holds no stategen tables): %w", path, runtime.ErrNotFound)
 	}
 	if err == nil {
+		_, err = checkLayout(ctx, b.read)
+	}
+	if err == nil {
 		err = b.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('schemas') WHERE name = 'info'`).Scan(&tables)
 		b.info = tables == 1
 	}
@@ -392,7 +401,28 @@ func cannotOpen(err error) bool {
 	return false
 }
 
+// LayoutVersion is the version of the table layout this package writes:
+// 1 was the first, 2 added the info columns.
+const LayoutVersion = 2
+
+// checkLayout reads the layout version db records, refusing a later one
+// than this package knows.
+func checkLayout(ctx context.Context, db *sql.DB) (int, error) {
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return 0, err
+	}
+	if v > LayoutVersion {
+		return v, fmt.Errorf("the database has layout version %d, written by a newer stategen; this one knows up to version %d", v, LayoutVersion)
+	}
+	return v, nil
+}
+
 func (b *Backend) init(ctx context.Context) error {
+	v, err := checkLayout(ctx, b.write)
+	if err != nil {
+		return err
+	}
 	if _, err := b.write.ExecContext(ctx, schemaSQL); err != nil {
 		return err
 	}
@@ -406,6 +436,11 @@ func (b *Backend) init(ctx context.Context) error {
 			if _, err := b.write.ExecContext(ctx, "ALTER TABLE "+table+" ADD COLUMN "+column+" TEXT"); err != nil {
 				return err
 			}
+		}
+	}
+	if v < LayoutVersion {
+		if _, err := b.write.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, LayoutVersion)); err != nil {
+			return err
 		}
 	}
 	return b.prepare(ctx)

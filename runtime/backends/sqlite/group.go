@@ -129,18 +129,18 @@ func (b *Backend) applyGroup(ctx context.Context, group []*pending) {
 	}
 	defer tx.Rollback()
 	for _, p := range group {
-		if p.err = savepoint(ctx, tx, "SAVEPOINT batch"); p.err != nil {
+		if p.err = savepoint(ctx, tx, b.sp.begin); p.err != nil {
 			fail(p.err)
 			return
 		}
 		p.rev, p.err = b.applyTx(ctx, tx, p.ns, p.batch)
 		if p.err != nil {
-			if err := savepoint(ctx, tx, "ROLLBACK TO batch"); err != nil {
+			if err := savepoint(ctx, tx, b.sp.undo); err != nil {
 				fail(err)
 				return
 			}
 		}
-		if err := savepoint(ctx, tx, "RELEASE batch"); err != nil {
+		if err := savepoint(ctx, tx, b.sp.release); err != nil {
 			fail(err)
 			return
 		}
@@ -150,7 +150,8 @@ func (b *Backend) applyGroup(ctx context.Context, group []*pending) {
 	}
 }
 
-func savepoint(ctx context.Context, tx *sql.Tx, stmt string) error {
-	_, err := tx.ExecContext(ctx, stmt)
+// savepoint runs one of the prepared savepoint statements (b.sp) in tx.
+func savepoint(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt) error {
+	_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx)
 	return classify(err)
 }

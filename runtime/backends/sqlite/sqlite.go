@@ -205,6 +205,7 @@ type Backend struct {
 	read  *sql.DB
 
 	commits committer
+	sp      struct{ begin, undo, release *sql.Stmt }           // a shared commit's SAVEPOINT, ROLLBACK TO and RELEASE
 	upserts stmtCache                                          // upsertMany's, by row count
 	cp      struct{ head, row, clear, copy, damage *sql.Stmt } // CopyCheckpoint's
 
@@ -476,6 +477,9 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.deleteKey = prep(b.write, sqlDeleteKey)
 		b.revSchema = prep(b.write, `SELECT (SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1), s.name, s.version, `+b.infoColumn("s.info")+`
 			FROM (SELECT 1) LEFT JOIN schemas AS s ON s.ns = ?1`)
+		b.sp.begin = prep(b.write, `SAVEPOINT batch`)
+		b.sp.undo = prep(b.write, `ROLLBACK TO batch`)
+		b.sp.release = prep(b.write, `RELEASE batch`)
 		b.cp.head = prep(b.write, sqlRunHead)
 		b.cp.row = prep(b.write, sqlCheckpointRow)
 		b.cp.clear = prep(b.write, sqlClearCheckpoint)

@@ -501,9 +501,10 @@ func TestGroupCommitCancelled(t *testing.T) {
 	}
 }
 
-// TestLayoutVersion: a new database records the layout version, one of the
-// first layout is upgraded to it, and one of a later version (a newer
-// stategen's) is refused, read-only too, and left as it was.
+// TestLayoutVersion: a new database records the layout version (one of
+// the first layout is upgraded to it: TestFirstLayout), and one of a later
+// version, a newer stategen's, is refused, read-only too, and left as it
+// was.
 func TestLayoutVersion(t *testing.T) {
 	ctx := context.Background()
 	userVersion := func(path string) int {

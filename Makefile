@@ -45,8 +45,10 @@ chaos:
 		status=$$?; $(GO) run ./internal/chaosreport .stategen/chaos.jsonl && exit $$status
 
 # bench: the runtime's benchmarks, each beside the raw driver call it wraps.
+# One package at a time (-p 1): on a machine of two cores, two packages'
+# benchmarks running at once would each skew the other's ratios.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=3 ./runtime/... ./golden/... ./gen/... | $(GO) run ./internal/benchratio
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=3 ./runtime/... ./golden/... ./gen/... | $(GO) run ./internal/benchratio
 
 # bench-peers: stategen against its peers, in one run on the same 12-field
 # state and workloads (bench/peers): the Python StateManager it replaces (its

@@ -50,6 +50,7 @@ var workloads = []workload{
 type system struct {
 	name, durability string
 	baseline         string // the stategen system of equal durability
+	onServer         bool   // on the PostgreSQL server
 	run              func(op string, n int) (float64, error)
 }
 
@@ -124,8 +125,14 @@ func TestPeers(t *testing.T) {
 	}
 }
 
+// measure times w on s. A system on the PostgreSQL server starts right
+// after a CHECKPOINT, so that it does not meet the server flushing what the
+// system before it wrote (see pgtest.Checkpoint).
 func measure(t *testing.T, s system, w workload, n int) float64 {
 	t.Helper()
+	if s.onServer {
+		pgtest.Checkpoint(t)
+	}
 	ns, err := s.run(w.op, n)
 	if err != nil {
 		t.Fatalf("%s, %s: %v", s.name, w.name, err)
@@ -149,7 +156,7 @@ func stategenSystems(t *testing.T) []system {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		t.Cleanup(func() { g.Close() })
-		out = append(out, system{name: c.name, durability: c.durability, run: func(op string, n int) (float64, error) {
+		out = append(out, system{name: c.name, durability: c.durability, onServer: c.name == postgres, run: func(op string, n int) (float64, error) {
 			return g.run(ctx, op, n)
 		}})
 	}
@@ -200,7 +207,7 @@ func langGraphSystems(t *testing.T, dir string) []system {
 		{name: "LangGraph SqliteSaver", durability: "no fsync per commit", baseline: sqliteNormal, run: func(op string, n int) (float64, error) {
 			return runDriver(node, script, dir, op, strconv.Itoa(n), "sqlite", file)
 		}},
-		{name: "LangGraph PostgresSaver", durability: "server, fsync per commit", baseline: postgres, run: func(op string, n int) (float64, error) {
+		{name: "LangGraph PostgresSaver", durability: "server, fsync per commit", baseline: postgres, onServer: true, run: func(op string, n int) (float64, error) {
 			return runDriver(node, script, dir, op, strconv.Itoa(n), "postgres", db.String(), schema)
 		}},
 	}

@@ -220,3 +220,23 @@ func Optional(tb testing.TB) (string, bool) {
 
 // ErrMissing is returned by helpers that find no PostgreSQL installation.
 var ErrMissing = errors.New("pgtest: no PostgreSQL installation (initdb and postgres) found")
+
+// Checkpoint has the server write every dirty buffer out now (CHECKPOINT),
+// as pgbench's documentation advises before each measured run: a benchmark
+// that starts right after one then meets no checkpoint of the server's own
+// (they come checkpoint_timeout apart) and no writes left over from the
+// run before it, so that the two sides of a comparison are timed alike. A
+// server that refuses (CHECKPOINT needs a superuser or pg_checkpoint) is
+// only logged.
+func Checkpoint(tb testing.TB) {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, database(tb).String())
+	if err == nil {
+		_, err = conn.Exec(ctx, "CHECKPOINT")
+		conn.Close(ctx)
+	}
+	if err != nil {
+		tb.Logf("no CHECKPOINT before the measurement: %v", err)
+	}
+}

@@ -267,7 +267,7 @@ func (b *Backend) runHead(ctx context.Context, tx *sql.Tx, ns string) (*runtime.
 				head.Updated = time.Unix(0, updated)
 			}
 		default:
-			if err := checkJSON("key "+key.String, data); err != nil {
+			if err := checkJSON(key.String, data); err != nil {
 				return nil, 0, err
 			}
 			head.Values[key.String] = runtime.Value{Data: data, Revision: rev, Updated: time.Unix(0, updated)}

@@ -50,6 +50,8 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 			return nil, runtime.Corrupt("namespace "+ns, err)
 		}
 		if kind == 0 {
+			// Four separators an entry (a JSON value holds none unescaped).
+			snap.Values = make(map[string]runtime.Value, bytes.Count(text, []byte{unit})/4)
 			if err := unpackEntries(ns, text, snap); err != nil {
 				return nil, err
 			}
@@ -107,7 +109,7 @@ func unpackEntries(ns string, packed []byte, snap *runtime.Snapshot) error {
 		}
 		data := packed[:n:n]
 		packed = packed[n:]
-		if err := checkJSON("key "+key, data); err != nil {
+		if err := checkJSON(key, data); err != nil {
 			return err
 		}
 		snap.Values[key] = runtime.Value{Data: data, Revision: rev, Updated: time.Unix(0, updated)}

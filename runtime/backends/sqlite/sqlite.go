@@ -537,9 +537,12 @@ func classify(err error) error {
 	return err
 }
 
-func checkJSON(where string, data []byte) error {
+// checkJSON refuses a stored value of key that is not JSON, as damage. (It
+// takes the key, not a message, so that the message is built only for a
+// damaged value: loads check every value.)
+func checkJSON(key string, data []byte) error {
 	if !json.Valid(data) {
-		return runtime.Corrupt(where, errors.New("stored value is not valid JSON"))
+		return runtime.Corrupt("key "+key, errors.New("stored value is not valid JSON"))
 	}
 	return nil
 }
@@ -556,7 +559,7 @@ func (b *Backend) Get(ctx context.Context, ns, key string) (runtime.Value, error
 	if err != nil {
 		return v, classify(err)
 	}
-	if err := checkJSON("key "+key, data); err != nil {
+	if err := checkJSON(key, data); err != nil {
 		return v, err
 	}
 	v.Data, v.Updated = data, time.Unix(0, updated)
@@ -578,7 +581,7 @@ func (b *Backend) GetWithSchema(ctx context.Context, ns, key string) (runtime.Va
 	if data == nil {
 		return v, ref, runtime.ErrNotFound
 	}
-	if err := checkJSON("key "+key, data); err != nil {
+	if err := checkJSON(key, data); err != nil {
 		return v, ref, err
 	}
 	v.Data, v.Revision, v.Updated = data, rev.Int64, time.Unix(0, updated.Int64)
@@ -678,7 +681,7 @@ func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map
 			// The row was read: only a value of the wrong type fails here.
 			return nil, runtime.Corrupt("key "+key, err)
 		}
-		if err := checkJSON("key "+key, data); err != nil {
+		if err := checkJSON(key, data); err != nil {
 			return nil, err
 		}
 		v.Data, v.Updated = data, time.Unix(0, updated)

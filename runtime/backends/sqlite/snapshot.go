@@ -40,16 +40,18 @@ func (b *Backend) Snapshot(ctx context.Context, ns string) (*runtime.Snapshot, e
 		return nil, classify(err)
 	}
 	defer rows.Close()
-	snap := &runtime.Snapshot{Namespace: ns, Values: map[string]runtime.Value{}}
+	snap := &runtime.Snapshot{Namespace: ns}
+	var (
+		kind    int64
+		text    []byte // a copy of the column's: the values unpacked keep slices of it
+		version sql.NullInt64
+		info    sql.NullString
+	)
 	for rows.Next() {
-		var kind int64
-		var text []byte
-		var version sql.NullInt64
-		var info sql.NullString
 		if err := rows.Scan(&kind, &text, &version, &info); err != nil {
 			return nil, runtime.Corrupt("namespace "+ns, err)
 		}
-		if kind == 0 {
+		if kind == 0 { // always there: an aggregate gives a row even of no entries
 			// Four separators an entry (a JSON value holds none unescaped).
 			snap.Values = make(map[string]runtime.Value, bytes.Count(text, []byte{unit})/4)
 			if err := unpackEntries(ns, text, snap); err != nil {

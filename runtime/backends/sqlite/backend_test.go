@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -449,23 +450,31 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// openWithBlocker opens a backend on a new file, and another connection to
+// the file whose transactions take its write lock.
+func openWithBlocker(t *testing.T) (*Backend, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	b, err := Open(context.Background(), path, Options{BusyTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	blocker, err := sql.Open("sqlite", FileURI(path)+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blocker.Close() })
+	return b, blocker
+}
+
 // TestGroupCommitCancelled: a writer whose context ends while it waits for
 // a commit leaves the queue having written nothing, and the writers after
 // it are not stranded.
 func TestGroupCommitCancelled(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	b, err := Open(ctx, path, Options{BusyTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	// Another connection holds the write lock: the leader waits on it.
-	blocker, err := sql.Open("sqlite", FileURI(path)+"?_pragma=busy_timeout(10000)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blocker.Close()
+	b, blocker := openWithBlocker(t)
+	// The blocker holds the write lock: the leader waits on it.
 	tx, err := blocker.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -498,6 +507,77 @@ func TestGroupCommitCancelled(t *testing.T) {
 	}
 	if _, err := b.Snapshot(ctx, "cancelled"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("the cancelled write landed: %v", err)
+	}
+}
+
+// TestGroupCommitWriteFails: a batch whose write fails part way in a
+// shared commit fails alone, having written nothing (here its delete runs,
+// then its put is refused by a trigger), and the batches that shared the
+// commit land.
+func TestGroupCommitWriteFails(t *testing.T) {
+	ctx := context.Background()
+	b, blocker := openWithBlocker(t)
+	kv := func(k, v string) runtime.KV { return runtime.KV{Key: k, Value: []byte(v)} }
+	for _, ns := range []string{"leader", "bad", "good1", "good2"} {
+		if _, err := b.Apply(ctx, ns, &runtime.Batch{Puts: []runtime.KV{kv("a", `1`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := blocker.Exec(`CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.value = '"boom"' BEGIN SELECT RAISE(ABORT, 'boom'); END`); err != nil {
+		t.Fatal(err)
+	}
+	// Another connection holds the write lock: the leader waits on it in
+	// its transaction while the others queue, and then takes them in.
+	tx, err := blocker.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := map[string]chan error{}
+	apply := func(ns string, batch *runtime.Batch) {
+		ch := make(chan error, 1)
+		results[ns] = ch
+		go func() {
+			_, err := b.Apply(ctx, ns, batch)
+			ch <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+	}
+	apply("leader", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
+	apply("good1", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
+	apply("bad", &runtime.Batch{Deletes: []string{"a"}, Puts: []runtime.KV{kv("b", `"boom"`), kv("c", `3`)}})
+	apply("good2", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
+	tx.Rollback()
+	for ns, ch := range results {
+		select {
+		case err := <-ch:
+			if (ns == "bad") != (err != nil) {
+				t.Errorf("%s: %v", ns, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: stranded", ns)
+		}
+	}
+	for ns := range results {
+		got := map[string]string{}
+		snap, err := b.Snapshot(ctx, ns)
+		switch {
+		case err == nil:
+			for k, v := range snap.Values {
+				got[k] = string(v.Data)
+			}
+		case !errors.Is(err, runtime.ErrNotFound):
+			t.Fatal(err)
+		}
+		want := map[string]string{"a": "1", "b": "2", "c": "3"}
+		if ns == "bad" {
+			want = map[string]string{"a": "1"}
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s holds %v, want %v", ns, got, want)
+		}
+	}
+	if b.commits.rewrites.Load() != 1 {
+		t.Fatalf("%d shared commits rolled back and rewritten, want 1: the writes did not share a commit", b.commits.rewrites.Load())
 	}
 }
 

@@ -2,7 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -12,13 +12,26 @@ import (
 // Group commit. SQLite has one writer at a time and, at synchronous=FULL,
 // every commit waits for its fsync: writers that each commit alone are
 // bounded by the disk's fsyncs per second, however many there are. So
-// concurrent Applies share commits: the first writer to find no commit
-// under way leads, and runs alone (a lone writer pays nothing for this);
-// writers that arrive while a commit is under way queue, and when it ends
-// the first of them leads all that queued, in one transaction and one
-// fsync. Each batch runs in a savepoint of its own, so that one failing
-// its conditions is rolled back alone and keeps its atomicity, and each
-// caller returns only after the commit that made its batch durable.
+// concurrent Applies share commits. The writer that finds no commit under
+// way leads: it begins a transaction, writes its own batch, then writes
+// into the same transaction every batch that queued meanwhile, until none
+// is waiting, and commits them all with one fsync. When it is done, the
+// first writer that queued after that leads the next commit. A lone writer
+// finds nothing queued and commits alone, at the cost of two looks at an
+// empty queue; under load, the writers a commit releases queue again
+// while the next leader writes, and join its commit.
+//
+// Each caller returns only after the commit that made its batch durable,
+// and each batch keeps its own conditions and atomicity: a batch checks
+// its conditions before it writes anything, so one that fails them fails
+// alone and the transaction goes on. A write that fails part way leaves
+// part of its batch in the transaction: then the transaction is rolled
+// back and each of its batches is written again in a transaction of its
+// own, so that only the one that fails fails.
+
+// maxShared bounds the batches one commit takes, so that under constant
+// load the leader still commits (and returns) in bounded time.
+const maxShared = 64
 
 // committer queues batches and hands out the lead.
 type committer struct {
@@ -26,9 +39,10 @@ type committer struct {
 
 	mu    sync.Mutex
 	busy  bool       // a leader is committing
-	queue []*pending // waiting for the next commit
+	queue []*pending // waiting for a leader to take them
 
-	shared atomic.Int64 // commits that carried more than one batch (for tests)
+	shared   atomic.Int64 // commits that carried more than one batch (for tests)
+	rewrites atomic.Int64 // shared commits rolled back and written batch by batch (for tests)
 }
 
 // pending is one Apply waiting in the queue.
@@ -43,48 +57,56 @@ type pending struct {
 
 // apply writes batch, alone or in a shared commit.
 func (c *committer) apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
+	p := &pending{ns: ns, batch: batch}
 	c.mu.Lock()
-	if !c.busy {
+	if c.busy {
+		p.done = make(chan struct{})
+		c.queue = append(c.queue, p)
+		c.mu.Unlock()
+		if !c.await(ctx, p) {
+			return 0, runtime.NotApplied(ctx.Err())
+		}
+		if !p.lead {
+			return p.rev, p.err
+		}
+	} else {
 		c.busy = true
 		c.mu.Unlock()
-		rev, err := c.b.applyAlone(ctx, ns, batch)
-		c.handOver()
-		return rev, err
 	}
-	p := &pending{ns: ns, batch: batch, done: make(chan struct{})}
-	c.queue = append(c.queue, p)
-	c.mu.Unlock()
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		c.mu.Lock()
-		for i, q := range c.queue {
-			if q == p && !p.lead { // not taken yet: nothing was written
-				c.queue = append(c.queue[:i], c.queue[i+1:]...)
-				c.mu.Unlock()
-				return 0, runtime.NotApplied(ctx.Err())
-			}
-		}
-		c.mu.Unlock()
-		<-p.done // taken, or made the leader, which must lead
-	}
-	if !p.lead {
-		return p.rev, p.err
-	}
-	// Lead everything that queued, this batch included: the commit is
-	// everyone's, so it runs whatever the leader's context does.
-	c.mu.Lock()
-	group := c.queue
-	c.queue = nil
-	c.mu.Unlock()
-	c.b.applyGroup(context.WithoutCancel(ctx), group)
-	for _, q := range group {
-		if q != p {
-			close(q.done)
-		}
+	for _, q := range c.b.lead(ctx, p, c.take) {
+		close(q.done)
 	}
 	c.handOver()
 	return p.rev, p.err
+}
+
+// await waits until a leader has written p or made it the next leader. It
+// returns false if ctx ended while p was still queued: p has left the
+// queue, and nothing of it was written.
+func (c *committer) await(ctx context.Context, p *pending) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	if i := slices.Index(c.queue, p); i >= 0 {
+		c.queue = slices.Delete(c.queue, i, i+1)
+		c.mu.Unlock()
+		return false
+	}
+	c.mu.Unlock()
+	<-p.done // taken into a commit, or made the leader, which must lead
+	return true
+}
+
+// take hands the leader every batch queued so far.
+func (c *committer) take() []*pending {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
 }
 
 // handOver ends a leader's turn: the first writer that queued meanwhile
@@ -97,61 +119,80 @@ func (c *committer) handOver() {
 		return
 	}
 	next := c.queue[0]
+	c.queue = slices.Delete(c.queue, 0, 1)
 	next.lead = true
 	close(next.done)
 }
 
-// applyGroup writes the batches in one transaction, each in a savepoint,
-// and sets each one's result. A batch that fails is rolled back to its
-// savepoint and the others go on; if the commit fails, every batch that
-// had succeeded fails with it (none of them was written).
-func (b *Backend) applyGroup(ctx context.Context, group []*pending) {
-	if len(group) == 1 {
-		p := group[0]
-		p.rev, p.err = b.applyAlone(ctx, p.ns, p.batch)
-		return
-	}
-	b.commits.shared.Add(1)
-	fail := func(err error) {
-		for _, p := range group {
-			if p.err == nil {
-				p.rev, p.err = 0, err
-			}
+// lead writes first's batch and, in the same transaction, the batches take
+// returns while it is open, and commits them together. It returns the
+// batches it took, each with its result set. The commit is everyone's, so
+// it runs whatever the leader's context does; ctx bounds only the leader's
+// own statements.
+func (b *Backend) lead(ctx context.Context, first *pending, take func() []*pending) []*pending {
+	group := take()
+	if len(group) == 0 {
+		if rev, ok, err := b.applyOneStatement(ctx, first.ns, first.batch); ok {
+			first.rev, first.err = rev, err
+			return nil
 		}
 	}
+	shared := context.WithoutCancel(ctx)
+	b.upserts.prepare(ctx, b.write, first.batch.Puts)
 	for _, p := range group {
-		b.upserts.prepare(ctx, b.write, p.batch.Puts)
+		b.upserts.prepare(shared, b.write, p.batch.Puts)
 	}
-	tx, err := b.write.BeginTx(ctx, nil)
+	everyone := func(set func(p *pending)) {
+		set(first)
+		for _, p := range group {
+			set(p)
+		}
+	}
+	tx, err := b.write.BeginTx(shared, nil)
 	if err != nil {
-		fail(classify(err))
-		return
+		everyone(func(p *pending) { p.err = classify(err) })
+		return group
 	}
 	defer tx.Rollback()
-	for _, p := range group {
-		if p.err = savepoint(ctx, tx, b.sp.begin); p.err != nil {
-			fail(p.err)
-			return
-		}
-		p.rev, p.err = b.applyTx(ctx, tx, p.ns, p.batch)
-		if p.err != nil {
-			if err := savepoint(ctx, tx, b.sp.undo); err != nil {
-				fail(err)
-				return
+	// whole: no write has failed part way. After the batches taken so
+	// far, those that queued while the transaction ran.
+	write := func(ctx context.Context, p *pending) (whole bool) {
+		var partial bool
+		p.rev, partial, p.err = b.applyTx(ctx, tx, p.ns, p.batch)
+		return !partial
+	}
+	whole := write(ctx, first)
+	for i := 0; whole; i++ {
+		if i == len(group) {
+			var more []*pending
+			if len(group) < maxShared {
+				more = take()
 			}
+			if len(more) == 0 {
+				break
+			}
+			group = append(group, more...)
 		}
-		if err := savepoint(ctx, tx, b.sp.release); err != nil {
-			fail(err)
-			return
+		whole = write(shared, group[i])
+	}
+	if !whole {
+		tx.Rollback()
+		b.commits.rewrites.Add(1)
+		first.rev, first.err = b.applyInTx(ctx, first.ns, first.batch)
+		for _, p := range group {
+			p.rev, p.err = b.applyInTx(shared, p.ns, p.batch)
 		}
+		return group
+	}
+	if len(group) > 0 {
+		b.commits.shared.Add(1)
 	}
 	if err := tx.Commit(); err != nil {
-		fail(classify(err))
+		everyone(func(p *pending) {
+			if p.err == nil {
+				p.rev, p.err = 0, classify(err)
+			}
+		})
 	}
-}
-
-// savepoint runs one of the prepared savepoint statements (b.sp) in tx.
-func savepoint(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt) error {
-	_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx)
-	return classify(err)
+	return group
 }

@@ -205,7 +205,6 @@ type Backend struct {
 	read  *sql.DB
 
 	commits committer
-	sp      struct{ begin, undo, release *sql.Stmt }           // a shared commit's SAVEPOINT, ROLLBACK TO and RELEASE
 	upserts stmtCache                                          // upsertMany's, by row count
 	cp      struct{ head, row, clear, copy, damage *sql.Stmt } // CopyCheckpoint's
 
@@ -477,9 +476,6 @@ func (b *Backend) prepare(ctx context.Context) error {
 		b.deleteKey = prep(b.write, sqlDeleteKey)
 		b.revSchema = prep(b.write, `SELECT (SELECT COALESCE(MAX(revision), 0) FROM entries WHERE ns = ?1), s.name, s.version, `+b.infoColumn("s.info")+`
 			FROM (SELECT 1) LEFT JOIN schemas AS s ON s.ns = ?1`)
-		b.sp.begin = prep(b.write, `SAVEPOINT batch`)
-		b.sp.undo = prep(b.write, `ROLLBACK TO batch`)
-		b.sp.release = prep(b.write, `RELEASE batch`)
 		b.cp.head = prep(b.write, sqlRunHead)
 		b.cp.row = prep(b.write, sqlCheckpointRow)
 		b.cp.clear = prep(b.write, sqlClearCheckpoint)
@@ -690,8 +686,7 @@ func readValues(ctx context.Context, tx *sql.Tx, query string, args ...any) (map
 	return values, classify(rows.Err())
 }
 
-// Apply writes a batch. Concurrent Applies share commits (see group.go);
-// a lone one runs at once, as applyAlone.
+// Apply writes a batch. Concurrent Applies share commits (see group.go).
 func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
 	if b.readOnly {
 		return 0, fmt.Errorf("sqlite: %s: %w", b.path, runtime.ErrReadOnly)
@@ -699,29 +694,35 @@ func (b *Backend) Apply(ctx context.Context, ns string, batch *runtime.Batch) (i
 	return b.commits.apply(ctx, ns, batch)
 }
 
-// applyAlone writes one batch in a transaction of its own. A batch of one
-// key with at most a condition on that key, the common case, is a single
-// statement; anything else is one immediate transaction.
-func (b *Backend) applyAlone(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
+// applyOneStatement writes a batch of one key, with at most a condition on
+// that key, the common case, in a single statement, which SQLite runs as
+// its own transaction. ok is false, with nothing written and no error, for
+// a batch that needs a transaction (applyInTx).
+func (b *Backend) applyOneStatement(ctx context.Context, ns string, batch *runtime.Batch) (rev int64, ok bool, err error) {
 	keyConds, fence, oneKey := oneKeyWrite(batch)
 	switch {
 	case oneKey && fence == nil && batch.Schema == nil && batch.IfSchema == nil:
-		return b.putOne(ctx, ns, batch.Puts[0], keyConds)
+		rev, err = b.putOne(ctx, ns, batch.Puts[0], keyConds)
+		return rev, true, err
 	case oneKey && batch.Schema != nil && batch.IfSchema != nil && batch.Schema.SameVersion(*batch.IfSchema):
 		// A generated one-key write, fenced by a lease or not: one
 		// statement when the namespace records this very schema already
-		// and the conditions hold, the general path otherwise.
-		if rev, ok, err := b.putHeld(ctx, ns, batch.Puts[0], keyConds, fence, *batch.Schema); err != nil || ok {
-			return rev, err
-		}
+		// and the conditions hold, a transaction otherwise.
+		rev, ok, err = b.putHeld(ctx, ns, batch.Puts[0], keyConds, fence, *batch.Schema)
+		return rev, ok || err != nil, err
 	}
+	return 0, false, nil
+}
+
+// applyInTx writes one batch in an immediate transaction of its own.
+func (b *Backend) applyInTx(ctx context.Context, ns string, batch *runtime.Batch) (int64, error) {
 	b.upserts.prepare(ctx, b.write, batch.Puts)
 	tx, err := b.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, classify(err)
 	}
 	defer tx.Rollback()
-	rev, err := b.applyTx(ctx, tx, ns, batch)
+	rev, _, err := b.applyTx(ctx, tx, ns, batch)
 	if err != nil {
 		return 0, err
 	}
@@ -731,67 +732,77 @@ func (b *Backend) applyAlone(ctx context.Context, ns string, batch *runtime.Batc
 	return rev, nil
 }
 
-// applyTx writes a batch within tx, or fails having written nothing of it
-// that tx would keep if it went on (the caller rolls back, to the start or
-// to a savepoint).
-func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *runtime.Batch) (int64, error) {
+// applyTx writes a batch within tx. It checks the batch's conditions before
+// it writes anything: when err is set, partial tells whether tx holds part
+// of the batch (a write failed part way: the caller must roll back) or
+// nothing of it (a condition or a read failed: tx can go on).
+func (b *Backend) applyTx(ctx context.Context, tx *sql.Tx, ns string, batch *runtime.Batch) (rev int64, partial bool, err error) {
 	for _, c := range batch.Conds {
 		if err := checkCond(ctx, tx, b, ns, c); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 	// One read for the revision and the schema the batch may be
 	// conditioned on (or may record again).
-	var rev int64
 	var name, info sql.NullString
 	var version sql.NullInt64
 	if err := tx.StmtContext(ctx, b.revSchema).QueryRowContext(ctx, ns).Scan(&rev, &name, &version, &info); err != nil {
-		return 0, classify(err)
+		return 0, false, classify(err)
 	}
 	if want := batch.IfSchema; want != nil && name.Valid {
 		if have := (runtime.SchemaRef{Name: name.String, Version: int(version.Int64)}); !have.SameVersion(*want) {
-			return 0, fmt.Errorf("schema: %w: expected %s, found %s", runtime.ErrConflict, *want, have)
+			return 0, false, fmt.Errorf("schema: %w: expected %s, found %s", runtime.ErrConflict, *want, have)
 		}
 	}
+	// The schema to record, if the namespace does not record it already
+	// (most writes record the one recorded: then nothing is written).
+	var schemaCol any
+	setSchema := false
+	if s := batch.Schema; s != nil && !s.IsZero() {
+		if schemaCol, err = encodeInfo(*s); err != nil {
+			return 0, false, fmt.Errorf("sqlite: encode schema: %w", err)
+		}
+		colText, _ := schemaCol.(string)
+		setSchema = !(name.Valid && name.String == s.Name && version.Int64 == int64(s.Version) &&
+			info == sql.NullString{String: colText, Valid: schemaCol != nil})
+	}
 	rev++
+	if err := b.writeTx(ctx, tx, ns, batch, rev, setSchema, schemaCol); err != nil {
+		return 0, true, err
+	}
+	return rev, false, nil
+}
+
+// writeTx makes applyTx's writes, at revision rev.
+func (b *Backend) writeTx(ctx context.Context, tx *sql.Tx, ns string, batch *runtime.Batch, rev int64, setSchema bool, schemaCol any) error {
 	now := time.Now().UnixNano()
 	if batch.Replace {
 		if _, err := tx.ExecContext(ctx, `UPDATE entries SET value = NULL, revision = ?, updated = ? WHERE ns = ? AND `+liveUserKey, rev, now, ns); err != nil {
-			return 0, classify(err)
+			return classify(err)
 		}
 	}
 	if len(batch.Deletes) > 0 {
 		del := tx.StmtContext(ctx, b.deleteKey)
 		for _, k := range batch.Deletes {
 			if _, err := del.ExecContext(ctx, ns, k, rev, now); err != nil {
-				return 0, classify(err)
+				return classify(err)
 			}
 		}
 	}
 	if err := b.upsertMany(ctx, tx, ns, batch.Puts, rev, now); err != nil {
-		return 0, err
+		return err
 	}
-	if s := batch.Schema; s != nil && s.IsZero() {
+	switch s := batch.Schema; {
+	case s != nil && s.IsZero():
 		if _, err := tx.ExecContext(ctx, `DELETE FROM schemas WHERE ns = ?`, ns); err != nil {
-			return 0, classify(err)
+			return classify(err)
 		}
-	} else if s != nil {
-		col, err := encodeInfo(*s)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: encode schema: %w", err)
-		}
-		// Most writes record the schema recorded already: then nothing
-		// is written.
-		colText, _ := col.(string)
-		recorded := name.Valid && name.String == s.Name && version.Int64 == int64(s.Version) &&
-			info == sql.NullString{String: colText, Valid: col != nil}
-		if !recorded {
-			if _, err := tx.StmtContext(ctx, b.setSchema).ExecContext(ctx, ns, s.Name, s.Version, col); err != nil {
-				return 0, classify(err)
-			}
+	case setSchema:
+		if _, err := tx.StmtContext(ctx, b.setSchema).ExecContext(ctx, ns, s.Name, s.Version, schemaCol); err != nil {
+			return classify(err)
 		}
 	}
-	return rev, nil
+	return nil
 }
 
 // oneKeyWrite tells whether batch writes one key with at most a condition

@@ -126,12 +126,13 @@ func TestPeers(t *testing.T) {
 }
 
 // measure times w on s. A system on the PostgreSQL server starts right
-// after a CHECKPOINT, so that it does not meet the server flushing what the
-// system before it wrote (see pgtest.Checkpoint).
+// after a VACUUM and a CHECKPOINT, so that it does not meet the dead rows
+// of what the system before it wrote, nor the server flushing it (see
+// pgtest.Settle).
 func measure(t *testing.T, s system, w workload, n int) float64 {
 	t.Helper()
 	if s.onServer {
-		pgtest.Checkpoint(t)
+		pgtest.Settle(t)
 	}
 	ns, err := s.run(w.op, n)
 	if err != nil {

@@ -21,8 +21,8 @@ import (
 // doing the same work with pgx: the same SQL, the same pool settings, one
 // call per round trip, no Store around it. make bench prints the others as
 // ratios to it. Each side of a write benchmark starts right after a
-// CHECKPOINT (pgtest.Checkpoint), so that neither meets the server
-// flushing what ran before it.
+// VACUUM and a CHECKPOINT (pgtest.Settle), so that neither meets the dead
+// rows of what ran before it, nor the server flushing it.
 
 // The ADW state of 12 fields is internal/benchstate's, which bench/peers
 // measures against stategen's peers too.
@@ -68,7 +68,7 @@ func BenchmarkSave(b *testing.B) {
 	be, st := benchBackend(b, raw)
 	b.Run("raw", func(b *testing.B) {
 		p := rawPool(b, raw)
-		pgtest.Checkpoint(b)
+		pgtest.Settle(b)
 		for i := 0; b.Loop(); i++ {
 			var rev int64
 			if err := p.QueryRow(ctx, be.sql.putOne, "raw", time.Now().UnixNano(), "branch_name", fmt.Sprintf(`"feat-%d"`, i), be.feedChannel()).Scan(&rev); err != nil {
@@ -77,7 +77,7 @@ func BenchmarkSave(b *testing.B) {
 		}
 	})
 	b.Run("stategen", func(b *testing.B) {
-		pgtest.Checkpoint(b)
+		pgtest.Settle(b)
 		for i := 0; b.Loop(); i++ {
 			if err := runtime.Save(ctx, st, "ns", "branch_name", fmt.Sprintf("feat-%d", i), text); err != nil {
 				b.Fatal(err)
@@ -140,7 +140,7 @@ func BenchmarkSaveState(b *testing.B) {
 		be, _ := benchBackend(b, raw)
 		p := rawPool(b, raw)
 		s := *benchstate.Sample(0)
-		pgtest.Checkpoint(b)
+		pgtest.Settle(b)
 		for i := 0; b.Loop(); i++ {
 			s.BackendPort = 9100 + i%100
 			keys := make([]string, 0, 12)
@@ -173,7 +173,7 @@ func BenchmarkSaveState(b *testing.B) {
 			b.Fatal(err)
 		}
 		s := *benchstate.Sample(0)
-		pgtest.Checkpoint(b)
+		pgtest.Settle(b)
 		for i := 0; b.Loop(); i++ {
 			s.BackendPort = 9100 + i%100
 			if err := ss.Save(ctx, &s); err != nil {
@@ -197,7 +197,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	}
 	b.Run("raw", func(b *testing.B) {
 		p := rawPool(b, raw)
-		pgtest.Checkpoint(b)
+		pgtest.Settle(b)
 		for i := 0; b.Loop(); i++ {
 			var rev, deleted int64
 			var sName, sInfo *string
@@ -211,7 +211,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 		}
 	})
 	b.Run("stategen", func(b *testing.B) {
-		pgtest.Checkpoint(b)
+		pgtest.Settle(b)
 		for i := 0; b.Loop(); i++ {
 			if _, err := st.Checkpoint(ctx, "ns", fmt.Sprintf("cp-%d", i%10)); err != nil {
 				b.Fatal(err)

@@ -221,22 +221,25 @@ func Optional(tb testing.TB) (string, bool) {
 // ErrMissing is returned by helpers that find no PostgreSQL installation.
 var ErrMissing = errors.New("pgtest: no PostgreSQL installation (initdb and postgres) found")
 
-// Checkpoint has the server write every dirty buffer out now (CHECKPOINT),
-// as pgbench's documentation advises before each measured run: a benchmark
-// that starts right after one then meets no checkpoint of the server's own
-// (they come checkpoint_timeout apart) and no writes left over from the
-// run before it, so that the two sides of a comparison are timed alike. A
-// server that refuses (CHECKPOINT needs a superuser or pg_checkpoint) is
-// only logged.
-func Checkpoint(tb testing.TB) {
+// Settle vacuums the test database and has the server write every dirty
+// buffer out (VACUUM, then CHECKPOINT), as pgbench does before each measured
+// run: a benchmark that starts right after it meets no dead rows left by
+// the one before it (which would slow its index lookups and grow its
+// table), no checkpoint of the server's own (they come checkpoint_timeout
+// apart) and no writes left over to flush, so that the two sides of a
+// comparison are timed alike. A server that refuses (CHECKPOINT needs a
+// superuser or pg_checkpoint) is only logged.
+func Settle(tb testing.TB) {
 	tb.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, database(tb).String())
 	if err == nil {
-		_, err = conn.Exec(ctx, "CHECKPOINT")
+		if _, err = conn.Exec(ctx, "VACUUM"); err == nil {
+			_, err = conn.Exec(ctx, "CHECKPOINT")
+		}
 		conn.Close(ctx)
 	}
 	if err != nil {
-		tb.Logf("no CHECKPOINT before the measurement: %v", err)
+		tb.Logf("no VACUUM and CHECKPOINT before the measurement: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -116,33 +118,61 @@ func BenchmarkWholeLoad(b *testing.B) {
 // BenchmarkWriters: whole-struct saves by 1 and by 8 goroutines, each on
 // its own namespace, at FULL; ns/op is per save, so the 8-writer ratio is
 // one writer's throughput divided by eight's (target: at most 0.33, three
-// times the throughput).
+// times the throughput). Then the floors: fsync, the disk's own time for
+// the least a commit at FULL waits for (a page appended to a file, then
+// fsync), which bounds commits, not saves, per second; and normal, one
+// writer at NORMAL, a save that waits for no fsync at all, which is what
+// each of the eight writers' saves would cost if their commits shared
+// every fsync.
 func BenchmarkWriters(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{1, 8} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			st := benchStore(b, "full")
-			stores := make([]*runtime.StateStore[benchstate.State], n)
-			for w := range stores {
-				stores[w] = stateStore(b, st, fmt.Sprintf("run%d", w))
-			}
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for w, s := range stores {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := w; i < b.N; i += n {
-						if err := s.Save(ctx, benchstate.Sample(i)); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			saveConcurrently(ctx, b, st, n)
 		})
 	}
+	b.Run("normal", func(b *testing.B) {
+		saveConcurrently(ctx, b, benchStore(b, "normal"), 1)
+	})
+	b.Run("fsync", func(b *testing.B) {
+		f, err := os.Create(filepath.Join(b.TempDir(), "wal"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		page := make([]byte, 4096)
+		for i := 0; b.Loop(); i++ {
+			if _, err := f.WriteAt(page, int64(i%1000)*4096); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// saveConcurrently saves the whole state b.N times in all, by n goroutines
+// each on its own namespace.
+func saveConcurrently(ctx context.Context, b *testing.B, st *runtime.Store, n int) {
+	stores := make([]*runtime.StateStore[benchstate.State], n)
+	for w := range stores {
+		stores[w] = stateStore(b, st, fmt.Sprintf("run%d", w))
+	}
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for w, s := range stores {
+		wg.Go(func() {
+			for i := w; i < b.N; i += n {
+				if err := s.Save(ctx, benchstate.Sample(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // BenchmarkCheckpoint: a checkpoint of the 12-field state against a raw

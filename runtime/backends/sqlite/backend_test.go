@@ -526,6 +526,11 @@ func TestGroupCommitWriteFails(t *testing.T) {
 	if _, err := blocker.Exec(`CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.value = '"boom"' BEGIN SELECT RAISE(ABORT, 'boom'); END`); err != nil {
 		t.Fatal(err)
 	}
+	// Alone, the failing batch fails whole, and is not tried again.
+	bad := &runtime.Batch{Deletes: []string{"a"}, Puts: []runtime.KV{kv("b", `"boom"`), kv("c", `3`)}}
+	if _, err := b.Apply(ctx, "bad", bad); err == nil || b.commits.rewrites.Load() != 0 {
+		t.Fatalf("a lone failing batch: %v, %d rewrites", err, b.commits.rewrites.Load())
+	}
 	// Another connection holds the write lock: the leader waits on it in
 	// its transaction while the others queue, and then takes them in.
 	tx, err := blocker.Begin()
@@ -544,7 +549,7 @@ func TestGroupCommitWriteFails(t *testing.T) {
 	}
 	apply("leader", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
 	apply("good1", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
-	apply("bad", &runtime.Batch{Deletes: []string{"a"}, Puts: []runtime.KV{kv("b", `"boom"`), kv("c", `3`)}})
+	apply("bad", bad)
 	apply("good2", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
 	tx.Rollback()
 	for ns, ch := range results {

@@ -177,6 +177,9 @@ func (b *Backend) lead(ctx context.Context, first *pending, take func() []*pendi
 	}
 	if !whole {
 		tx.Rollback()
+		if len(group) == 0 {
+			return nil // the leader's batch, alone, failed as alone
+		}
 		b.commits.rewrites.Add(1)
 		first.rev, first.err = b.applyInTx(ctx, first.ns, first.batch)
 		for _, p := range group {

@@ -9,6 +9,9 @@
 // created 0600 and its directory 0700. The database runs in WAL mode;
 // writes take the write lock at the start of their transaction (BEGIN
 // IMMEDIATE) so that two writers never deadlock upgrading a read lock.
+// Concurrent writes through one Backend share commits, and so fsyncs:
+// each batch keeps its own conditions and atomicity, and its caller
+// returns once the commit that holds it is durable (group.go says how).
 //
 // Opened read-only (runtime.ReadOnly), the backend creates nothing: a
 // missing file, or one without stategen's tables, is runtime.ErrNotFound

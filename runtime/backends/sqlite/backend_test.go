@@ -485,7 +485,7 @@ func TestGroupCommitCancelled(t *testing.T) {
 	}
 	lead := make(chan error, 1)
 	go func() { lead <- put(ctx, "leader") }()
-	time.Sleep(100 * time.Millisecond) // the leader is waiting for the lock
+	waitCommitter(t, b, "the leader to begin", func(c *committer) bool { return c.busy })
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	if err := put(short, "cancelled"); !errors.Is(err, context.DeadlineExceeded) {
@@ -493,7 +493,8 @@ func TestGroupCommitCancelled(t *testing.T) {
 	}
 	later := make(chan error, 1)
 	go func() { later <- put(ctx, "later") }()
-	time.Sleep(50 * time.Millisecond)
+	// The cancelled writer has left the queue; the later one waits in it.
+	waitCommitter(t, b, "the later writer to queue alone", func(c *committer) bool { return len(c.queue) == 1 })
 	tx.Rollback()
 	for _, ch := range []chan error{lead, later} {
 		select {
@@ -545,12 +546,14 @@ func TestGroupCommitWriteFails(t *testing.T) {
 			_, err := b.Apply(ctx, ns, batch)
 			ch <- err
 		}()
-		time.Sleep(50 * time.Millisecond)
 	}
 	apply("leader", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
+	waitCommitter(t, b, "the leader to begin", func(c *committer) bool { return c.busy })
+	time.Sleep(50 * time.Millisecond) // and to wait on the lock, having taken no one
 	apply("good1", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
 	apply("bad", bad)
 	apply("good2", &runtime.Batch{Puts: []runtime.KV{kv("b", `2`), kv("c", `3`)}})
+	waitCommitter(t, b, "three writers to queue", func(c *committer) bool { return len(c.queue) == 3 })
 	tx.Rollback()
 	for ns, ch := range results {
 		select {
@@ -583,6 +586,22 @@ func TestGroupCommitWriteFails(t *testing.T) {
 	}
 	if b.commits.rewrites.Load() != 1 {
 		t.Fatalf("%d shared commits rolled back and rewritten, want 1: the writes did not share a commit", b.commits.rewrites.Load())
+	}
+}
+
+// waitCommitter waits until ready holds of b's committer.
+func waitCommitter(t *testing.T, b *Backend, what string, ready func(*committer) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		b.commits.mu.Lock()
+		ok := ready(&b.commits)
+		b.commits.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
 	}
 }
 

@@ -121,9 +121,9 @@ func BenchmarkWholeLoad(b *testing.B) {
 // times the throughput). Then the floors: fsync, the disk's own time for
 // the least a commit at FULL waits for (a page appended to a file, then
 // fsync), which bounds commits, not saves, per second; and normal, one
-// writer at NORMAL, a save that waits for no fsync at all, which is what
-// each of the eight writers' saves would cost if their commits shared
-// every fsync.
+// writer at NORMAL, a save that waits for no fsync at all. A save of one
+// of the eight costs at least its own work plus an eighth of an fsync
+// (each writer has one save outstanding, so a commit holds at most eight).
 func BenchmarkWriters(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{1, 8} {
